@@ -1,0 +1,82 @@
+// Starts `wrangler dev` as a child process and waits until it serves /healthz.
+// Used by `npm run dev`, the end-to-end tests and the benchmarks.
+import { spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+
+const projectRoot = fileURLToPath(new URL("..", import.meta.url));
+
+/** A TCP port that was free a moment ago on loopback. */
+export function freePort() {
+	return new Promise((resolve, reject) => {
+		const server = createServer();
+		server.once("error", reject);
+		server.listen(0, "127.0.0.1", () => {
+			const { port } = server.address();
+			server.close(() => resolve(port));
+		});
+	});
+}
+
+/**
+ * Runs wrangler dev on `port`. `envFile` supplies secrets, `persistTo` the
+ * local state folder. Resolves once /healthz answers; `stop()` ends it.
+ */
+export async function startWranglerDev({
+	port,
+	envFile,
+	persistTo,
+	inherit = false,
+	timeoutMs = 90_000,
+}) {
+	const args = [
+		"wrangler",
+		"dev",
+		"--port",
+		String(port),
+		"--ip",
+		"127.0.0.1",
+		"--show-interactive-dev-session=false",
+	];
+	if (envFile) args.push("--env-file", envFile);
+	if (persistTo) args.push("--persist-to", persistTo);
+	if (!inherit) args.push("--log-level", "warn");
+	const child = spawn("npx", args, {
+		cwd: projectRoot,
+		stdio: inherit ? "inherit" : ["ignore", "pipe", "pipe"],
+		env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: process.env.CI ?? "true" },
+		detached: process.platform !== "win32",
+	});
+	let output = "";
+	child.stdout?.on("data", (chunk) => {
+		output = (output + chunk).slice(-20_000);
+	});
+	child.stderr?.on("data", (chunk) => {
+		output = (output + chunk).slice(-20_000);
+	});
+	const baseUrl = `http://127.0.0.1:${port}`;
+	const stop = () =>
+		new Promise((resolve) => {
+			if (child.exitCode !== null) return resolve();
+			child.once("exit", () => resolve());
+			try {
+				process.kill(-child.pid, "SIGTERM");
+			} catch {
+				child.kill("SIGTERM");
+			}
+		});
+	const deadline = Date.now() + timeoutMs;
+	while (Date.now() < deadline) {
+		if (child.exitCode !== null)
+			throw new Error(`wrangler dev exited (${child.exitCode}):\n${output}`);
+		try {
+			const response = await fetch(`${baseUrl}/healthz`);
+			if (response.ok) return { baseUrl, child, stop, output: () => output };
+		} catch {
+			// not listening yet
+		}
+		await new Promise((resolve) => setTimeout(resolve, 250));
+	}
+	await stop();
+	throw new Error(`wrangler dev did not become healthy within ${timeoutMs} ms:\n${output}`);
+}

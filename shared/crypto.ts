@@ -1,0 +1,39 @@
+/**
+ * Small crypto helpers on the Web Crypto API (available in workerd and Node),
+ * so they carry no runtime-specific imports.
+ */
+
+const encoder = new TextEncoder();
+
+/** base64url without padding, the encoding of every token we hand out. */
+export function base64url(bytes: Uint8Array): string {
+	let binary = "";
+	for (const byte of bytes) binary += String.fromCharCode(byte);
+	return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+/** A fresh secret of `byteLength` random bytes, base64url encoded. */
+export function randomToken(byteLength = 32): string {
+	return base64url(crypto.getRandomValues(new Uint8Array(byteLength)));
+}
+
+/** SHA-256 of a UTF-8 string as lowercase hex; how secrets are stored. */
+export async function sha256Hex(value: string): Promise<string> {
+	const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(value)));
+	return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Compares two equal-purpose strings (hex digests, tokens) in time that does
+ * not depend on where they differ. Hand-written because `timingSafeEqual`
+ * exists in workerd but not in the Web Crypto standard; both sides are hashed
+ * first so the loop length never reveals the secret's length.
+ */
+export async function constantTimeEqual(a: string, b: string): Promise<boolean> {
+	const [left, right] = await Promise.all([sha256Hex(a), sha256Hex(b)]);
+	let difference = 0;
+	for (let index = 0; index < left.length; index++) {
+		difference |= left.charCodeAt(index) ^ right.charCodeAt(index);
+	}
+	return difference === 0;
+}

@@ -1,0 +1,35 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TestProject } from "vitest/node";
+// @ts-expect-error plain ESM script shared with `npm run dev`
+import { generateJweKeySet } from "../../scripts/jwe-keys.mjs";
+// @ts-expect-error plain ESM script shared with `npm run dev`
+import { freePort, startWranglerDev } from "../../scripts/wrangler-dev.mjs";
+
+declare module "vitest" {
+	export interface ProvidedContext {
+		baseUrl: string;
+		adminToken: string;
+	}
+}
+
+/** Starts one real `wrangler dev` with fresh state and secrets for the e2e suite. */
+export default async function setup(project: TestProject) {
+	const workDir = await mkdtemp(join(tmpdir(), "edgevisor-e2e-"));
+	const adminToken = `e2e-${crypto.randomUUID()}`;
+	const envFile = join(workDir, ".env");
+	const jwePrivateKeys: string = await generateJweKeySet(1);
+	await writeFile(envFile, `ADMIN_TOKEN=${adminToken}\nJWE_PRIVATE_KEYS='${jwePrivateKeys}'\n`);
+	const server = await startWranglerDev({
+		port: await freePort(),
+		envFile,
+		persistTo: join(workDir, "state"),
+	});
+	project.provide("baseUrl", server.baseUrl);
+	project.provide("adminToken", adminToken);
+	return async () => {
+		await server.stop();
+		await rm(workDir, { recursive: true, force: true });
+	};
+}

@@ -1,0 +1,56 @@
+// Proves the conventions every route shares: health, docs, problems for
+// unknown routes, wrong methods and oversized bodies, request ids and
+// security headers. Resource behaviour is tested in each resource's file.
+import { describe, expect, it } from "vitest";
+import { call } from "../support/http";
+
+describe("foundation", () => {
+	it("answers /healthz with ok", async () => {
+		const response = await call("/healthz");
+		expect(response.status).toBe(200);
+		expect(await response.json()).toEqual({ ok: true });
+	});
+
+	it("serves an OpenAPI 3.1 document and the docs page without auth", async () => {
+		const document = await call("/openapi.json");
+		expect(document.status).toBe(200);
+		expect(((await document.json()) as { openapi: string }).openapi).toBe("3.1.0");
+		const docs = await call("/docs");
+		expect(docs.status).toBe(200);
+		expect(docs.headers.get("Content-Type")).toContain("text/html");
+	});
+
+	it("answers an unknown route with a not_found problem", async () => {
+		const response = await call("/nope");
+		expect(response.status).toBe(404);
+		expect(response.headers.get("Content-Type")).toBe("application/problem+json");
+		expect(await response.json()).toMatchObject({
+			status: 404,
+			code: "not_found",
+			title: expect.any(String),
+		});
+	});
+
+	it("answers a known path with the wrong method with method_not_allowed and Allow", async () => {
+		const response = await call("/healthz", { method: "DELETE" });
+		expect(response.status).toBe(405);
+		expect(response.headers.get("Allow")).toContain("GET");
+		expect(await response.json()).toMatchObject({ code: "method_not_allowed" });
+	});
+
+	it("refuses bodies over 64 KiB with payload_too_large", async () => {
+		const response = await call("/healthz", {
+			method: "POST",
+			headers: { "Content-Type": "application/json" },
+			body: JSON.stringify({ padding: "x".repeat(65 * 1024) }),
+		});
+		expect(response.status).toBe(413);
+		expect(await response.json()).toMatchObject({ code: "payload_too_large" });
+	});
+
+	it("tags every response with a request id and security headers", async () => {
+		const response = await call("/healthz");
+		expect(response.headers.get("X-Request-Id")).toBeTruthy();
+		expect(response.headers.get("X-Content-Type-Options")).toBe("nosniff");
+	});
+});

@@ -1,0 +1,49 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig, type ViteUserConfig } from "vitest/config";
+// @ts-expect-error plain ESM script shared with `npm run dev`
+import { generateJweKeySet } from "./scripts/jwe-keys.mjs";
+
+/** Secrets the tests run with; two JWE keys so kid-based rotation is exercised. */
+export const testAdminToken = "test-admin-token";
+
+export default defineConfig(async (): Promise<ViteUserConfig> => {
+	const jwePrivateKeys: string = await generateJweKeySet(2);
+	return {
+		test: {
+			// Request logs are shown only for failing tests.
+			silent: "passed-only",
+			reporters: ["default", ["json", { outputFile: "test-results/vitest.json" }]],
+			projects: [
+				{
+					plugins: [
+						cloudflareTest({
+							wrangler: { configPath: "./wrangler.toml" },
+							miniflare: {
+								bindings: {
+									ADMIN_TOKEN: testAdminToken,
+									JWE_PRIVATE_KEYS: jwePrivateKeys,
+								},
+							},
+						}),
+					],
+					test: {
+						name: "workers",
+						include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"],
+						testTimeout: 20_000,
+					},
+				},
+				{
+					test: {
+						name: "e2e",
+						environment: "node",
+						include: ["test/e2e/**/*.test.ts"],
+						globalSetup: ["test/e2e/global-setup.ts"],
+						testTimeout: 60_000,
+						hookTimeout: 120_000,
+						fileParallelism: false,
+					},
+				},
+			],
+		},
+	};
+});

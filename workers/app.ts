@@ -1,0 +1,32 @@
+import type { Hook } from "@hono/zod-openapi";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { Problem } from "../shared/problem";
+
+/** Hono environment shared by the Worker app and every route module. */
+export type AppEnv = { Bindings: Env; Variables: { requestId: string } };
+
+/** Names the first failing field of a zod error, e.g. `body.sriov.vfStride: Too small`. */
+function describeValidationFailure(
+	target: string,
+	issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>,
+): string {
+	const [first] = issues;
+	if (!first) return `${target} is invalid`;
+	const field = [target, ...first.path.map(String)].join(".");
+	return `${field}: ${first.message}`;
+}
+
+/** Every schema violation becomes `400 invalid_request` naming the field. */
+export const rejectInvalid: Hook<unknown, AppEnv, string, unknown> = (result) => {
+	if (!result.success) {
+		throw new Problem(
+			"invalid_request",
+			describeValidationFailure(result.target, result.error.issues),
+		);
+	}
+};
+
+/** A route module: a Hono sub-app whose validation failures are problems. */
+export function createRouter(): OpenAPIHono<AppEnv> {
+	return new OpenAPIHono<AppEnv>({ defaultHook: rejectInvalid });
+}

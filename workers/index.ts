@@ -1,0 +1,82 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { Scalar } from "@scalar/hono-api-reference";
+import { bodyLimit } from "hono/body-limit";
+import { requestId } from "hono/request-id";
+import { secureHeaders } from "hono/secure-headers";
+import { Problem } from "../shared/problem";
+import { type AppEnv, rejectInvalid } from "./app";
+import { notFoundHandler, onError } from "./errors";
+import { log } from "./log";
+import { agentRoutes } from "./routes/agent";
+import { healthRoutes } from "./routes/health";
+import { hostRoutes } from "./routes/hosts";
+import { migrationRoutes } from "./routes/migrations";
+import { pciRoutes } from "./routes/pci";
+import { policyRoutes } from "./routes/policy";
+import { sessionRoutes } from "./routes/sessions";
+import { vmRoutes } from "./routes/vms";
+import { webhookRoutes } from "./routes/webhooks";
+
+export { BroadcastDomain } from "../durable-objects/broadcast-domain";
+export { Fleet } from "../durable-objects/fleet";
+export { PciDevice } from "../durable-objects/pci-device";
+export { ServiceProcessor } from "../durable-objects/service-processor";
+export { VirtualMachine } from "../durable-objects/virtual-machine";
+
+const maxBodyBytes = 64 * 1024;
+
+const app = new OpenAPIHono<AppEnv>({ defaultHook: rejectInvalid });
+
+app.use(requestId());
+app.use(async function accessLog(c, next) {
+	const startedAt = Date.now();
+	await next();
+	// Path only: query strings carry single-use channel tokens.
+	log("info", "request", {
+		requestId: c.get("requestId"),
+		method: c.req.method,
+		path: c.req.path,
+		status: c.res.status,
+		durationMs: Date.now() - startedAt,
+	});
+});
+app.use(secureHeaders({ crossOriginResourcePolicy: false }));
+app.use(
+	bodyLimit({
+		maxSize: maxBodyBytes,
+		onError: () => {
+			throw new Problem("payload_too_large", `request body exceeds ${maxBodyBytes} bytes`);
+		},
+	}),
+);
+
+app.route("/", healthRoutes);
+app.route("/", hostRoutes);
+app.route("/", vmRoutes);
+app.route("/", sessionRoutes);
+app.route("/", agentRoutes);
+app.route("/", webhookRoutes);
+app.route("/", policyRoutes);
+app.route("/", migrationRoutes);
+app.route("/", pciRoutes);
+
+app.openAPIRegistry.registerComponent("securitySchemes", "adminToken", {
+	type: "http",
+	scheme: "bearer",
+	description: "The Worker's ADMIN_TOKEN secret",
+});
+app.doc31("/openapi.json", {
+	openapi: "3.1.0",
+	info: {
+		title: "Edgevisor",
+		version: "1.0.0",
+		description:
+			"Edge control plane for virtual machines: key-gated console access, risk-appropriate migration validation, PCI virtual-function transfer.",
+	},
+});
+app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Edgevisor API" }));
+
+app.onError(onError);
+app.notFound(notFoundHandler(() => app.routes));
+
+export default app satisfies ExportedHandler<Env>;

@@ -1,0 +1,20 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { createRouter } from "../app";
+
+const health = createRoute({
+	method: "get",
+	path: "/healthz",
+	tags: ["meta"],
+	summary: "Liveness probe",
+	responses: {
+		200: {
+			description: "The Worker is serving",
+			content: { "application/json": { schema: z.object({ ok: z.literal(true) }) } },
+		},
+	},
+});
+
+/** `GET /healthz`. */
+export const healthRoutes = createRouter().openapi(health, (c) =>
+	c.json({ ok: true as const }, 200),
+);
