@@ -1,6 +1,13 @@
 import { DurableObject } from "cloudflare:workers";
 import { Problem } from "../shared/problem";
 import type { SessionOpened, SessionRequest } from "./service-processor";
+import { migrateSchema } from "./sql";
+
+const schema = [
+	`CREATE TABLE members (host_id TEXT PRIMARY KEY, joined_at TEXT NOT NULL);
+	 CREATE TABLE seen_jtis (jti TEXT PRIMARY KEY, exp_seconds INTEGER NOT NULL);
+	 CREATE INDEX seen_jtis_by_exp ON seen_jtis (exp_seconds);`,
+];
 
 /** A broadcast session request as the Worker hands it to the domain. */
 export interface BroadcastRequest extends SessionRequest {
@@ -15,18 +22,7 @@ export interface BroadcastRequest extends SessionRequest {
 export class BroadcastDomain extends DurableObject<Env> {
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
-		void ctx.blockConcurrencyWhile(async () => {
-			const [row] = ctx.storage.sql.exec<{ user_version: number }>("PRAGMA user_version").toArray();
-			if ((row?.user_version ?? 0) >= 1) return;
-			ctx.storage.transactionSync(() => {
-				ctx.storage.sql.exec(`
-					CREATE TABLE members (host_id TEXT PRIMARY KEY, joined_at TEXT NOT NULL);
-					CREATE TABLE seen_jtis (jti TEXT PRIMARY KEY, exp_seconds INTEGER NOT NULL);
-					CREATE INDEX seen_jtis_by_exp ON seen_jtis (exp_seconds);
-					PRAGMA user_version = 1;
-				`);
-			});
-		});
+		migrateSchema(ctx.storage, schema);
 	}
 
 	/** Makes the host's SP a receiver of this domain's broadcasts; idempotent. */

@@ -15,7 +15,7 @@ import {
 	HostStore,
 } from "./service-processor/host";
 import { Relay, type RelayAttachment } from "./service-processor/relay";
-import { migrateSchema } from "./service-processor/schema";
+import { migrateServiceProcessor } from "./service-processor/schema";
 import { type SessionRecord, SessionStore } from "./service-processor/sessions";
 import { toVmView, type VmRow, VmTable, type VmView } from "./service-processor/table";
 import { type VerifiedWebhook, verifyWebhook } from "./service-processor/webhooks";
@@ -87,11 +87,9 @@ export class ServiceProcessor extends DurableObject<Env> {
 		});
 		this.relay = new Relay(ctx, this.sessions, this.audit);
 		this.directory = new DirectorySync(ctx.storage.sql, env, () => this.hosts.get());
-		void ctx.blockConcurrencyWhile(async () => {
-			migrateSchema(ctx.storage);
-			// After an eviction that closed the sockets, no session may stay open silently.
-			this.sessions.closeOrphaned();
-		});
+		migrateServiceProcessor(ctx.storage);
+		// After an eviction that closed the sockets, no session may stay open silently.
+		this.sessions.closeOrphaned();
 	}
 
 	// ---- Hosts -------------------------------------------------------------

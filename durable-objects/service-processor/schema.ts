@@ -1,7 +1,8 @@
+import { migrateSchema } from "../sql";
+
 /**
- * The service processor's SQLite schema, versioned with `PRAGMA user_version`.
- * Each entry migrates from version i to i+1; run inside blockConcurrencyWhile
- * by the constructor so no request sees a half-migrated database.
+ * The service processor's SQLite schema. Each entry migrates from version i
+ * to i+1 (see ../sql.ts); the constructor runs it before any request.
  */
 const migrations: string[] = [
 	`
@@ -85,16 +86,7 @@ const migrations: string[] = [
 	`,
 ];
 
-/** Brings the database to the newest schema version. */
-export function migrateSchema(storage: DurableObjectStorage): void {
-	const [row] = storage.sql.exec<{ user_version: number }>("PRAGMA user_version").toArray();
-	const version = row?.user_version ?? 0;
-	if (version >= migrations.length) return;
-	storage.transactionSync(() => {
-		for (const [index, migration] of migrations.entries()) {
-			if (index < version) continue;
-			storage.sql.exec(migration);
-		}
-		storage.sql.exec(`PRAGMA user_version = ${migrations.length}`);
-	});
+/** Brings the service processor's database to the newest schema version. */
+export function migrateServiceProcessor(storage: DurableObjectStorage): void {
+	migrateSchema(storage, migrations);
 }
