@@ -9,6 +9,7 @@ import {
 	createHost,
 	enrolVm,
 	hostBody,
+	midHandoff,
 	postSession,
 	requestSession,
 	servedKeys,
@@ -17,7 +18,6 @@ import {
 import { admin } from "../support/http";
 import { claimsFor, encryptRequest } from "../support/jwe";
 
-const sp = (hostId: string) => env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(hostId));
 const members = (domain: string) =>
 	env.BROADCAST_DOMAIN.get(env.BROADCAST_DOMAIN.idFromName(domain)).members();
 
@@ -50,19 +50,10 @@ describe("broadcast", () => {
 	});
 
 	it("asks the VM's placement when two SPs hold the row mid-handoff", async () => {
-		const domain = unique("dom");
-		const source = await createHost(unique("src"), domain);
-		const target = await createHost(unique("dst"), domain);
-		const { vmId, key } = await enrolVm(source.hostId);
-		const row = await sp(source.hostId).exportVm(vmId);
-		if (!row) throw new Error("no row");
-		await sp(target.hostId).adoptVm(row);
+		const { domain, source, target, vmId, key, movePlacement } = await midHandoff();
 		const before = await requestSession({ domain, vm: vmId, key });
 		expect(await before.json()).toMatchObject({ hostId: source.hostId });
-		await env.VIRTUAL_MACHINE.get(env.VIRTUAL_MACHINE.idFromName(vmId)).movePlacement(
-			source.hostId,
-			target.hostId,
-		);
+		await movePlacement();
 		const after = await requestSession({ domain, vm: vmId, key });
 		expect(await after.json()).toMatchObject({ hostId: target.hostId });
 	});

@@ -10,6 +10,7 @@ import {
 	createHost,
 	enrolVm,
 	hostWithVm,
+	midHandoff,
 	openSession,
 	requestSession,
 	unique,
@@ -155,19 +156,10 @@ describe("SP-table handoff", () => {
 	});
 
 	it("adopts a row as-is, idempotently, so the same key opens sessions on the target", async () => {
-		const domain = unique("dom");
-		const source = await createHost(unique("src"), domain);
-		const target = await createHost(unique("dst"), domain);
-		const { vmId, key } = await enrolVm(source.hostId);
-		const row = await sp(source.hostId).exportVm(vmId);
-		if (!row) throw new Error("no row");
-		await sp(target.hostId).adoptVm(row);
+		const { domain, source, target, vmId, key, row, movePlacement } = await midHandoff();
 		await sp(target.hostId).adoptVm(row);
 		expect(await sp(target.hostId).exportVm(vmId)).toEqual(row);
-		await env.VIRTUAL_MACHINE.get(env.VIRTUAL_MACHINE.idFromName(vmId)).movePlacement(
-			source.hostId,
-			target.hostId,
-		);
+		await movePlacement();
 		await sp(source.hostId).releaseVm(vmId, "vm_migrated");
 		const response = await requestSession({ domain, vm: vmId, key });
 		expect(await response.json()).toMatchObject({ hostId: target.hostId });
