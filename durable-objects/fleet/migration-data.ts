@@ -1,32 +1,27 @@
 /**
  * The Fleet singleton's migration data (team migration's section of Fleet):
  * the policy in force, and the outcomes of migrations per target host, which
- * rules read as `history.targetFailures`. Tables are created on first use
- * with IF NOT EXISTS so they stay apart from Fleet's own versioned schema.
+ * rules read as `history.targetFailures`. Its schema is versioned under its own
+ * key so it stays apart from Fleet's directory schema.
  */
 import { defaultPolicy } from "../../shared/default-policy";
 import type { MigrationPolicy } from "../../shared/schemas/migrations";
 
-const schema = `
-CREATE TABLE IF NOT EXISTS migration_policy (
+/** Schema steps of the migration data (see ../sql.ts). */
+export const migrationDataSchema = [
+	`CREATE TABLE migration_policy (
 	id INTEGER PRIMARY KEY CHECK (id = 1),
 	policy TEXT NOT NULL,
 	updated_at TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS migration_outcome (
+CREATE TABLE migration_outcome (
 	migration_id TEXT PRIMARY KEY,
 	target_host_id TEXT NOT NULL,
 	failed INTEGER NOT NULL,
 	finished_at_ms INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS migration_outcome_by_target
-	ON migration_outcome (target_host_id, finished_at_ms);
-`;
-
-/** Creates the migration tables if this Fleet has none yet. */
-export function ensureMigrationTables(sql: SqlStorage): void {
-	sql.exec(schema);
-}
+CREATE INDEX migration_outcome_by_target ON migration_outcome (target_host_id, finished_at_ms);`,
+];
 
 /** The policy in force: the last one stored, else the default. */
 export function readPolicy(sql: SqlStorage): MigrationPolicy {
