@@ -61,11 +61,11 @@ export function createApiClient({ baseUrl, token, fetchImpl = fetch }) {
 		try {
 			response = await fetchImpl(new URL(path, baseUrl), { method, headers, body: payload });
 		} catch (error) {
-			const cause = /** @type {{cause?: {code?: string}}} */ (error).cause?.code;
+			const { cause } = /** @type {{cause?: {code?: string, message?: string}}} */ (error);
 			throw new ApiError({
 				code: "unreachable",
 				status: 0,
-				detail: `cannot reach ${baseUrl}${cause ? ` (${cause})` : ""}`,
+				detail: `cannot reach ${baseUrl}${cause ? ` (${cause.code ?? cause.message})` : ""}`,
 			});
 		}
 		const text = await response.text();

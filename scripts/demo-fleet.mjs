@@ -6,10 +6,11 @@
 // `npm run dev` works at every stage of the project.
 //
 // Standalone: `EDGEVISOR_URL=… EDGEVISOR_TOKEN=… node scripts/demo-fleet.mjs`.
-import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ApiError, createApiClient, segment } from "../cli/api.mjs";
+import { writeSecretFile } from "../cli/output.mjs";
 import { demoDevices, demoFunctions, demoHosts, demoVms } from "./demo-fleet-data.mjs";
 
 /** @typedef {import("../agent/simulator.mjs").SimulatedHost & {domain: string, site: string}} SeededHost */
@@ -152,12 +153,6 @@ async function readPreviousState(/** @type {string} */ path) {
 	} catch {
 		return { baseUrl: "", hosts: [], vms: [] };
 	}
-}
-
-/** Writes a file only its owner can read, also when it already existed with looser bits. */
-async function writeSecretFile(/** @type {string} */ path, /** @type {string} */ text) {
-	await writeFile(path, text, { mode: 0o600 });
-	await chmod(path, 0o600);
 }
 
 async function fileExists(/** @type {string} */ path) {
