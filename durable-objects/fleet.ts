@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { migrateSchema } from "./sql";
 
 /** A host as the fleet directory lists it. */
 export interface HostDirectoryEntry {
@@ -7,18 +8,69 @@ export interface HostDirectoryEntry {
 	site: string;
 }
 
-// Signatures of the cross-object contract; the lead implements the bodies.
+const schema = [
+	`CREATE TABLE hosts (host_id TEXT PRIMARY KEY, domain TEXT NOT NULL, site TEXT NOT NULL, created_at INTEGER NOT NULL);
+	 CREATE INDEX hosts_by_domain ON hosts (domain, created_at);
+	 CREATE TABLE migrations (migration_id TEXT PRIMARY KEY, vm_id TEXT NOT NULL);`,
+];
+
+type HostRow = { host_id: string; domain: string; site: string };
+
+/**
+ * The fleet-wide directory, one instance (`idFromName("fleet")`): which hosts
+ * exist (for listing without a domain) and which VM owns each migration id
+ * (so webhooks and `GET /v1/migrations/{id}` reach the right VirtualMachine).
+ * It holds no secrets and no per-VM state.
+ */
 export class Fleet extends DurableObject<Env> {
-	async upsertHost(_entry: HostDirectoryEntry): Promise<void> {
-		throw new Error("not implemented yet");
+	constructor(ctx: DurableObjectState, env: Env) {
+		super(ctx, env);
+		migrateSchema(ctx.storage, schema);
 	}
-	async listHosts(_domain?: string): Promise<HostDirectoryEntry[]> {
-		throw new Error("not implemented yet");
+
+	/** Records a host, or its new domain or site. */
+	async upsertHost(entry: HostDirectoryEntry): Promise<void> {
+		this.ctx.storage.sql.exec(
+			`INSERT INTO hosts (host_id, domain, site, created_at) VALUES (?, ?, ?, ?)
+			 ON CONFLICT (host_id) DO UPDATE SET domain = excluded.domain, site = excluded.site`,
+			entry.hostId,
+			entry.domain,
+			entry.site,
+			Date.now(),
+		);
 	}
-	async indexMigration(_migrationId: string, _vmId: string): Promise<void> {
-		throw new Error("not implemented yet");
+
+	/** Hosts, optionally of one domain, newest first. */
+	async listHosts(domain?: string): Promise<HostDirectoryEntry[]> {
+		const sql = this.ctx.storage.sql;
+		const rows =
+			domain === undefined
+				? sql.exec<HostRow>(
+						"SELECT host_id, domain, site FROM hosts ORDER BY created_at DESC, host_id",
+					)
+				: sql.exec<HostRow>(
+						"SELECT host_id, domain, site FROM hosts WHERE domain = ? ORDER BY created_at DESC, host_id",
+						domain,
+					);
+		return rows
+			.toArray()
+			.map((row) => ({ hostId: row.host_id, domain: row.domain, site: row.site }));
 	}
-	async findMigration(_migrationId: string): Promise<string | null> {
-		throw new Error("not implemented yet");
+
+	/** Remembers which VM a migration belongs to (idempotent). */
+	async indexMigration(migrationId: string, vmId: string): Promise<void> {
+		this.ctx.storage.sql.exec(
+			"INSERT INTO migrations (migration_id, vm_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+			migrationId,
+			vmId,
+		);
+	}
+
+	/** The VM id a migration belongs to, or null for an unknown id. */
+	async findMigration(migrationId: string): Promise<string | null> {
+		const [row] = this.ctx.storage.sql
+			.exec<{ vm_id: string }>("SELECT vm_id FROM migrations WHERE migration_id = ?", migrationId)
+			.toArray();
+		return row?.vm_id ?? null;
 	}
 }

@@ -1,4 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
+import { Problem } from "../shared/problem";
+import { migrateSchema } from "./sql";
 
 /** Where a VM lives now. */
 export interface Placement {
@@ -6,7 +8,11 @@ export interface Placement {
 	hostId: string;
 }
 
-/** A virtual function attached to the VM, keyed by the device its driver was first mapped through. */
+/**
+ * A virtual function attached to the VM. Identified by the device its driver
+ * was first mapped through (`hostId`, `bdf`) and the driver's `virtualAddress`:
+ * that mapping stays put while transfers move the function it points at.
+ */
 export interface AttachedFunction {
 	hostId: string;
 	bdf: string;
@@ -14,27 +20,110 @@ export interface AttachedFunction {
 	virtualAddress: string;
 }
 
-// Signatures of the cross-object contract; the lead implements the bodies.
+const schema = [
+	`CREATE TABLE placement (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), vm_id TEXT NOT NULL, host_id TEXT NOT NULL, placed_at INTEGER NOT NULL);
+	 CREATE TABLE attached_functions (host_id TEXT NOT NULL, bdf TEXT NOT NULL, virtual_address TEXT NOT NULL, vf_index INTEGER NOT NULL, attached_at INTEGER NOT NULL, PRIMARY KEY (host_id, bdf, virtual_address));`,
+];
+
+/**
+ * One object per VM (`idFromName(vmId)`). Its placement makes a VM id unique
+ * across all service-processor tables and is the tiebreaker while a migration
+ * hands the VM from one service processor to another.
+ */
 export class VirtualMachine extends DurableObject<Env> {
-	async claimPlacement(_hostId: string): Promise<void> {
-		throw new Error("not implemented yet");
+	constructor(ctx: DurableObjectState, env: Env) {
+		super(ctx, env);
+		migrateSchema(ctx.storage, schema);
 	}
-	async releasePlacement(_hostId: string): Promise<void> {
-		throw new Error("not implemented yet");
+
+	/** Places the VM on `hostId`; `vm_exists` when it lives on another host. */
+	async claimPlacement(hostId: string): Promise<void> {
+		const vmId = this.vmId();
+		const current = this.placement();
+		if (current && current.hostId !== hostId) {
+			throw new Problem("vm_exists", `VM ${vmId} is enrolled on another host`);
+		}
+		if (!current) {
+			this.ctx.storage.sql.exec(
+				"INSERT INTO placement (singleton, vm_id, host_id, placed_at) VALUES (1, ?, ?, ?)",
+				vmId,
+				hostId,
+				Date.now(),
+			);
+		}
 	}
-	async movePlacement(_fromHostId: string, _toHostId: string): Promise<void> {
-		throw new Error("not implemented yet");
+
+	/** Forgets the placement if it is `hostId` (idempotent). */
+	async releasePlacement(hostId: string): Promise<void> {
+		this.ctx.storage.sql.exec("DELETE FROM placement WHERE host_id = ?", hostId);
 	}
+
+	/** Moves the VM from `fromHostId` to `toHostId`; a repeat after the move is a no-op. */
+	async movePlacement(fromHostId: string, toHostId: string): Promise<void> {
+		const current = this.placement();
+		if (current?.hostId === toHostId) return;
+		if (current?.hostId !== fromHostId) {
+			throw new Problem("vm_not_found", `VM ${this.vmId()} is not on host ${fromHostId}`);
+		}
+		this.ctx.storage.sql.exec(
+			"UPDATE placement SET host_id = ?, placed_at = ?",
+			toHostId,
+			Date.now(),
+		);
+	}
+
+	/** Where the VM lives now, or null when it is not enrolled anywhere. */
 	async getPlacement(): Promise<Placement | null> {
-		throw new Error("not implemented yet");
+		return this.placement();
 	}
-	async attachFunction(_fn: AttachedFunction): Promise<void> {
-		throw new Error("not implemented yet");
+
+	/** Records (or updates the VF index of) an attached function. */
+	async attachFunction(fn: AttachedFunction): Promise<void> {
+		this.ctx.storage.sql.exec(
+			`INSERT INTO attached_functions (host_id, bdf, virtual_address, vf_index, attached_at) VALUES (?, ?, ?, ?, ?)
+			 ON CONFLICT (host_id, bdf, virtual_address) DO UPDATE SET vf_index = excluded.vf_index`,
+			fn.hostId,
+			fn.bdf,
+			fn.virtualAddress,
+			fn.vfIndex,
+			Date.now(),
+		);
 	}
-	async detachFunction(_fn: Omit<AttachedFunction, "virtualAddress">): Promise<void> {
-		throw new Error("not implemented yet");
+
+	/** Forgets an attached function (idempotent). */
+	async detachFunction(fn: Omit<AttachedFunction, "vfIndex">): Promise<void> {
+		this.ctx.storage.sql.exec(
+			"DELETE FROM attached_functions WHERE host_id = ? AND bdf = ? AND virtual_address = ?",
+			fn.hostId,
+			fn.bdf,
+			fn.virtualAddress,
+		);
 	}
+
+	/** The VM's attached functions, oldest first. */
 	async listFunctions(): Promise<AttachedFunction[]> {
-		throw new Error("not implemented yet");
+		return this.ctx.storage.sql
+			.exec<{ host_id: string; bdf: string; vf_index: number; virtual_address: string }>(
+				"SELECT host_id, bdf, vf_index, virtual_address FROM attached_functions ORDER BY attached_at, rowid",
+			)
+			.toArray()
+			.map((row) => ({
+				hostId: row.host_id,
+				bdf: row.bdf,
+				vfIndex: row.vf_index,
+				virtualAddress: row.virtual_address,
+			}));
+	}
+
+	private vmId(): string {
+		// Objects are always addressed by name (`idFromName(vmId)`).
+		return this.ctx.id.name ?? this.ctx.id.toString();
+	}
+
+	private placement(): Placement | null {
+		const [row] = this.ctx.storage.sql
+			.exec<{ vm_id: string; host_id: string }>("SELECT vm_id, host_id FROM placement")
+			.toArray();
+		return row ? { vmId: row.vm_id, hostId: row.host_id } : null;
 	}
 }

@@ -1,4 +1,4 @@
-// Starts `wrangler dev` as a child process and waits until it serves /healthz.
+// Starts `wrangler dev` as a child process and waits until it serves a health path.
 // Used by `npm run dev`, the end-to-end tests and the benchmarks.
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
@@ -20,14 +20,17 @@ export function freePort() {
 
 /**
  * Runs wrangler dev on `port`. `envFile` supplies secrets, `persistTo` the
- * local state folder. Resolves once /healthz answers; `stop()` ends it.
+ * local state folder, `config` another wrangler.toml. Resolves once
+ * `healthPath` answers; `stop()` ends it.
  */
 export async function startWranglerDev({
 	port,
 	envFile,
 	persistTo,
+	config,
 	inherit = false,
 	timeoutMs = 90_000,
+	healthPath = "/healthz",
 }) {
 	const args = [
 		"wrangler",
@@ -38,6 +41,7 @@ export async function startWranglerDev({
 		"127.0.0.1",
 		"--show-interactive-dev-session=false",
 	];
+	if (config) args.push("--config", config);
 	if (envFile) args.push("--env-file", envFile);
 	if (persistTo) args.push("--persist-to", persistTo);
 	if (!inherit) args.push("--log-level", "warn");
@@ -70,7 +74,7 @@ export async function startWranglerDev({
 		if (child.exitCode !== null)
 			throw new Error(`wrangler dev exited (${child.exitCode}):\n${output}`);
 		try {
-			const response = await fetch(`${baseUrl}/healthz`);
+			const response = await fetch(`${baseUrl}${healthPath}`);
 			if (response.ok) return { baseUrl, child, stop, output: () => output };
 		} catch {
 			// not listening yet

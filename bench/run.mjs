@@ -1,0 +1,70 @@
+// `npm run bench [scenario …]`: starts the Worker and the baseline Worker under
+// wrangler dev (fresh state each), runs the scenarios in bench/scenarios/ and
+// writes their sections to bench/RESULTS.md with the command and the machine.
+import { execSync } from "node:child_process";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { generateJweKeySet } from "../scripts/jwe-keys.mjs";
+import { freePort, startWranglerDev } from "../scripts/wrangler-dev.mjs";
+import { load } from "./load.mjs";
+
+const benchDir = fileURLToPath(new URL(".", import.meta.url));
+const requested = process.argv.slice(2);
+const scenarioFiles = (await readdir(join(benchDir, "scenarios")))
+	.filter((file) => file.endsWith(".mjs"))
+	.filter((file) => requested.length === 0 || requested.includes(file.replace(/\.mjs$/, "")))
+	.sort();
+
+const workDir = await mkdtemp(join(tmpdir(), "edgevisor-bench-"));
+const adminToken = `bench-${crypto.randomUUID()}`;
+const envFile = join(workDir, ".env");
+await writeFile(
+	envFile,
+	`ADMIN_TOKEN=${adminToken}\nJWE_PRIVATE_KEYS='${await generateJweKeySet(1)}'\n`,
+);
+
+const [worker, baseline] = await Promise.all([
+	startWranglerDev({ port: await freePort(), envFile, persistTo: join(workDir, "state") }),
+	startWranglerDev({
+		port: await freePort(),
+		config: join(benchDir, "baseline", "wrangler.toml"),
+		persistTo: join(workDir, "baseline-state"),
+		healthPath: "/hono",
+	}),
+]);
+
+const sections = [];
+try {
+	// Warm both isolates so the first scenario does not pay for startup.
+	await load({ url: `${baseline.baseUrl}/rpc`, durationMs: 1_000 });
+	await load({ url: `${worker.baseUrl}/healthz`, durationMs: 1_000 });
+	for (const file of scenarioFiles) {
+		const { run } = await import(join(benchDir, "scenarios", file));
+		console.log(`bench: ${file}`);
+		const startedAt = Date.now();
+		sections.push(
+			await run({ baseUrl: worker.baseUrl, adminToken, baselineUrl: baseline.baseUrl, load }),
+		);
+		console.log(`bench: ${file} done in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
+	}
+} finally {
+	await Promise.all([worker.stop(), baseline.stop()]);
+	await rm(workDir, { recursive: true, force: true });
+}
+
+const command = `npm run bench${requested.length ? ` ${requested.join(" ")}` : ""}`;
+const wranglerVersion = execSync("npx wrangler --version", { encoding: "utf8" }).trim();
+const header = `# Benchmark results
+
+Produced by \`${command}\` on ${new Date().toISOString()}: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"},
+Node ${process.version}, wrangler ${wranglerVersion}, both Workers under \`wrangler dev\` on loopback.
+The load generator shares the machine's cores with workerd, so absolute numbers are
+noisy; every figure is paired with a baseline measured in the same run on the same
+workerd (\`bench/baseline/\`: a bare Hono route, a bare Durable Object RPC echo, a
+WebSocket echo in a Durable Object) and reported as a ratio.
+`;
+const resultsPath = join(benchDir, "RESULTS.md");
+await writeFile(resultsPath, `${header}\n${sections.join("\n")}`);
+console.log(`bench: wrote ${resultsPath}`);

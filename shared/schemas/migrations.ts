@@ -1,0 +1,206 @@
+/**
+ * zod schemas for the migration policy, migration records and agent webhook
+ * events (API.md, "Agent webhooks" and "Migrations"): the single source for
+ * request validation, TypeScript types and the OpenAPI document.
+ */
+import { z } from "@hono/zod-openapi";
+import { Identifier } from "../ids";
+
+/** Ids of rules, sets and subtasks share the identifier grammar. */
+const PolicyId = Identifier;
+
+/** One check in a validation set: evaluated here (`builtin`) or by the host agent (`agent`). */
+export const PolicySubtask = z
+	.object({
+		id: PolicyId,
+		kind: z.enum(["builtin", "agent"]),
+		description: z.string().max(500).optional(),
+		check: z.string().min(1).max(4000).optional().openapi({
+			description: "CEL expression giving a bool; builtin subtasks only",
+			example: "source.cpu.flags.all(f, f in target.cpu.flags)",
+		}),
+		timeoutSeconds: z.number().int().min(1).max(86_400).optional().openapi({
+			description: "agent subtasks: seconds to wait for the result (default 120)",
+		}),
+		costSeconds: z.number().min(0).max(86_400).optional().openapi({
+			description:
+				"estimated validation time, used to report the work avoided (default 0 builtin, 60 agent)",
+		}),
+	})
+	.openapi("PolicySubtask");
+
+/** A set of subtasks guarded by one or more rules. */
+export const ValidationSet = z
+	.object({
+		id: PolicyId,
+		description: z.string().max(500),
+		subtasks: z.array(PolicySubtask).min(1).max(50),
+	})
+	.openapi("ValidationSet");
+
+/** A risk rule: its CEL score is compared to its threshold. */
+export const RiskRule = z
+	.object({
+		id: PolicyId,
+		description: z.string().max(500),
+		score: z.string().min(1).max(4000).openapi({
+			description: "CEL expression giving a number, clamped to 0–100",
+			example: "source.site != target.site ? 80 : 0",
+		}),
+		threshold: z.number().min(0).max(100),
+		validationSet: PolicyId,
+	})
+	.openapi("RiskRule");
+
+/** The migration policy: rules and the validation sets they guard. */
+export const MigrationPolicy = z
+	.object({
+		rules: z.array(RiskRule).max(100),
+		validationSets: z.array(ValidationSet).max(100),
+	})
+	.openapi("MigrationPolicy");
+
+export type PolicySubtask = z.infer<typeof PolicySubtask>;
+export type ValidationSet = z.infer<typeof ValidationSet>;
+export type RiskRule = z.infer<typeof RiskRule>;
+export type MigrationPolicy = z.infer<typeof MigrationPolicy>;
+
+/** Status of a set or a subtask in a migration. */
+export const WorkStatus = z.enum(["skipped", "pending", "running", "passed", "failed"]);
+export type WorkStatus = z.infer<typeof WorkStatus>;
+
+/** How one rule scored for one migration. */
+export const RuleOutcome = z
+	.object({
+		id: z.string(),
+		score: z.number(),
+		threshold: z.number(),
+		validationSet: z.string(),
+		triggered: z.boolean(),
+		error: z.string().optional().openapi({
+			description: "why the score could not be computed; such a rule counts as 100 (fail-safe)",
+		}),
+	})
+	.openapi("RuleOutcome");
+export type RuleOutcome = z.infer<typeof RuleOutcome>;
+
+/** One subtask's state in a migration. */
+export const SubtaskState = z
+	.object({
+		id: z.string(),
+		kind: z.enum(["builtin", "agent"]),
+		status: WorkStatus,
+		detail: z.string().optional(),
+		costSeconds: z.number(),
+		timeoutSeconds: z.number().optional(),
+		deadline: z.string().optional().openapi({ description: "agent subtasks while running" }),
+	})
+	.openapi("SubtaskState");
+export type SubtaskState = z.infer<typeof SubtaskState>;
+
+/** One validation set's state in a migration, with why it runs or was skipped. */
+export const SetState = z
+	.object({
+		id: z.string(),
+		status: WorkStatus,
+		reason: z.string().openapi({ description: "why the set runs or was skipped" }),
+		triggeredBy: z.array(z.string()),
+		subtasks: z.array(SubtaskState),
+	})
+	.openapi("SetState");
+export type SetState = z.infer<typeof SetState>;
+
+/** The risk assessment with the validation work it avoided. */
+export const Assessment = z
+	.object({
+		rules: z.array(RuleOutcome),
+		subtasksTotal: z.number().int(),
+		subtasksSkipped: z.number().int(),
+		validationSecondsPlanned: z.number(),
+		validationSecondsAvoided: z.number(),
+	})
+	.openapi("Assessment");
+export type Assessment = z.infer<typeof Assessment>;
+
+/** Lifecycle states of a migration. */
+export const MigrationState = z.enum([
+	"validating",
+	"migrating",
+	"completed",
+	"failed",
+	"cancelled",
+]);
+export type MigrationState = z.infer<typeof MigrationState>;
+
+/** A migration as the API returns it. */
+export const MigrationRecord = z
+	.object({
+		migrationId: z.string(),
+		vmId: z.string(),
+		sourceHostId: z.string(),
+		targetHostId: z.string(),
+		state: MigrationState,
+		failure: z
+			.object({ stage: z.enum(["validation", "migration"]), reason: z.string() })
+			.optional(),
+		progress: z.object({ percent: z.number(), phase: z.string().optional() }),
+		assessment: Assessment,
+		validationSets: z.array(SetState),
+		dryRun: z.boolean().optional(),
+		createdAt: z.string(),
+		updatedAt: z.string(),
+	})
+	.openapi("Migration");
+export type MigrationRecord = z.infer<typeof MigrationRecord>;
+
+/** Body of `POST /v1/migrations`. */
+export const MigrationRequest = z
+	.object({
+		vmId: Identifier,
+		targetHostId: Identifier,
+		dryRun: z.boolean().optional(),
+	})
+	.openapi("MigrationRequest");
+export type MigrationRequest = z.infer<typeof MigrationRequest>;
+
+/** Agent webhook events (API.md, "Agent webhooks"), discriminated by `type`. */
+export const WebhookEvent = z.discriminatedUnion("type", [
+	z.object({
+		type: z.literal("host.facts"),
+		data: z.object({
+			cpu: z.object({ model: z.string(), flags: z.array(z.string()) }).optional(),
+			memoryMiB: z.number().int().min(0).optional(),
+			memoryFreeMiB: z.number().min(0).optional(),
+			hypervisor: z.object({ name: z.string(), version: z.string() }).optional(),
+		}),
+	}),
+	z.object({
+		type: z.literal("validation.result"),
+		data: z.object({
+			migrationId: z.string().min(1),
+			subtask: z.string().min(1),
+			ok: z.boolean(),
+			detail: z.string().max(2000).optional(),
+		}),
+	}),
+	z.object({
+		type: z.literal("migration.progress"),
+		data: z.object({
+			migrationId: z.string().min(1),
+			percent: z.number().min(0).max(100),
+			phase: z.string().max(100).optional(),
+		}),
+	}),
+	z.object({
+		type: z.literal("migration.completed"),
+		data: z.object({ migrationId: z.string().min(1) }),
+	}),
+	z.object({
+		type: z.literal("migration.failed"),
+		data: z.object({ migrationId: z.string().min(1), reason: z.string().max(2000) }),
+	}),
+]);
+export type WebhookEvent = z.infer<typeof WebhookEvent>;
+
+/** The migration events an agent reports for one migration. */
+export type MigrationEvent = Exclude<WebhookEvent, { type: "host.facts" }>;

@@ -1,0 +1,81 @@
+// Proves the fleet directory and the VirtualMachine placement that makes a VM
+// id unique across service-processor tables, including after eviction.
+// HTTP routes over them are tested with hosts and VMs.
+
+import { evictDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { rpcError } from "../support/rpc";
+
+const unique = (prefix: string) => `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+const vmObject = (vmId: string) => env.VIRTUAL_MACHINE.get(env.VIRTUAL_MACHINE.idFromName(vmId));
+const fleet = () => env.FLEET.get(env.FLEET.idFromName("fleet"));
+
+describe("VM placement", () => {
+	it("places a VM on one host and refuses another with vm_exists", async () => {
+		const vmId = unique("vm");
+		const vm = vmObject(vmId);
+		await vm.claimPlacement("host-a");
+		await vm.claimPlacement("host-a");
+		expect(await rpcError(vm.claimPlacement("host-b"))).toMatchObject({ code: "vm_exists" });
+		expect(await vm.getPlacement()).toEqual({ vmId, hostId: "host-a" });
+	});
+
+	it("lets exactly one of many concurrent claims win", async () => {
+		const vm = vmObject(unique("vm"));
+		const hosts = Array.from({ length: 8 }, (_, index) => `host-${index}`);
+		const results = await Promise.allSettled(hosts.map((hostId) => vm.claimPlacement(hostId)));
+		expect(results.filter((result) => result.status === "fulfilled")).toHaveLength(1);
+	});
+
+	it("keeps placement and attached functions across eviction", async () => {
+		const vmId = unique("vm");
+		const vm = vmObject(vmId);
+		await vm.claimPlacement("host-a");
+		const fn = { hostId: "host-a", bdf: "0000:03:00.0", vfIndex: 0, virtualAddress: "0x1000" };
+		await vm.attachFunction(fn);
+		await vm.attachFunction({ ...fn, vfIndex: 2 });
+		await evictDurableObject(vm);
+		expect(await vm.getPlacement()).toEqual({ vmId, hostId: "host-a" });
+		expect(await vm.listFunctions()).toEqual([{ ...fn, vfIndex: 2 }]);
+		await vm.detachFunction(fn);
+		expect(await vm.listFunctions()).toEqual([]);
+	});
+	it("releases only its own host and moves idempotently", async () => {
+		const vmId = unique("vm");
+		const vm = vmObject(vmId);
+		await vm.claimPlacement("host-a");
+		await vm.releasePlacement("host-b");
+		expect((await vm.getPlacement())?.hostId).toBe("host-a");
+		await vm.movePlacement("host-a", "host-c");
+		await vm.movePlacement("host-a", "host-c");
+		expect((await vm.getPlacement())?.hostId).toBe("host-c");
+		expect(await rpcError(vm.movePlacement("host-x", "host-y"))).toMatchObject({
+			code: "vm_not_found",
+		});
+		await vm.releasePlacement("host-c");
+		expect(await vm.getPlacement()).toBeNull();
+	});
+});
+
+describe("fleet directory", () => {
+	it("lists hosts by domain, newest first, with updates in place", async () => {
+		const domain = unique("dom");
+		const [first, second] = [unique("h"), unique("h")];
+		await fleet().upsertHost({ hostId: first, domain, site: "par" });
+		await fleet().upsertHost({ hostId: second, domain, site: "ams" });
+		await fleet().upsertHost({ hostId: first, domain, site: "fra" });
+		const hosts = await fleet().listHosts(domain);
+		expect(hosts.map((host) => host.hostId).sort()).toEqual([first, second].sort());
+		expect(hosts.find((host) => host.hostId === first)?.site).toBe("fra");
+		expect((await fleet().listHosts()).length).toBeGreaterThanOrEqual(2);
+	});
+
+	it("finds the VM of an indexed migration and nothing for unknown ids", async () => {
+		const migrationId = unique("mig");
+		await fleet().indexMigration(migrationId, "vm-1");
+		await fleet().indexMigration(migrationId, "vm-1");
+		expect(await fleet().findMigration(migrationId)).toBe("vm-1");
+		expect(await fleet().findMigration("unknown")).toBeNull();
+	});
+});

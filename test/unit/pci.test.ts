@@ -1,0 +1,244 @@
+// Proves the PCI math of shared/pci.ts against independent reference
+// formulations: BDF parsing and formatting, VF routing ids with the carry into
+// the bus number as Linux's pci_iov_virtfn_bus/devfn compute it, VF base
+// addresses and offsets at the 64-bit limits, hex round trips and geometry
+// validation. It does not prove anything about storage or HTTP.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+	type Bdf,
+	canonicalBdf,
+	formatBdf,
+	formatHex,
+	geometryIssue,
+	mappingOffset,
+	parseBdf,
+	parseHexAddress,
+	parseSignedHex,
+	routingId,
+	type SriovGeometry,
+	translateThrough,
+	vfBaseAddress,
+	vfBdf,
+} from "../../shared/pci";
+
+const twoTo64 = 1n << 64n;
+
+const bdfArbitrary = fc.record({
+	domain: fc.integer({ min: 0, max: 0xffff }),
+	bus: fc.integer({ min: 0, max: 0xff }),
+	device: fc.integer({ min: 0, max: 31 }),
+	function: fc.integer({ min: 0, max: 7 }),
+});
+
+/** Linux: pci_iov_virtfn_bus / pci_iov_virtfn_devfn, with devfn = PCI_DEVFN(slot, func). */
+function linuxVf(pf: Bdf, offset: number, stride: number, index: number) {
+	const devfn = pf.device * 8 + pf.function;
+	const bus = pf.bus + Math.floor((devfn + offset + stride * index) / 256);
+	const vfDevfn = (devfn + offset + stride * index) % 256;
+	return { bus, device: Math.floor(vfDevfn / 8), function: vfDevfn % 8 };
+}
+
+/** Reference hex parser: one digit at a time, no BigInt(string). */
+function referenceParseHex(text: string): bigint {
+	let value = 0n;
+	for (const digit of text.slice(2))
+		value = value * 16n + BigInt("0123456789abcdef".indexOf(digit));
+	return value;
+}
+
+/** A geometry whose BAR window fits 64 bits by construction. */
+const geometryArbitrary = fc
+	.record({
+		totalVfs: fc.integer({ min: 1, max: 256 }),
+		firstVfOffset: fc.integer({ min: 1, max: 512 }),
+		vfStride: fc.integer({ min: 1, max: 16 }),
+		sizeExponent: fc.integer({ min: 12, max: 40 }),
+		baseFraction: fc.bigInt({ min: 0n, max: (1n << 20n) - 1n }),
+	})
+	.map(({ totalVfs, firstVfOffset, vfStride, sizeExponent, baseFraction }) => {
+		const vfBarSize = 1n << BigInt(sizeExponent);
+		const room = twoTo64 - BigInt(totalVfs) * vfBarSize;
+		const vfBarBase = (room * baseFraction) >> 20n;
+		return { totalVfs, firstVfOffset, vfStride, vfBarBase, vfBarSize } satisfies SriovGeometry;
+	});
+
+describe("BDF parsing and formatting", () => {
+	it("round-trips every BDF through format and parse", () => {
+		fc.assert(
+			fc.property(bdfArbitrary, (bdf) => {
+				expect(parseBdf(formatBdf(bdf))).toEqual(bdf);
+			}),
+		);
+	});
+
+	it("formats as zero-padded lowercase dddd:bb:dd.f and canonicalises upper case", () => {
+		expect(formatBdf({ domain: 0, bus: 0x3b, device: 0x1f, function: 7 })).toBe("0000:3b:1f.7");
+		expect(canonicalBdf("0000:3B:0A.1")).toBe("0000:3b:0a.1");
+	});
+
+	it("refuses device numbers over 31, functions over 7 and malformed text", () => {
+		for (const text of [
+			"0000:00:20.0",
+			"0000:00:00.8",
+			"00:00.0",
+			"0000:00:00:0",
+			"",
+			"0000:0g:00.0",
+		]) {
+			expect(parseBdf(text)).toBeUndefined();
+		}
+	});
+
+	it("computes routing ids as bus << 8 | device << 3 | function", () => {
+		fc.assert(
+			fc.property(bdfArbitrary, (bdf) => {
+				expect(routingId(bdf)).toBe(bdf.bus * 256 + bdf.device * 8 + bdf.function);
+			}),
+		);
+	});
+});
+
+describe("virtual function placement", () => {
+	it("places every VF where Linux's pci_iov_virtfn_bus/devfn would, carrying into the bus", () => {
+		fc.assert(
+			fc.property(
+				bdfArbitrary,
+				fc.integer({ min: 1, max: 0xffff }),
+				fc.integer({ min: 1, max: 0xffff }),
+				fc.integer({ min: 0, max: 0xffff }),
+				(pf, offset, stride, index) => {
+					const geometry = {
+						totalVfs: index + 1,
+						firstVfOffset: offset,
+						vfStride: stride,
+						vfBarBase: 0n,
+						vfBarSize: 1n,
+					};
+					const expected = linuxVf(pf, offset, stride, index);
+					if (expected.bus > 255) {
+						expect(() => vfBdf(pf, geometry, index)).toThrow(RangeError);
+					} else {
+						expect(vfBdf(pf, geometry, index)).toEqual({ domain: pf.domain, ...expected });
+					}
+				},
+			),
+		);
+	});
+
+	it("carries from devfn 0xff into the next bus", () => {
+		const pf = { domain: 0, bus: 0x3b, device: 0x1f, function: 0 };
+		const geometry = { totalVfs: 2, firstVfOffset: 8, vfStride: 1, vfBarBase: 0n, vfBarSize: 1n };
+		expect(formatBdf(vfBdf(pf, geometry, 0))).toBe("0000:3c:00.0");
+		expect(formatBdf(vfBdf(pf, geometry, 1))).toBe("0000:3c:00.1");
+	});
+
+	it("puts VF i's BAR at base + i × size, inside 64 bits for every valid geometry", () => {
+		fc.assert(
+			fc.property(
+				bdfArbitrary.filter((pf) => pf.bus < 0xe0),
+				geometryArbitrary,
+				(pf, geometry) => {
+					expect(geometryIssue(pf, geometry)).toBeUndefined();
+					const last = geometry.totalVfs - 1;
+					const base = vfBaseAddress(geometry, last);
+					expect(base).toBe(geometry.vfBarBase + BigInt(last) * geometry.vfBarSize);
+					expect(BigInt.asUintN(64, base + geometry.vfBarSize - 1n)).toBe(
+						base + geometry.vfBarSize - 1n,
+					);
+				},
+			),
+		);
+	});
+
+	it("computes offset = base − virtual address, so translation lands inside the VF's BAR", () => {
+		fc.assert(
+			fc.property(
+				fc.bigInt({ min: 0n, max: twoTo64 - (1n << 20n) }),
+				fc.bigInt({ min: 0n, max: twoTo64 - (1n << 20n) }),
+				fc.bigInt({ min: 0n, max: (1n << 20n) - 1n }),
+				(base, virtualAddress, within) => {
+					const size = 1n << 20n;
+					const offset = mappingOffset(base, virtualAddress);
+					expect(translateThrough(virtualAddress + within, { virtualAddress, size, offset })).toBe(
+						base + within,
+					);
+					expect(
+						translateThrough(virtualAddress + size, { virtualAddress, size, offset }),
+					).toBeUndefined();
+				},
+			),
+		);
+	});
+});
+
+describe("hex addresses", () => {
+	it("round-trips every 64-bit address and agrees with a digit-by-digit parser", () => {
+		fc.assert(
+			fc.property(fc.bigInt({ min: 0n, max: twoTo64 - 1n }), (address) => {
+				const text = formatHex(address);
+				expect(text).toMatch(/^0x[0-9a-f]+$/);
+				expect(parseHexAddress(text)).toBe(address);
+				expect(referenceParseHex(text)).toBe(address);
+			}),
+		);
+	});
+
+	it("round-trips signed offsets as 0x… and -0x…", () => {
+		fc.assert(
+			fc.property(fc.bigInt({ min: -(twoTo64 - 1n), max: twoTo64 - 1n }), (offset) => {
+				const text = formatHex(offset);
+				expect(text.startsWith("-")).toBe(offset < 0n);
+				expect(parseSignedHex(text)).toBe(offset);
+			}),
+		);
+	});
+
+	it("refuses addresses past 64 bits, negatives and non-hex text", () => {
+		for (const text of ["0x10000000000000000", "-0x1", "0x", "1000", "0xfg", " 0x1"]) {
+			expect(parseHexAddress(text)).toBeUndefined();
+		}
+		expect(parseHexAddress("0xFFFFFFFFFFFFFFFF")).toBe(twoTo64 - 1n);
+	});
+});
+
+describe("geometry validation", () => {
+	const pf = { domain: 0, bus: 0x3b, device: 0, function: 0 };
+	const good: SriovGeometry = {
+		totalVfs: 8,
+		firstVfOffset: 128,
+		vfStride: 2,
+		vfBarBase: 0x8000_0000n,
+		vfBarSize: 0x4000n,
+	};
+
+	it("accepts a realistic geometry", () => {
+		expect(geometryIssue(pf, good)).toBeUndefined();
+	});
+
+	it("names totalVfs, vfStride and vfBarSize when they are out of range", () => {
+		expect(geometryIssue(pf, { ...good, totalVfs: 0 })?.field).toBe("totalVfs");
+		expect(geometryIssue(pf, { ...good, vfStride: 0 })?.field).toBe("vfStride");
+		expect(geometryIssue(pf, { ...good, firstVfOffset: 0 })?.field).toBe("firstVfOffset");
+		expect(geometryIssue(pf, { ...good, vfBarSize: 0x3000n })?.field).toBe("vfBarSize");
+		expect(geometryIssue(pf, { ...good, vfBarSize: 0n })?.field).toBe("vfBarSize");
+	});
+
+	it("refuses a VF BAR window past 64 bits exactly at the limit", () => {
+		const size = 0x1000n;
+		const fitsExactly = { ...good, totalVfs: 4, vfBarSize: size, vfBarBase: twoTo64 - 4n * size };
+		expect(geometryIssue(pf, fitsExactly)).toBeUndefined();
+		const oneOver = { ...fitsExactly, vfBarBase: fitsExactly.vfBarBase + 1n };
+		expect(geometryIssue(pf, oneOver)?.message).toContain("64 bits");
+	});
+
+	it("refuses a geometry whose last VF lands past bus 255, at the exact boundary", () => {
+		const lastBusPf = { domain: 0, bus: 0xff, device: 0, function: 0 };
+		const fits = { ...good, totalVfs: 128, firstVfOffset: 1, vfStride: 1 };
+		expect(geometryIssue(lastBusPf, { ...fits, totalVfs: 255 })).toBeUndefined();
+		expect(geometryIssue(lastBusPf, { ...fits, totalVfs: 256 })).toMatchObject({
+			field: "totalVfs",
+			message: expect.stringContaining("bus 255"),
+		});
+	});
+});
