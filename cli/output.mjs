@@ -64,15 +64,16 @@ export function print(
 export function printTable(rows, columns) {
 	const cell = (/** @type {unknown} */ value) =>
 		value === undefined || value === null ? "-" : String(value);
-	const widths = columns.map((column) =>
-		Math.max(column.length, ...rows.map((row) => cell(row[column]).length)),
+	const headings = columns.map((column) => column.replace(/([a-z])([A-Z])/g, "$1 $2").toUpperCase());
+	const widths = columns.map((column, index) =>
+		Math.max(headings[index]?.length ?? 0, ...rows.map((row) => cell(row[column]).length)),
 	);
 	const line = (/** @type {string[]} */ cells) =>
 		cells
 			.map((text, index) => text.padEnd(widths[index] ?? 0))
 			.join("  ")
 			.trimEnd();
-	console.log(line(columns.map((column) => column.replace(/([A-Z])/g, " $1").toUpperCase())));
+	console.log(line(headings));
 	for (const row of rows) console.log(line(columns.map((column) => cell(row[column]))));
 	if (rows.length === 0) console.log("(none)");
 }
