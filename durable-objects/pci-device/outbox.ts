@@ -6,6 +6,7 @@
  * and is retried with back-off by the object's alarm, so `vf.hold` always
  * reaches the service processor before the `vf.lift` that follows it.
  */
+import { log } from "../../workers/log";
 import { deliver, type OutboxMessage } from "./peers";
 
 const maxBackoffMs = 60_000;
@@ -20,8 +21,8 @@ interface OutboxRow extends Record<string, SqlStorageValue> {
 
 /** The outbox of one PciDevice. */
 export class Outbox {
-	#flushing: Promise<void> | undefined;
-	#flushAgain = false;
+	/** One delivery pass at a time per channel keeps each channel in order. */
+	readonly #passes = new Map<string, Promise<void>>();
 
 	constructor(
 		private readonly sql: SqlStorage,
@@ -46,37 +47,38 @@ export class Outbox {
 		return row?.due ?? undefined;
 	}
 
-	/**
-	 * Delivers every due message. Concurrent callers share one pass; a message
-	 * added while a pass runs is picked up by a further pass before it resolves.
-	 */
-	flush(): Promise<void> {
-		this.#flushAgain = true;
-		if (!this.#flushing) {
-			this.#flushing = (async () => {
-				while (this.#flushAgain) {
-					this.#flushAgain = false;
-					await this.#deliverDue();
-				}
-			})().finally(() => {
-				this.#flushing = undefined;
-			});
-		}
-		return this.#flushing;
+	/** Delivers every due message of every channel (channels in parallel). */
+	async flush(): Promise<void> {
+		const channels = this.sql
+			.exec<{ channel: string }>("SELECT DISTINCT channel FROM outbox")
+			.toArray()
+			.map((row) => row.channel);
+		await Promise.all(channels.map((channel) => this.flushChannel(channel)));
 	}
 
-	async #deliverDue(): Promise<void> {
-		const blocked = new Set<string>();
-		const rows = this.sql.exec<OutboxRow>("SELECT * FROM outbox ORDER BY seq").toArray();
-		for (const row of rows) {
-			if (blocked.has(row.channel) || row.next_attempt_ms > Date.now()) {
-				blocked.add(row.channel);
-				continue;
-			}
+	/**
+	 * Delivers the due messages of one channel in order, after any pass already
+	 * running on it (so a message added during that pass is delivered too).
+	 */
+	flushChannel(channel: string): Promise<void> {
+		const previous = this.#passes.get(channel) ?? Promise.resolve();
+		const pass = previous.then(() => this.#deliverChannel(channel));
+		this.#passes.set(channel, pass);
+		return pass.finally(() => {
+			if (this.#passes.get(channel) === pass) this.#passes.delete(channel);
+		});
+	}
+
+	async #deliverChannel(channel: string): Promise<void> {
+		for (;;) {
+			const [row] = this.sql
+				.exec<OutboxRow>("SELECT * FROM outbox WHERE channel = ? ORDER BY seq LIMIT 1", channel)
+				.toArray();
+			if (!row || row.next_attempt_ms > Date.now()) return;
 			try {
 				await deliver(this.env, JSON.parse(row.payload) as OutboxMessage);
 				this.sql.exec("DELETE FROM outbox WHERE seq = ?", row.seq);
-			} catch {
+			} catch (error) {
 				const attempts = row.attempts + 1;
 				const backoffMs = Math.min(maxBackoffMs, 250 * 2 ** Math.min(attempts, 8));
 				this.sql.exec(
@@ -85,7 +87,12 @@ export class Outbox {
 					Date.now() + backoffMs,
 					row.seq,
 				);
-				blocked.add(row.channel);
+				log("warn", "outbox delivery failed; retrying later", {
+					channel,
+					attempts,
+					error: error instanceof Error ? error.message : String(error),
+				});
+				return;
 			}
 		}
 	}

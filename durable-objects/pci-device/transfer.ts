@@ -50,7 +50,12 @@ export class TransferEngine {
 
 	constructor(private readonly device: DeviceContext) {}
 
-	/** Starts (or joins) a transfer and drives it until `untilStep` (default: completion). */
+	/**
+	 * Starts (or joins) a transfer and drives it until `untilStep` (default:
+	 * completion). Stopping early leaves it marked as in flight, exactly like a
+	 * request stalled on a peer: only its deadline or an eviction lets the alarm
+	 * take over (recovery tests use this).
+	 */
 	async run(order: TransferOrder, untilStep: TransferStep = "completed"): Promise<TransferRow> {
 		const key = addressKey(BigInt(order.virtualAddress));
 		const previous = this.#queues.get(key) ?? Promise.resolve();
@@ -64,12 +69,18 @@ export class TransferEngine {
 	}
 
 	async #start(order: TransferOrder, key: string, untilStep: TransferStep): Promise<TransferRow> {
-		if (!this.#load(order.transferId)) this.#create(order, key);
 		this.#running.add(order.transferId);
 		try {
-			return await this.#drive(order.transferId, untilStep);
-		} finally {
+			if (!this.#load(order.transferId)) {
+				this.#create(order, key);
+				await this.device.scheduleAlarm();
+			}
+			const reached = await this.#drive(order.transferId, untilStep);
+			if (reached.step === "completed") this.#running.delete(order.transferId);
+			return reached;
+		} catch (error) {
 			this.#running.delete(order.transferId);
+			throw error;
 		}
 	}
 
@@ -120,6 +131,8 @@ export class TransferEngine {
 				case "rolled_back":
 					throw new Problem("internal", `transfer ${transferId} was rolled back`);
 			}
+			// Each persisted step has its own deadline; the alarm must follow it.
+			await this.device.scheduleAlarm();
 		}
 	}
 
@@ -196,7 +209,7 @@ export class TransferEngine {
 		// The hold lasts while the service processor takes `vf.hold`, bounded: an
 		// unreachable one keeps the notification queued (it is sent before the lift's).
 		await Promise.race([
-			this.device.outbox.flush(),
+			this.device.outbox.flushChannel(`agent:${this.device.identity().hostId}`),
 			new Promise((resolve) => setTimeout(resolve, notifyTimeoutMs)),
 		]);
 	}
