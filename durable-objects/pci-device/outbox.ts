@@ -10,6 +10,7 @@ import { log } from "../../workers/log";
 import { deliver, type OutboxMessage } from "./peers";
 
 const maxBackoffMs = 60_000;
+const inlineGraceMs = 5_000;
 
 interface OutboxRow extends Record<string, SqlStorageValue> {
 	seq: number;
@@ -39,10 +40,17 @@ export class Outbox {
 		);
 	}
 
-	/** When the next retry is due, if any message is waiting. */
+	/**
+	 * When the alarm should next deliver, if any message is waiting. A fresh
+	 * message is delivered inline by the request that wrote it, so the alarm
+	 * only backs it up `inlineGraceMs` later (e.g. after an eviction).
+	 */
 	nextAttemptMs(): number | undefined {
 		const [row] = this.sql
-			.exec<{ due: number | null }>("SELECT MIN(next_attempt_ms) AS due FROM outbox")
+			.exec<{ due: number | null }>(
+				"SELECT MIN(CASE WHEN attempts = 0 THEN next_attempt_ms + ? ELSE next_attempt_ms END) AS due FROM outbox",
+				inlineGraceMs,
+			)
 			.toArray();
 		return row?.due ?? undefined;
 	}
