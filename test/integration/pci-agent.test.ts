@@ -3,13 +3,7 @@
 // replacement): that is team access's.
 import { describe, expect, it } from "vitest";
 import { call, problemOf } from "../support/http";
-import {
-	createVf,
-	devicePath,
-	ensureHost,
-	registerDevice,
-	uniqueHost,
-} from "../support/pci";
+import { createVf, devicePath, ensureHost, registerDevice, uniqueHost } from "../support/pci";
 
 const driverBdf = "0000:3b:00.0";
 const targetBdf = "0000:5e:00.0";
