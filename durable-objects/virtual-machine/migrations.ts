@@ -96,7 +96,10 @@ export class MigrationCoordinator {
 			const { sets, dispatched } = dispatchPending(created.validationSets, now.getTime());
 			const record = this.settle({ ...created, validationSets: sets }, now);
 			this.store.enqueue({ kind: "index", migrationId: record.migrationId, vmId });
-			for (const key of dispatched) this.enqueueValidation(record, key);
+			// A builtin failure fails the migration at once: its agent subtasks are never sent.
+			if (record.state === "validating") {
+				for (const key of dispatched) this.enqueueValidation(record, key);
+			}
 			return this.store.insert(record);
 		});
 		this.streams.publish(change);
@@ -300,8 +303,13 @@ export class MigrationCoordinator {
 		return record;
 	}
 
-	/** Makes the queued calls, continues a handoff, and sets the alarm for what is left. */
+	/**
+	 * Makes the queued calls, continues a handoff, and sets the alarm for what
+	 * is left. The alarm is set first too, so work interrupted by eviction in
+	 * between still resumes.
+	 */
 	private async afterChange(): Promise<void> {
+		await this.scheduleAlarm();
 		await this.flush();
 		const active = this.store.active();
 		if (active && this.store.handoff(active.migrationId)) {
