@@ -1,0 +1,114 @@
+// @ts-check
+// The hypervisor-agent simulator as a library: one host agent per simulated
+// host, all in this process. Used by the `edgevisor-agent` command, by
+// `npm run dev` for the demo fleet, and by the end-to-end tests.
+import { EventEmitter } from "node:events";
+import { readFile } from "node:fs/promises";
+import { defaultBehaviour } from "./command-handlers.mjs";
+import { createHostAgent } from "./host-agent.mjs";
+
+/** @typedef {import("./host-agent.mjs").SimulatedHost} SimulatedHost */
+/** @typedef {import("./command-handlers.mjs").AgentBehaviour} AgentBehaviour */
+/** @typedef {{vmId: string, memoryMiB: number, vcpus: number}} SimulatedVm */
+/** @typedef {{hosts: SimulatedHost[], vms?: SimulatedVm[]}} FleetFile */
+
+const defaultVmShape = { memoryMiB: 4096, vcpus: 2 };
+
+/**
+ * Starts an agent for every host. Every protocol step is reported as an
+ * `"event"` on the returned emitter (see `describeEvent`), which tests await.
+ * @param {{
+ *   baseUrl: string,
+ *   hosts: SimulatedHost[],
+ *   vms?: SimulatedVm[],
+ *   behaviour?: Partial<AgentBehaviour>,
+ * }} options
+ */
+export function startSimulator({ baseUrl, hosts, vms = [], behaviour = {} }) {
+	const events = new EventEmitter();
+	const shapes = new Map(vms.map((vm) => [vm.vmId, vm]));
+	const fullBehaviour = { ...defaultBehaviour, ...behaviour };
+	const emit = (/** @type {{type: string, hostId?: string}} */ event) => {
+		events.emit("event", event);
+	};
+	// A VM keeps its shape wherever it migrates, so the catalogue is fleet-wide.
+	const vmShape = (/** @type {string} */ vmId) => shapes.get(vmId) ?? defaultVmShape;
+	const agents = new Map(
+		hosts.map((host) => [
+			host.hostId,
+			createHostAgent({ baseUrl, host, vmShape, behaviour: fullBehaviour, emit }),
+		]),
+	);
+	for (const agent of agents.values()) agent.start();
+	return {
+		events,
+		/** The agent of one host, e.g. to drop its connection in a test. */
+		agent(/** @type {string} */ hostId) {
+			return agents.get(hostId);
+		},
+		/** Stops every agent: control channels and consoles close, nothing reconnects. */
+		stop() {
+			for (const agent of agents.values()) agent.stop();
+		},
+	};
+}
+
+/**
+ * Reads a fleet file (`{hosts: [{hostId, agentToken, webhookSecret, facts?}], vms?: [...]}`),
+ * such as the one the demo seeding writes.
+ * @param {string} path
+ * @returns {Promise<FleetFile>}
+ */
+export async function readFleetFile(path) {
+	const fleet = JSON.parse(await readFile(path, "utf8"));
+	if (!Array.isArray(fleet?.hosts)) throw new Error(`${path}: expected {"hosts": [...]}`);
+	for (const host of fleet.hosts) {
+		if (!host.hostId || !host.agentToken || !host.webhookSecret)
+			throw new Error(`${path}: every host needs hostId, agentToken and webhookSecret`);
+	}
+	return fleet;
+}
+
+/**
+ * One log line for a simulator event, or undefined for events too chatty to log.
+ * @param {{type: string, [field: string]: any}} event
+ */
+export function describeEvent(event) {
+	const prefix = `[${event.hostId}]`;
+	switch (event.type) {
+		case "connected":
+			return `${prefix} control channel open`;
+		case "disconnected":
+			return `${prefix} control channel closed (${event.code}), reconnecting`;
+		case "rejected":
+			return `${prefix} control channel refused with HTTP ${event.status} (wrong agent token?)`;
+		case "command":
+			return `${prefix} ← ${event.command.type} ${summarize(event.command)}${event.duplicate ? " (duplicate, acked again)" : ""}`;
+		case "webhook": {
+			const { delivery } = event;
+			const outcome = delivery.ok ? delivery.status : `FAILED ${delivery.status || "network"}`;
+			return `${prefix} → ${delivery.type} ${summarize(delivery.data)} [${outcome}]`;
+		}
+		case "console.attached":
+			return `${prefix} console ${event.sessionId} attached to ${event.vmId}`;
+		case "console.closed":
+			return `${prefix} console ${event.sessionId} closed (${event.reason || event.code})`;
+		case "console.error":
+		case "channel.error":
+			return `${prefix} ${event.type}: ${event.message}`;
+		case "command.malformed":
+		case "command.unknown":
+			return `${prefix} ignored ${event.type.slice(8)} command`;
+		default:
+			return undefined;
+	}
+}
+
+/** The interesting fields of a command or webhook payload, compactly. */
+function summarize(/** @type {Record<string, unknown>} */ fields) {
+	const keys = ["vmId", "sessionId", "migrationId", "subtask", "ok", "percent", "phase", "bdf"];
+	return keys
+		.filter((key) => fields?.[key] !== undefined)
+		.map((key) => `${key}=${fields[key]}`)
+		.join(" ");
+}

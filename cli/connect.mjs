@@ -1,0 +1,135 @@
+// @ts-check
+// `edgevisor connect`: the broadcast session request (a JWE of
+// {domain, vm, key, jti, iat, exp} encrypted to the server's JWKS) and an
+// interactive console over the user channel. Ctrl-] leaves; the terminal is
+// always restored.
+import { randomUUID } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { EncryptJWT, importJWK } from "jose";
+import WebSocket from "ws";
+import { createApiClient } from "./api.mjs";
+import { CliError, exitCodes } from "./output.mjs";
+
+const escapeByte = 0x1d; // Ctrl-]
+const requestLifetimeSeconds = 60;
+/** With piped input, how long the console may stay quiet after input ends before we leave. */
+const pipedQuietMs = 1500;
+
+/**
+ * Builds the compact JWE the server's `POST /v1/sessions` accepts.
+ * @param {{baseUrl: string, domain: string, vmId: string, key: string}} options
+ */
+export async function buildSessionRequest({ baseUrl, domain, vmId, key }) {
+	const api = createApiClient({ baseUrl });
+	const { body: jwks } = await api.request("GET", "/.well-known/jwks.json", { auth: false });
+	// Newest key first; any listed key is accepted by its kid.
+	const jwk = jwks?.keys?.find(
+		(/** @type {{alg?: string}} */ candidate) => candidate.alg === "ECDH-ES+A256KW",
+	);
+	if (!jwk) throw new CliError("the server publishes no ECDH-ES+A256KW key", exitCodes.unavailable);
+	const publicKey = await importJWK(jwk, "ECDH-ES+A256KW");
+	const issuedAt = Math.floor(Date.now() / 1000);
+	return new EncryptJWT({ domain, vm: vmId, key })
+		.setProtectedHeader({ alg: "ECDH-ES+A256KW", enc: "A256GCM", kid: jwk.kid })
+		.setJti(randomUUID())
+		.setIssuedAt(issuedAt)
+		.setExpirationTime(issuedAt + requestLifetimeSeconds)
+		.encrypt(publicKey);
+}
+
+/**
+ * Sends the broadcast request and opens the console.
+ * @param {{baseUrl: string, domain: string, vm: string, keyFile: string, json?: boolean}} options
+ * @returns {Promise<number>} the exit code
+ */
+export async function connect({ baseUrl, domain, vm, keyFile, json = false }) {
+	let key;
+	try {
+		key = (await readFile(keyFile, "utf8")).trim();
+	} catch {
+		throw new CliError(`cannot read key file ${keyFile}`, exitCodes.usage);
+	}
+	const jwe = await buildSessionRequest({ baseUrl, domain, vmId: vm, key });
+	const api = createApiClient({ baseUrl });
+	const { body: session } = await api.request("POST", "/v1/sessions", {
+		rawBody: jwe,
+		contentType: "application/jose",
+		auth: false,
+	});
+	if (json) process.stderr.write(`${JSON.stringify(session)}\n`);
+	process.stderr.write(
+		`Connected to ${session.vmId} on ${session.hostId} (session ${session.sessionId}). Ctrl-] leaves.\r\n`,
+	);
+	return runConsole(session.userChannel.url);
+}
+
+/**
+ * Relays the terminal to the user channel until either side ends it.
+ * @param {string} url
+ * @returns {Promise<number>}
+ */
+function runConsole(url) {
+	const { stdin, stdout, stderr } = process;
+	const interactive = stdin.isTTY === true;
+	const socket = new WebSocket(url);
+	let userLeft = false;
+	/** @type {ReturnType<typeof setTimeout> | undefined} */
+	let quietTimer;
+	/** @type {boolean | undefined} */
+	let inputEnded;
+
+	const leave = () => {
+		userLeft = true;
+		socket.close(1000, "user left");
+	};
+	const armQuietTimer = () => {
+		clearTimeout(quietTimer);
+		if (inputEnded) quietTimer = setTimeout(leave, pipedQuietMs);
+	};
+	const onInput = (/** @type {Buffer} */ chunk) => {
+		const escapeAt = chunk.indexOf(escapeByte);
+		const forward = escapeAt === -1 ? chunk : chunk.subarray(0, escapeAt);
+		if (forward.length > 0 && socket.readyState === WebSocket.OPEN) socket.send(forward);
+		if (escapeAt !== -1) leave();
+	};
+	const restoreTerminal = () => {
+		stdin.off("data", onInput);
+		if (interactive) stdin.setRawMode(false);
+		stdin.pause();
+	};
+
+	// Whatever ends the process, the user's terminal must not stay in raw mode.
+	process.once("exit", () => {
+		if (interactive) stdin.setRawMode(false);
+	});
+	return new Promise((resolve) => {
+		socket.on("open", () => {
+			if (interactive) stdin.setRawMode(true);
+			stdin.on("data", onInput);
+			stdin.once("end", () => {
+				inputEnded = true;
+				armQuietTimer();
+			});
+			stdin.resume();
+		});
+		socket.on("message", (data) => {
+			stdout.write(Array.isArray(data) ? Buffer.concat(data) : Buffer.from(new Uint8Array(data)));
+			armQuietTimer();
+		});
+		socket.on("unexpected-response", (_request, response) => {
+			response.resume();
+			socket.terminate();
+			stderr.write(`the user channel was refused with HTTP ${response.statusCode}\n`);
+		});
+		socket.on("error", () => {
+			// Reported by the close handler with its code.
+		});
+		socket.on("close", (code, reasonBuffer) => {
+			clearTimeout(quietTimer);
+			restoreTerminal();
+			const reason = reasonBuffer.toString() || (userLeft ? "user left" : `code ${code}`);
+			stderr.write(`\r\n[session closed: ${reason}]\n`);
+			resolve(userLeft || code === 1000 ? exitCodes.ok : exitCodes.operationFailed);
+		});
+	});
+}

@@ -1,0 +1,230 @@
+// @ts-check
+// `edgevisor migrate` (with the risk table and a live progress bar) and the
+// `migrations` and `policy` admin commands.
+import { readFile } from "node:fs/promises";
+import cliProgress from "cli-progress";
+import { segment } from "./api.mjs";
+import { action } from "./context.mjs";
+import { followMigration, percentOf, phaseOf } from "./migration-events.mjs";
+import { CliError, exitCodes, print, printRecord, printTable } from "./output.mjs";
+
+const barWidth = 20;
+
+/** One rule's score drawn as a bar with its threshold marked `|`. */
+function scoreBar(/** @type {number} */ score, /** @type {number} */ threshold) {
+	const filled = Math.round((Math.max(0, Math.min(100, score)) / 100) * barWidth);
+	const mark = Math.min(barWidth - 1, Math.round((threshold / 100) * barWidth));
+	return Array.from({ length: barWidth }, (_, index) =>
+		index === mark ? "|" : index < filled ? "█" : "·",
+	).join("");
+}
+
+/** Prints the assessment: each rule against its threshold, then the sets run or skipped. */
+export function printRiskTable(/** @type {any} */ migration) {
+	const rules = migration.assessment?.rules ?? [];
+	printTable(
+		rules.map((/** @type {any} */ rule) => ({
+			rule: rule.id,
+			score: `${scoreBar(rule.score, rule.threshold)} ${rule.score}`,
+			threshold: rule.threshold,
+			validationSet: rule.validationSet,
+			triggered: rule.triggered ? "yes" : "no",
+		})),
+		["rule", "score", "threshold", "validationSet", "triggered"],
+	);
+	console.log("");
+	printTable(
+		(migration.validationSets ?? []).map((/** @type {any} */ set) => ({
+			validationSet: set.id,
+			status: set.status,
+			subtasks: (set.subtasks ?? [])
+				.map((/** @type {any} */ subtask) => `${subtask.id}:${subtask.status}`)
+				.join(" "),
+		})),
+		["validationSet", "status", "subtasks"],
+	);
+}
+
+/** A progress display on stderr: a bar on a terminal, state-change lines otherwise. */
+function createProgressDisplay(/** @type {string} */ label) {
+	if (!process.stderr.isTTY) {
+		let previous = "";
+		return {
+			update(/** @type {any} */ record) {
+				const line = `${record.state} ${percentOf(record)}% ${phaseOf(record)}`.trim();
+				if (line !== previous) process.stderr.write(`${label}: ${line}\n`);
+				previous = line;
+			},
+			stop() {},
+		};
+	}
+	const bar = new cliProgress.SingleBar(
+		{
+			format: `${label} [{bar}] {percentage}% | {state} {phase}`,
+			hideCursor: true,
+			clearOnComplete: false,
+		},
+		cliProgress.Presets.shades_classic,
+	);
+	bar.start(100, 0, { state: "validating", phase: "" });
+	return {
+		update(/** @type {any} */ record) {
+			bar.update(percentOf(record), { state: record.state, phase: phaseOf(record) });
+		},
+		stop() {
+			bar.stop();
+		},
+	};
+}
+
+/**
+ * Follows a migration with a progress display, prints how it ended and
+ * returns the exit code: 0 only when it completed.
+ * @param {import("./api.mjs").ApiClient} api
+ * @param {string} migrationId
+ * @param {{label: string, json: boolean}} options
+ */
+async function followToEnd(api, migrationId, { label, json }) {
+	const display = createProgressDisplay(label);
+	let final;
+	try {
+		final = await followMigration(api, migrationId, (record) => display.update(record));
+	} finally {
+		display.stop();
+	}
+	const failure = final.failure ? ` in ${final.failure.stage}: ${final.failure.reason}` : "";
+	print(json, final, () => console.log(`migration ${migrationId} ${final.state}${failure}`));
+	return final.state === "completed" ? exitCodes.ok : exitCodes.operationFailed;
+}
+
+/** @param {import("commander").Command} program */
+export function registerMigrationCommands(program) {
+	program
+		.command("migrate")
+		.description("live-migrate a VM: shows the risk assessment, then follows it to the end")
+		.requiredOption("--vm <vmId>", "the VM to move")
+		.requiredOption("--to <hostId>", "target host")
+		.option("--dry-run", "assess only: print the risk table, store and send nothing")
+		.option("--no-wait", "return once the migration is accepted")
+		.action(
+			action(async ({ api, json }, /** @type {any} */ options) => {
+				const { body: migration } = await api.request("POST", "/v1/migrations", {
+					body: { vmId: options.vm, targetHostId: options.to, dryRun: options.dryRun === true },
+				});
+				if (options.dryRun || !options.wait) {
+					print(json, migration, () => {
+						console.log(
+							`${options.dryRun ? "dry run: " : ""}${migration.vmId} ${migration.sourceHostId} → ${migration.targetHostId}`,
+						);
+						printRiskTable(migration);
+						if (!options.dryRun) console.log(`migration ${migration.migrationId} accepted`);
+					});
+					return;
+				}
+				if (!json) {
+					console.log(
+						`migration ${migration.migrationId}: ${migration.vmId} ${migration.sourceHostId} → ${migration.targetHostId}`,
+					);
+					printRiskTable(migration);
+					console.log("");
+				}
+				return followToEnd(api, migration.migrationId, { label: migration.vmId, json });
+			}),
+		);
+
+	const migrations = program.command("migrations").description("migration records");
+	migrations
+		.command("list")
+		.description("a VM's migrations, newest first")
+		.requiredOption("--vm <vmId>", "VM id")
+		.action(
+			action(async ({ api, json }, /** @type {{vm: string}} */ { vm }) => {
+				const { body } = await api.request("GET", `/v1/vms/${segment(vm)}/migrations`);
+				print(json, body, () =>
+					printTable(
+						body.migrations.map((/** @type {any} */ record) => ({
+							...record,
+							progress: `${percentOf(record)}%`,
+						})),
+						["migrationId", "sourceHostId", "targetHostId", "state", "progress", "createdAt"],
+					),
+				);
+			}),
+		);
+	migrations
+		.command("show <migrationId>")
+		.description("one migration with its risk table")
+		.action(
+			action(async ({ api, json }, /** @type {string} */ migrationId) => {
+				const { body } = await api.request("GET", `/v1/migrations/${segment(migrationId)}`);
+				print(json, body, () => {
+					const { assessment: _assessment, validationSets: _sets, ...summary } = body;
+					printRecord(summary);
+					console.log("");
+					printRiskTable(body);
+				});
+			}),
+		);
+	migrations
+		.command("watch <migrationId>")
+		.description("follow a migration's progress until it ends")
+		.action(
+			action(async ({ api, json }, /** @type {string} */ migrationId) => {
+				return followToEnd(api, migrationId, { label: migrationId, json });
+			}),
+		);
+	migrations
+		.command("cancel <migrationId>")
+		.description("cancel a migration that has not finished")
+		.action(
+			action(async ({ api, json }, /** @type {string} */ migrationId) => {
+				const { body } = await api.request("POST", `/v1/migrations/${segment(migrationId)}/cancel`);
+				print(json, body, () => console.log(`migration ${migrationId} ${body.state}`));
+			}),
+		);
+
+	const policy = program.command("policy").description("the migration risk policy");
+	policy
+		.command("show")
+		.description("the rules and validation sets in force")
+		.action(
+			action(async ({ api, json }) => {
+				const { body } = await api.request("GET", "/v1/migration-policy");
+				print(json, body, () => {
+					printTable(body.rules, ["id", "threshold", "validationSet", "score"]);
+					console.log("");
+					printTable(
+						body.validationSets.map((/** @type {any} */ set) => ({
+							...set,
+							subtasks: set.subtasks
+								.map((/** @type {any} */ subtask) => `${subtask.id}(${subtask.kind})`)
+								.join(" "),
+						})),
+						["id", "subtasks", "description"],
+					);
+				});
+			}),
+		);
+	policy
+		.command("set <file>")
+		.description("replace the policy with a JSON file")
+		.action(
+			action(async ({ api, json }, /** @type {string} */ file) => {
+				let policyDocument;
+				try {
+					policyDocument = JSON.parse(await readFile(file, "utf8"));
+				} catch (error) {
+					throw new CliError(
+						`cannot read ${file} as JSON: ${error instanceof Error ? error.message : error}`,
+						exitCodes.usage,
+					);
+				}
+				const { body } = await api.request("PUT", "/v1/migration-policy", { body: policyDocument });
+				print(json, body, () =>
+					console.log(
+						`policy in force: ${body.rules.length} rules, ${body.validationSets.length} validation sets`,
+					),
+				);
+			}),
+		);
+}
