@@ -3,8 +3,8 @@
 // hash and version, the placement follows, open sessions close with
 // vm_migrated, and a broadcast then finds the VM on the target; a handoff
 // interrupted after any stored step finishes from that step when the
-// object is aborted and its alarm runs. Does not cover function transfer
-// (no PCI transfer RPC yet; see the report).
+// object is aborted and its alarm runs. Function transfer is in
+// migrations-functions.test.ts.
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { VmRow } from "../../durable-objects/service-processor";
