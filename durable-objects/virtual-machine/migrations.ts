@@ -341,21 +341,26 @@ export class MigrationCoordinator {
 		};
 	}
 
-	/** Sends queued calls in order; a failure leaves the rest for the alarm. */
-	private flush(): Promise<void> {
-		this.#flushing ??= (async () => {
-			try {
-				for (let next = this.store.nextCall(); next; next = this.store.nextCall()) {
-					await this.make(next.call);
-					this.store.done(next.id);
-				}
-			} catch (error) {
-				console.warn("migration outbox paused", String(error));
-			} finally {
-				this.#flushing = undefined;
+	/** Sends queued calls in order, one drain at a time; a failure leaves the rest for the alarm. */
+	private async flush(): Promise<void> {
+		while (this.#flushing) await this.#flushing;
+		if (!this.store.nextCall()) return;
+		// `finally` runs after the assignment, so a drain that ends at once cannot leave a stale promise.
+		this.#flushing = this.drain().finally(() => {
+			this.#flushing = undefined;
+		});
+		await this.#flushing;
+	}
+
+	private async drain(): Promise<void> {
+		try {
+			for (let next = this.store.nextCall(); next; next = this.store.nextCall()) {
+				await this.make(next.call);
+				this.store.done(next.id);
 			}
-		})();
-		return this.#flushing;
+		} catch (error) {
+			console.warn("migration outbox paused", String(error));
+		}
 	}
 
 	private async make(call: OutboxCall): Promise<void> {
