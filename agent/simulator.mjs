@@ -96,6 +96,8 @@ export function describeEvent(event) {
 		case "console.error":
 		case "channel.error":
 			return `${prefix} ${event.type}: ${event.message}`;
+		case "ack.lost":
+			return `${prefix} dropped the ack of ${event.id} (fault injection)`;
 		case "command.malformed":
 		case "command.unknown":
 			return `${prefix} ignored ${event.type.slice(8)} command`;
