@@ -64,7 +64,9 @@ export function print(
 export function printTable(rows, columns) {
 	const cell = (/** @type {unknown} */ value) =>
 		value === undefined || value === null ? "-" : String(value);
-	const headings = columns.map((column) => column.replace(/([a-z])([A-Z])/g, "$1 $2").toUpperCase());
+	const headings = columns.map((column) =>
+		column.replace(/([a-z])([A-Z])/g, "$1 $2").toUpperCase(),
+	);
 	const widths = columns.map((column, index) =>
 		Math.max(headings[index]?.length ?? 0, ...rows.map((row) => cell(row[column]).length)),
 	);

@@ -1,3 +1,99 @@
 import { DurableObject } from "cloudflare:workers";
+import { Problem } from "../shared/problem";
+import type { SessionOpened, SessionRequest } from "./service-processor";
+import { migrateSchema } from "./sql";
 
-export class BroadcastDomain extends DurableObject<Env> {}
+const schema = [
+	`CREATE TABLE members (host_id TEXT PRIMARY KEY, joined_at TEXT NOT NULL);
+	 CREATE TABLE seen_jtis (jti TEXT PRIMARY KEY, exp_seconds INTEGER NOT NULL);
+	 CREATE INDEX seen_jtis_by_exp ON seen_jtis (exp_seconds);`,
+];
+
+/** A broadcast session request as the Worker hands it to the domain. */
+export interface BroadcastRequest extends SessionRequest {
+	/** The request's `exp` (seconds since the epoch): its jti is refused until then. */
+	expSeconds: number;
+}
+
+/**
+ * One broadcast domain: which service processors receive its broadcasts, and
+ * the `jti`s of requests already seen (refused as replays until their `exp`).
+ */
+export class BroadcastDomain extends DurableObject<Env> {
+	constructor(ctx: DurableObjectState, env: Env) {
+		super(ctx, env);
+		migrateSchema(ctx.storage, schema);
+	}
+
+	/** Makes the host's SP a receiver of this domain's broadcasts; idempotent. */
+	async join(hostId: string): Promise<void> {
+		this.ctx.storage.sql.exec(
+			"INSERT INTO members (host_id, joined_at) VALUES (?, ?) ON CONFLICT (host_id) DO NOTHING",
+			hostId,
+			new Date().toISOString(),
+		);
+	}
+
+	/** Removes the host's SP from this domain; idempotent. */
+	async leave(hostId: string): Promise<void> {
+		this.ctx.storage.sql.exec("DELETE FROM members WHERE host_id = ?", hostId);
+	}
+
+	/** Host ids of the members. */
+	async members(): Promise<string[]> {
+		return this.ctx.storage.sql
+			.exec<{ host_id: string }>("SELECT host_id FROM members ORDER BY host_id")
+			.toArray()
+			.map((row) => row.host_id);
+	}
+
+	/**
+	 * Refuses a replayed jti, then broadcasts: every member is asked in parallel
+	 * whether it holds the VM id, and the one that does runs both steps.
+	 */
+	async openSession(request: BroadcastRequest): Promise<SessionOpened> {
+		this.rememberJti(request.jti, request.expSeconds);
+		const holder = await this.findHolder(request.vmId, request.domain);
+		const { expSeconds: _expSeconds, ...sessionRequest } = request;
+		return this.serviceProcessor(holder).openSession(sessionRequest);
+	}
+
+	private rememberJti(jti: string, expSeconds: number): void {
+		const sql = this.ctx.storage.sql;
+		sql.exec("DELETE FROM seen_jtis WHERE exp_seconds < ?", Math.floor(Date.now() / 1000));
+		const inserted = sql.exec(
+			"INSERT INTO seen_jtis (jti, exp_seconds) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING",
+			jti,
+			expSeconds,
+		).rowsWritten;
+		if (inserted === 0)
+			throw new Problem("replayed_request", "this request's jti was already seen");
+	}
+
+	private async findHolder(vmId: string, domain: string): Promise<string> {
+		const members = await this.members();
+		const answers = await Promise.allSettled(
+			members.map((hostId) => this.serviceProcessor(hostId).holdsVm(vmId, domain)),
+		);
+		const holders = members.filter((_, index) => {
+			const answer = answers[index];
+			return answer?.status === "fulfilled" && answer.value;
+		});
+		const [only] = holders;
+		if (holders.length === 1 && only) return only;
+		if (holders.length > 1) {
+			// Mid-handoff both SPs hold the row; the VM object's placement decides.
+			const vm = this.env.VIRTUAL_MACHINE.get(this.env.VIRTUAL_MACHINE.idFromName(vmId));
+			const placement = await vm.getPlacement();
+			if (placement && holders.includes(placement.hostId)) return placement.hostId;
+		}
+		if (holders.length === 0 && answers.some((answer) => answer.status === "rejected")) {
+			throw new Problem("internal", "some service processors of the domain did not answer");
+		}
+		throw new Problem("vm_not_found", "no service processor in the domain holds this VM");
+	}
+
+	private serviceProcessor(hostId: string) {
+		return this.env.SERVICE_PROCESSOR.get(this.env.SERVICE_PROCESSOR.idFromName(hostId));
+	}
+}

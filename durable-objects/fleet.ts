@@ -1,4 +1,12 @@
 import { DurableObject } from "cloudflare:workers";
+import type { MigrationPolicy } from "../shared/schemas/migrations";
+import {
+	countTargetFailures,
+	migrationDataSchema,
+	readPolicy,
+	recordOutcome,
+	writePolicy,
+} from "./fleet/migration-data";
 import { migrateSchema } from "./sql";
 
 /** A host as the fleet directory lists it. */
@@ -26,6 +34,7 @@ export class Fleet extends DurableObject<Env> {
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
 		migrateSchema(ctx.storage, schema);
+		migrateSchema(ctx.storage, migrationDataSchema, "migration_data_schema_version");
 	}
 
 	/** Records a host, or its new domain or site. */
@@ -72,5 +81,33 @@ export class Fleet extends DurableObject<Env> {
 			.exec<{ vm_id: string }>("SELECT vm_id FROM migrations WHERE migration_id = ?", migrationId)
 			.toArray();
 		return row?.vm_id ?? null;
+	}
+
+	// ── Migration data (team migration; see fleet/migration-data.ts) ──
+
+	/** The migration policy in force (the default until one is stored). */
+	async getPolicy(): Promise<MigrationPolicy> {
+		return readPolicy(this.ctx.storage.sql);
+	}
+
+	/** Stores a policy the caller has compiled and type-checked; returns it. */
+	async putPolicy(policy: MigrationPolicy): Promise<MigrationPolicy> {
+		writePolicy(this.ctx.storage.sql, policy, new Date());
+		return policy;
+	}
+
+	/** Records how a migration onto a host ended (read back as `history.targetFailures`). */
+	async recordMigrationOutcome(outcome: {
+		migrationId: string;
+		targetHostId: string;
+		failed: boolean;
+		finishedAtMs: number;
+	}): Promise<void> {
+		recordOutcome(this.ctx.storage.sql, outcome);
+	}
+
+	/** Failed migrations onto a host since `sinceMs`. */
+	async countTargetFailures(targetHostId: string, sinceMs: number): Promise<number> {
+		return countTargetFailures(this.ctx.storage.sql, targetHostId, sinceMs);
 	}
 }

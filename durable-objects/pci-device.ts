@@ -1,3 +1,535 @@
 import { DurableObject } from "cloudflare:workers";
+import {
+	addressKey,
+	formatHex,
+	mappingOffset,
+	parseHexAddress,
+	rangeFits,
+	translateThrough,
+} from "../shared/pci";
+import { Problem } from "../shared/problem";
+import type {
+	CreatedVfRecord,
+	DeviceEventRecord,
+	DeviceRecord,
+	TableEntryRecord,
+	TransferRecord,
+	TranslationRecord,
+} from "../shared/schemas/pci";
+import type {
+	DeviceContext,
+	EventInput,
+	PeerDevice,
+	ReservedVf,
+	ReserveRequest,
+} from "./pci-device/context";
+import { LiftWaiters } from "./pci-device/lift-waiters";
+import { Outbox } from "./pci-device/outbox";
+import { deviceStub, directoryStub } from "./pci-device/peers";
+import type { TransferStep } from "./pci-device/rows";
+import {
+	type DeviceRow,
+	deviceRecord,
+	type MappingRow,
+	mappingNumbers,
+	type SlotRow,
+	tableEntry,
+} from "./pci-device/rows";
+import { schema } from "./pci-device/schema";
+import { lowestFreeIndex, placeVf, slotByAllocation, slotsInUse } from "./pci-device/slots";
+import { TransferEngine, type TransferOrder } from "./pci-device/transfer";
+import { migrateSchema } from "./sql";
 
-export class PciDevice extends DurableObject<Env> {}
+/** How long a translate waits for a hold to lift before answering `function_on_hold`. */
+export const holdWaitMs = 2_000;
+
+/** A device registration, validated by the route (canonical BDF, geometry checked). */
+export interface DeviceRegistration {
+	hostId: string;
+	bdf: string;
+	vendorId: number;
+	deviceId: number;
+	sriov: {
+		totalVfs: number;
+		firstVfOffset: number;
+		vfStride: number;
+		vfBarBase: string;
+		vfBarSize: string;
+	};
+}
+
+/**
+ * One SR-IOV physical function (named `hostId/bdf`): its geometry, its VF
+ * slots, the translation table of the drivers first mapped through it, the
+ * transfers that move those mappings, and its event timeline. An object named
+ * by a bare `hostId` is that host's device directory instead.
+ */
+export class PciDevice extends DurableObject<Env> implements DeviceContext {
+	readonly sql: SqlStorage;
+	readonly storage: DurableObjectStorage;
+	readonly outbox: Outbox;
+	readonly waiters = new LiftWaiters();
+	readonly #transfers: TransferEngine;
+
+	constructor(ctx: DurableObjectState, env: Env) {
+		super(ctx, env);
+		this.sql = ctx.storage.sql;
+		this.storage = ctx.storage;
+		this.outbox = new Outbox(this.sql, env);
+		this.#transfers = new TransferEngine(this);
+		migrateSchema(ctx.storage, schema);
+	}
+
+	/** Registers or updates the physical function; `created` is true the first time. */
+	async registerDevice(
+		input: DeviceRegistration,
+	): Promise<{ device: DeviceRecord; created: boolean }> {
+		const existing = this.#device();
+		const nowIso = new Date().toISOString();
+		if (existing && slotsInUse(this.sql) > 0 && !sameGeometry(existing, input.sriov)) {
+			throw new Problem(
+				"invalid_request",
+				"body.sriov: the SR-IOV geometry cannot change while virtual functions are allocated",
+			);
+		}
+		const { sriov } = input;
+		this.sql.exec(
+			`INSERT INTO device (singleton, host_id, bdf, vendor_id, device_id, total_vfs, first_vf_offset,
+				vf_stride, vf_bar_base, vf_bar_size, created_at, updated_at)
+			 VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			 ON CONFLICT (singleton) DO UPDATE SET vendor_id = excluded.vendor_id, device_id = excluded.device_id,
+				total_vfs = excluded.total_vfs, first_vf_offset = excluded.first_vf_offset,
+				vf_stride = excluded.vf_stride, vf_bar_base = excluded.vf_bar_base,
+				vf_bar_size = excluded.vf_bar_size, updated_at = excluded.updated_at`,
+			input.hostId,
+			input.bdf,
+			input.vendorId,
+			input.deviceId,
+			sriov.totalVfs,
+			sriov.firstVfOffset,
+			sriov.vfStride,
+			sriov.vfBarBase,
+			sriov.vfBarSize,
+			nowIso,
+			nowIso,
+		);
+		await directoryStub(this.env, input.hostId).indexDevice(input.bdf);
+		return { device: this.#record(this.#requireDevice()), created: !existing };
+	}
+
+	/** The device as the contract shows it, or null when unregistered. */
+	async getDevice(): Promise<DeviceRecord | null> {
+		const device = this.#device();
+		return device ? this.#record(device) : null;
+	}
+
+	/** Creates a VF for `vmId` in the lowest free slot and maps `virtualAddress` to its BAR. */
+	async createVf(input: { vmId: string; virtualAddress: string }): Promise<CreatedVfRecord> {
+		const device = this.#requireDevice();
+		const virtualAddress = parseHexAddress(input.virtualAddress);
+		if (virtualAddress === undefined) {
+			throw new Problem("invalid_request", "body.virtualAddress: must be a hex address 0x…");
+		}
+		const size = BigInt(device.vf_bar_size);
+		const vfIndex = lowestFreeIndex(this.sql, device);
+		if (vfIndex === undefined) {
+			throw new Problem(
+				"no_free_vf",
+				`all ${device.total_vfs} virtual functions of ${device.bdf} are in use`,
+			);
+		}
+		if (!rangeFits(virtualAddress, size)) {
+			throw new Problem(
+				"invalid_request",
+				"body.virtualAddress: the mapping would run past 64 bits",
+			);
+		}
+		const overlapping = this.#mappingCovering(virtualAddress + size - 1n);
+		if (
+			overlapping &&
+			BigInt(overlapping.virtual_address) + BigInt(overlapping.size) > virtualAddress
+		) {
+			throw new Problem(
+				"invalid_request",
+				`body.virtualAddress: the range overlaps the mapping at ${overlapping.virtual_address}`,
+			);
+		}
+		const { vfBdf, baseAddress } = placeVf(device, vfIndex);
+		const offset = formatHex(mappingOffset(BigInt(baseAddress), virtualAddress));
+		const canonicalAddress = formatHex(virtualAddress);
+		const allocationId = crypto.randomUUID();
+		const nowMs = Date.now();
+		this.storage.transactionSync(() => {
+			this.sql.exec(
+				`INSERT INTO slots (vf_index, allocation_id, vm_id, virtual_address, owner_host_id, owner_bdf, state, created_at)
+				 VALUES (?, ?, ?, ?, ?, ?, 'active', ?)`,
+				vfIndex,
+				allocationId,
+				input.vmId,
+				canonicalAddress,
+				device.host_id,
+				device.bdf,
+				new Date(nowMs).toISOString(),
+			);
+			this.sql.exec(
+				`INSERT INTO mappings (address_key, virtual_address, size, vm_id, target_host_id, target_bdf,
+					target_vf_index, target_allocation_id, offset, state, version)
+				 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', 1)`,
+				addressKey(virtualAddress),
+				canonicalAddress,
+				formatHex(size),
+				input.vmId,
+				device.host_id,
+				device.bdf,
+				vfIndex,
+				allocationId,
+				offset,
+			);
+			this.recordEvent({
+				type: "vf.created",
+				vfIndex,
+				virtualAddress: canonicalAddress,
+				mappingVersion: 1,
+			});
+			this.outbox.add(
+				{
+					channel: `vm:${input.vmId}`,
+					attach: {
+						hostId: device.host_id,
+						bdf: device.bdf,
+						vfIndex,
+						virtualAddress: canonicalAddress,
+					},
+				},
+				nowMs,
+			);
+		});
+		await this.#deliverOutbox();
+		return {
+			vfIndex,
+			vfBdf,
+			baseAddress,
+			mapping: {
+				virtualAddress: canonicalAddress,
+				size: formatHex(size),
+				offset,
+				state: "active",
+				version: 1,
+			},
+		};
+	}
+
+	/**
+	 * The hot path: one indexed lookup, no write. During a hold it waits in
+	 * memory for the lift (at most `holdWaitMs`), so it never answers with the
+	 * address of a function that is being swapped.
+	 */
+	async translate(virtualAddressText: string): Promise<TranslationRecord> {
+		const address = parseHexAddress(virtualAddressText);
+		if (address === undefined) {
+			throw new Problem("invalid_request", "body.virtualAddress: must be a hex address 0x…");
+		}
+		const deadlineMs = Date.now() + holdWaitMs;
+		for (;;) {
+			const mapping = this.#mappingCovering(address);
+			const physical = mapping && translateThrough(address, mappingNumbers(mapping));
+			if (!mapping || physical === undefined) {
+				this.#requireDevice();
+				throw new Problem("address_not_mapped", `no mapping covers ${formatHex(address)}`);
+			}
+			if (mapping.state === "active") {
+				return {
+					physicalAddress: formatHex(physical),
+					hostId: mapping.target_host_id,
+					bdf: mapping.target_bdf,
+					vfIndex: mapping.target_vf_index,
+					mappingVersion: mapping.version,
+				};
+			}
+			const remainingMs = deadlineMs - Date.now();
+			if (remainingMs <= 0 || !(await this.waiters.wait(mapping.address_key, remainingMs))) {
+				throw new Problem(
+					"function_on_hold",
+					`the function at ${mapping.virtual_address} is on hold`,
+					{
+						retryAfterSeconds: 1,
+					},
+				);
+			}
+		}
+	}
+
+	/** The translation table, ordered by virtual address. */
+	async translationTable(): Promise<TableEntryRecord[]> {
+		this.#requireDevice();
+		return this.sql
+			.exec<MappingRow>("SELECT * FROM mappings ORDER BY address_key")
+			.toArray()
+			.map(tableEntry);
+	}
+
+	/** The device's events, newest first. */
+	async events(limit = 500): Promise<DeviceEventRecord[]> {
+		this.#requireDevice();
+		return this.sql
+			.exec<Record<string, SqlStorageValue>>("SELECT * FROM events ORDER BY id DESC LIMIT ?", limit)
+			.toArray()
+			.map((row) => ({
+				id: row.id as number,
+				type: row.type as DeviceEventRecord["type"],
+				at: row.at as string,
+				vfIndex: row.vf_index as number | null,
+				virtualAddress: row.virtual_address as string | null,
+				transferId: row.transfer_id as string | null,
+				durationMs: row.duration_ms as number | null,
+				mappingVersion: row.mapping_version as number | null,
+			}));
+	}
+
+	/**
+	 * Transfers the function in slot `vfIndex` of this device to a free VF of
+	 * the target device. The transfer runs on the device whose table holds the
+	 * driver's mapping (this one, or the one the mapping was first made on).
+	 */
+	async transfer(input: {
+		vfIndex: number;
+		targetHostId: string;
+		targetBdf: string;
+	}): Promise<TransferRecord> {
+		this.#requireDevice();
+		const [slot] = this.sql
+			.exec<SlotRow>("SELECT * FROM slots WHERE vf_index = ? AND state = 'active'", input.vfIndex)
+			.toArray();
+		if (!slot) throw new Problem("not_found", `virtual function ${input.vfIndex} is not allocated`);
+		const order: TransferOrder = {
+			virtualAddress: slot.virtual_address,
+			transferId: crypto.randomUUID(),
+			targetHostId: input.targetHostId,
+			targetBdf: input.targetBdf,
+			fromAllocationId: slot.allocation_id,
+		};
+		return this.#isMe(slot.owner_host_id, slot.owner_bdf)
+			? this.transferMapping(order)
+			: deviceStub(this.env, slot.owner_host_id, slot.owner_bdf).transferMapping(order);
+	}
+
+	/** Runs a transfer of a mapping in this device's table; idempotent by `transferId`. */
+	async transferMapping(order: TransferOrder): Promise<TransferRecord> {
+		return this.#transfers.result(await this.#transfers.run(order));
+	}
+
+	/**
+	 * For migrations: moves the function mapped at `virtualAddress` (in this
+	 * device's table) to the first device of `targetHostId`, in BDF order, that
+	 * has a free VF slot with a large enough BAR. Idempotent by `transferId`;
+	 * a function already served by that host stays where it is (null).
+	 */
+	async transferToHost(input: {
+		virtualAddress: string;
+		targetHostId: string;
+		transferId: string;
+	}): Promise<TransferRecord | null> {
+		const [existing] = this.sql
+			.exec<{ to_bdf: string }>(
+				"SELECT to_bdf FROM transfers WHERE transfer_id = ?",
+				input.transferId,
+			)
+			.toArray();
+		if (existing) return this.transferMapping({ ...input, targetBdf: existing.to_bdf });
+		const key = addressKey(parseHexAddress(input.virtualAddress) ?? -1n);
+		const [mapping] = this.sql
+			.exec<MappingRow>("SELECT * FROM mappings WHERE address_key = ?", key)
+			.toArray();
+		if (!mapping) throw new Problem("not_found", `no mapping at ${input.virtualAddress}`);
+		if (mapping.target_host_id === input.targetHostId) return null;
+		const bdfs = await directoryStub(this.env, input.targetHostId).listDeviceBdfs();
+		for (const targetBdf of bdfs) {
+			try {
+				return await this.transferMapping({ ...input, targetBdf });
+			} catch (error) {
+				const code = (error as { code?: unknown }).code;
+				if (code !== "no_free_vf" && code !== "invalid_request" && code !== "device_not_found")
+					throw error;
+			}
+		}
+		throw new Problem(
+			"no_free_vf",
+			`no device on host ${input.targetHostId} has a free virtual function`,
+		);
+	}
+
+	/** Drives a transfer only as far as `untilStep`, as if the object stopped there (recovery tests). */
+	async advanceTransfer(order: TransferOrder, untilStep: TransferStep): Promise<TransferStep> {
+		return (await this.#transfers.run(order, untilStep)).step;
+	}
+
+	/** Reserves a VF for an incoming transfer; the same `allocationId` gets the same VF. */
+	async reserveVf(request: ReserveRequest): Promise<ReservedVf> {
+		const device = this.#requireDevice();
+		const held = slotByAllocation(this.sql, request.allocationId);
+		if (held) return { vfIndex: held.vf_index, ...placeVf(device, held.vf_index) };
+		if (BigInt(device.vf_bar_size) < BigInt(request.minSize)) {
+			throw new Problem(
+				"invalid_request",
+				`the VF BARs of ${device.bdf} are smaller than the mapping`,
+			);
+		}
+		const vfIndex = lowestFreeIndex(this.sql, device);
+		if (vfIndex === undefined) {
+			throw new Problem(
+				"no_free_vf",
+				`all ${device.total_vfs} virtual functions of ${device.bdf} are in use`,
+			);
+		}
+		this.storage.transactionSync(() => {
+			this.sql.exec(
+				`INSERT INTO slots (vf_index, allocation_id, vm_id, virtual_address, owner_host_id, owner_bdf, state, created_at)
+				 VALUES (?, ?, ?, ?, ?, ?, 'reserved', ?)`,
+				vfIndex,
+				request.allocationId,
+				request.vmId,
+				request.virtualAddress,
+				request.ownerHostId,
+				request.ownerBdf,
+				new Date().toISOString(),
+			);
+			this.recordEvent({
+				type: "vf.reserved",
+				vfIndex,
+				virtualAddress: request.virtualAddress,
+				transferId: request.allocationId,
+			});
+		});
+		return { vfIndex, ...placeVf(device, vfIndex) };
+	}
+
+	/** Turns a reservation into an allocated VF (idempotent). */
+	async activateVf(allocationId: string): Promise<void> {
+		const slot = slotByAllocation(this.sql, allocationId);
+		if (!slot || slot.state === "active") return;
+		this.storage.transactionSync(() => {
+			this.sql.exec("UPDATE slots SET state = 'active' WHERE allocation_id = ?", allocationId);
+			this.recordEvent({
+				type: "vf.activated",
+				vfIndex: slot.vf_index,
+				virtualAddress: slot.virtual_address,
+				transferId: allocationId,
+			});
+		});
+	}
+
+	/** Frees the slot of an allocation or reservation (idempotent; a reused index is untouched). */
+	async releaseVf(allocationId: string): Promise<void> {
+		const slot = slotByAllocation(this.sql, allocationId);
+		if (!slot) return;
+		this.storage.transactionSync(() => {
+			this.sql.exec("DELETE FROM slots WHERE allocation_id = ?", allocationId);
+			this.recordEvent({
+				type: "vf.released",
+				vfIndex: slot.vf_index,
+				virtualAddress: slot.virtual_address,
+			});
+		});
+	}
+
+	/** Free VF slots on this device. */
+	async freeVfSlots(): Promise<number> {
+		const device = this.#device();
+		return device ? device.total_vfs - slotsInUse(this.sql) : 0;
+	}
+
+	/** Directory role: records that `bdf` is a device of this host. */
+	async indexDevice(bdf: string): Promise<void> {
+		this.sql.exec("INSERT INTO directory (bdf) VALUES (?) ON CONFLICT DO NOTHING", bdf);
+	}
+
+	/** Directory role: the host's device BDFs in order. */
+	async listDeviceBdfs(): Promise<string[]> {
+		return this.sql
+			.exec<{ bdf: string }>("SELECT bdf FROM directory ORDER BY bdf")
+			.toArray()
+			.map((row) => row.bdf);
+	}
+
+	/** Completes or rolls back stalled transfers and retries undelivered messages. */
+	override async alarm(): Promise<void> {
+		await this.#transfers.resumeStalled();
+		await this.#deliverOutbox();
+	}
+
+	identity(): { hostId: string; bdf: string } {
+		const device = this.#requireDevice();
+		return { hostId: device.host_id, bdf: device.bdf };
+	}
+
+	recordEvent(event: EventInput): void {
+		this.sql.exec(
+			`INSERT INTO events (type, at, vf_index, virtual_address, transfer_id, duration_ms, mapping_version)
+			 VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			event.type,
+			new Date().toISOString(),
+			event.vfIndex ?? null,
+			event.virtualAddress ?? null,
+			event.transferId ?? null,
+			event.durationMs ?? null,
+			event.mappingVersion ?? null,
+		);
+	}
+
+	async scheduleAlarm(): Promise<void> {
+		const due = [this.#transfers.nextDeadlineMs(), this.outbox.nextAttemptMs()].filter(
+			(value): value is number => value !== undefined,
+		);
+		if (due.length > 0) await this.storage.setAlarm(Math.min(...due));
+	}
+
+	peer(hostId: string, bdf: string): PeerDevice {
+		return this.#isMe(hostId, bdf)
+			? this
+			: (deviceStub(this.env, hostId, bdf) as unknown as PeerDevice);
+	}
+
+	async #deliverOutbox(): Promise<void> {
+		await this.outbox.flush();
+		await this.scheduleAlarm();
+	}
+
+	#isMe(hostId: string, bdf: string): boolean {
+		const device = this.#device();
+		return device?.host_id === hostId && device.bdf === bdf;
+	}
+
+	#device(): DeviceRow | undefined {
+		return this.sql.exec<DeviceRow>("SELECT * FROM device").toArray()[0];
+	}
+
+	#requireDevice(): DeviceRow {
+		const device = this.#device();
+		if (!device) throw new Problem("device_not_found", "no such PCI device on this host");
+		return device;
+	}
+
+	#record(device: DeviceRow): DeviceRecord {
+		return deviceRecord(device, slotsInUse(this.sql));
+	}
+
+	/** The mapping with the greatest start ≤ `address` (mappings never overlap). */
+	#mappingCovering(address: bigint): MappingRow | undefined {
+		return this.sql
+			.exec<MappingRow>(
+				"SELECT * FROM mappings WHERE address_key <= ? ORDER BY address_key DESC LIMIT 1",
+				addressKey(address),
+			)
+			.toArray()[0];
+	}
+}
+
+function sameGeometry(row: DeviceRow, sriov: DeviceRegistration["sriov"]): boolean {
+	return (
+		row.total_vfs === sriov.totalVfs &&
+		row.first_vf_offset === sriov.firstVfOffset &&
+		row.vf_stride === sriov.vfStride &&
+		row.vf_bar_base === sriov.vfBarBase &&
+		row.vf_bar_size === sriov.vfBarSize
+	);
+}

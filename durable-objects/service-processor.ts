@@ -1,63 +1,347 @@
 import { DurableObject } from "cloudflare:workers";
-import { Problem } from "../shared/problem";
+import { hashSecret, newVmKey } from "../shared/keys";
+import { Problem, type ProblemCode, problemDetails } from "../shared/problem";
+import type { HostInput } from "../shared/schemas/hosts";
+import type { VmInput } from "../shared/schemas/vms";
+import { log } from "../workers/log";
+import { openSession, type SessionOpened, type SessionRequest } from "./service-processor/access";
+import { AgentChannel, type AgentCommandInput } from "./service-processor/agent";
+import { type AuditEvent, AuditTrail } from "./service-processor/audit";
+import { DirectorySync, directoryRetryMs } from "./service-processor/directory";
+import {
+	type HostConfigured,
+	type HostFacts,
+	type HostRecord,
+	HostStore,
+} from "./service-processor/host";
+import { Relay, type RelayAttachment } from "./service-processor/relay";
+import { migrateServiceProcessor } from "./service-processor/schema";
+import { type SessionRecord, SessionStore } from "./service-processor/sessions";
+import { toVmView, type VmRow, VmTable, type VmView } from "./service-processor/table";
+import { type VerifiedWebhook, verifyWebhook } from "./service-processor/webhooks";
 
-// Placeholder signatures of the cross-object contract (see the team brief);
-// team "access" replaces every body below with the real implementation.
+export type { SessionOpened, SessionRequest } from "./service-processor/access";
+export type { AgentCommandInput } from "./service-processor/agent";
+export type { HostFacts, HostRecord } from "./service-processor/host";
+export type { SessionRecord } from "./service-processor/sessions";
+export type { VmRow, VmView } from "./service-processor/table";
 
-/** A host and its latest facts, as rules and routes see it. */
-export interface HostRecord {
-	hostId: string;
-	domain: string;
-	site: string;
-	cpu: { model: string; flags: string[] };
-	memoryMiB: number;
-	hypervisor: { name: string; version: string };
-	facts: { memoryFreeMiB?: number; [fact: string]: unknown };
-	createdAt: string;
-	updatedAt: string;
+/** Result of enrolling or updating a VM: the key only on enrolment. */
+export type VmEnrolment =
+	| { created: true; vm: VmView; key: string }
+	| { created: false; vm: VmView };
+
+const userChannelPath = /^\/v1\/sessions\/([^/]+)\/(user|vm)$/;
+
+function secondsFromEnv(value: string | undefined, fallbackSeconds: number): number {
+	const seconds = Number(value);
+	return Number.isFinite(seconds) && seconds > 0 ? seconds : fallbackSeconds;
 }
 
-/** One SP-table row, internal only (it carries the key hash). */
-export interface VmRow {
-	vmId: string;
-	keyHash: string;
-	keyVersion: number;
-	memoryMiB: number;
-	vcpus: number;
-	enrolledAt: string;
+function problemResponse(code: ProblemCode, detail: string): Response {
+	const body = problemDetails(code, detail);
+	return Response.json(body, {
+		status: body.status,
+		headers: { "Content-Type": "application/problem+json" },
+	});
 }
 
-/** A command for the host agent before it is given an id. */
-export type AgentCommandInput = { type: string; [field: string]: unknown };
+function isUpgrade(request: Request): boolean {
+	return request.headers.get("Upgrade")?.toLowerCase() === "websocket";
+}
 
-const notYet = () => new Problem("internal", "service processor not implemented yet");
+function notAnUpgrade(): Response {
+	return problemResponse("invalid_request", "expected a WebSocket upgrade");
+}
 
+/** Accepts the server end of a new socket pair and answers 101 with the client end. */
+function upgrade(accept: (socket: WebSocket) => void): Response {
+	const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+	accept(server);
+	return new Response(null, { status: 101, webSocket: client });
+}
+
+/**
+ * One host's service processor: its host record, the SP table of VMs with
+ * their key hashes, the console sessions it relays, the host agent's control
+ * channel with its command queue, seen webhook ids and the audit trail.
+ */
 export class ServiceProcessor extends DurableObject<Env> {
-	async enqueueAgentCommand(_command: AgentCommandInput): Promise<string> {
-		throw notYet();
+	private readonly hosts: HostStore;
+	private readonly table: VmTable;
+	private readonly audit: AuditTrail;
+	private readonly agent: AgentChannel;
+	private readonly sessions: SessionStore;
+	private readonly relay: Relay;
+	private readonly directory: DirectorySync;
+
+	constructor(ctx: DurableObjectState, env: Env) {
+		super(ctx, env);
+		this.hosts = new HostStore(ctx.storage);
+		this.table = new VmTable(ctx.storage.sql);
+		this.audit = new AuditTrail(ctx.storage.sql);
+		this.agent = new AgentChannel(ctx);
+		this.sessions = new SessionStore(ctx, this.audit, this.agent, {
+			idleMs: secondsFromEnv(env.SESSION_IDLE_TIMEOUT_SECONDS, 900) * 1000,
+			maxMs: secondsFromEnv(env.SESSION_MAX_DURATION_SECONDS, 43_200) * 1000,
+		});
+		this.relay = new Relay(ctx, this.sessions, this.audit);
+		this.directory = new DirectorySync(ctx.storage.sql, env, () => this.hosts.get());
+		migrateServiceProcessor(ctx.storage);
+		// After an eviction that closed the sockets, no session may stay open silently.
+		this.sessions.closeOrphaned();
 	}
+
+	// ---- Hosts -------------------------------------------------------------
+
+	/** Creates or updates the host, then brings the Fleet directory and domain membership in step. */
+	async configureHost(hostId: string, input: HostInput): Promise<HostConfigured> {
+		const result = await this.hosts.configure(hostId, input);
+		this.directory.queueFor(input.domain, result.created ? undefined : result.previousDomain);
+		await this.syncDirectory();
+		return result;
+	}
+
+	/** The host record with its latest facts, or null before it is created. */
 	async getHost(): Promise<HostRecord | null> {
-		throw notYet();
+		return this.hosts.get();
 	}
-	async verifyAgentToken(_token: string): Promise<boolean> {
-		throw notYet();
+
+	/** Constant-time check of the agent's bearer token. */
+	async verifyAgentToken(token: string): Promise<boolean> {
+		return this.hosts.verifyAgentToken(token);
 	}
-	async verifyWebhook(
-		_headers: Record<string, string>,
-		_rawBody: string,
-	): Promise<{ duplicate: boolean; event: { type: string; data: unknown } }> {
-		throw notYet();
+
+	/** Applies a `host.facts` webhook. */
+	async recordFacts(facts: HostFacts): Promise<void> {
+		this.hosts.recordFacts(facts);
 	}
-	async recordFacts(_facts: Record<string, unknown>): Promise<void> {
-		throw notYet();
+
+	/** Standard Webhooks verification with this host's secret; records the webhook id. */
+	async verifyWebhook(headers: Record<string, string>, rawBody: string): Promise<VerifiedWebhook> {
+		return verifyWebhook(this.ctx.storage.sql, this.hosts.webhookSecret(), headers, rawBody);
 	}
-	async exportVm(_vmId: string): Promise<VmRow | null> {
-		throw notYet();
+
+	// ---- The SP table ------------------------------------------------------
+
+	/** Enrols a VM (claiming its id fleet-wide, minting its key) or updates its attributes. */
+	async enrollVm(vmId: string, input: VmInput): Promise<VmEnrolment> {
+		const host = this.hosts.require();
+		if (this.table.get(vmId)) return this.updateVm(vmId, input);
+		const vm = this.env.VIRTUAL_MACHINE.get(this.env.VIRTUAL_MACHINE.idFromName(vmId));
+		await vm.claimPlacement(host.hostId);
+		const key = newVmKey();
+		const row: VmRow = {
+			vmId,
+			keyHash: await hashSecret(key),
+			keyVersion: 1,
+			memoryMiB: input.memoryMiB,
+			vcpus: input.vcpus,
+			enrolledAt: new Date().toISOString(),
+		};
+		// A concurrent PUT for the same VM may have won the insert meanwhile.
+		if (!this.table.insert(row)) return this.updateVm(vmId, input);
+		this.audit.record("vm.enrolled", { vmId, detail: { keyVersion: 1 } });
+		return { created: true, vm: toVmView(row), key };
 	}
-	async adoptVm(_row: VmRow): Promise<void> {
-		throw notYet();
+
+	private updateVm(vmId: string, input: VmInput): VmEnrolment {
+		this.table.update(vmId, input);
+		this.audit.record("vm.updated", { vmId });
+		return { created: false, vm: toVmView(this.requireVm(vmId)) };
 	}
-	async releaseVm(_vmId: string, _reason: string): Promise<void> {
-		throw notYet();
+
+	private requireVm(vmId: string): VmRow {
+		const row = this.table.get(vmId);
+		if (!row) throw new Problem("vm_not_found", "no such VM in this service processor's table");
+		return row;
+	}
+
+	/** Mints a new key; the old one stops at once and sessions opened with it close. */
+	async rotateVmKey(vmId: string): Promise<{ keyVersion: number; key: string }> {
+		this.hosts.require();
+		this.requireVm(vmId);
+		const key = newVmKey();
+		const keyHash = await hashSecret(key);
+		this.requireVm(vmId);
+		const keyVersion = this.table.rotateKey(vmId, keyHash);
+		this.sessions.closeForVm(vmId, "key_rotated");
+		this.audit.record("vm.key_rotated", { vmId, detail: { keyVersion } });
+		return { keyVersion, key };
+	}
+
+	/** Removes a VM: its placement is released, its sessions closed. */
+	async removeVm(vmId: string): Promise<void> {
+		const host = this.hosts.require();
+		this.requireVm(vmId);
+		const vm = this.env.VIRTUAL_MACHINE.get(this.env.VIRTUAL_MACHINE.idFromName(vmId));
+		await vm.releasePlacement(host.hostId);
+		if (!this.table.delete(vmId)) return;
+		this.sessions.closeForVm(vmId, "vm_removed");
+		this.audit.record("vm.removed", { vmId });
+	}
+
+	/** The SP table without keys or hashes. */
+	async listVms(): Promise<VmView[]> {
+		this.hosts.require();
+		return this.table.list().map(toVmView);
+	}
+
+	/** Handoff: the row as stored, for the migration target to adopt. */
+	async exportVm(vmId: string): Promise<VmRow | null> {
+		return this.table.get(vmId) ?? null;
+	}
+
+	/** Handoff: inserts the row as-is (same key hash and version); idempotent. */
+	async adoptVm(row: VmRow): Promise<void> {
+		this.hosts.require();
+		if (this.table.insert(row)) {
+			this.audit.record("vm.adopted", { vmId: row.vmId, detail: { keyVersion: row.keyVersion } });
+		}
+	}
+
+	/** Handoff: deletes the row and closes its sessions with `reason`; idempotent. */
+	async releaseVm(vmId: string, reason: string): Promise<void> {
+		this.sessions.closeForVm(vmId, reason);
+		if (this.table.delete(vmId)) this.audit.record("vm.released", { vmId, detail: { reason } });
+	}
+
+	// ---- Sessions ----------------------------------------------------------
+
+	/** Broadcast phase 1: whether this SP, as a member of `domain`, holds the VM id. */
+	async holdsVm(vmId: string, domain: string): Promise<boolean> {
+		const host = this.hosts.get();
+		return host?.domain === domain && this.table.get(vmId) !== undefined;
+	}
+
+	/** Broadcast phase 2: secures the user side, checks the key, asks the agent for the VM side. */
+	async openSession(request: SessionRequest): Promise<SessionOpened> {
+		const parts = {
+			hosts: this.hosts,
+			table: this.table,
+			sessions: this.sessions,
+			audit: this.audit,
+			sql: this.ctx.storage.sql,
+		};
+		const opened = await openSession(parts, request);
+		await this.scheduleAlarm();
+		return opened;
+	}
+
+	/** A session record, or null. */
+	async getSession(sessionId: string): Promise<SessionRecord | null> {
+		return this.sessions.get(sessionId);
+	}
+
+	/** Every session of this SP, newest first. */
+	async listSessions(): Promise<SessionRecord[]> {
+		this.hosts.require();
+		return this.sessions.list();
+	}
+
+	/** Closes both sockets with `terminated`; false when there is no such session. */
+	async terminateSession(sessionId: string): Promise<boolean> {
+		if (!this.sessions.get(sessionId)) return false;
+		this.sessions.close(sessionId, "terminated");
+		return true;
+	}
+
+	/** The audit trail, newest first. */
+	async listAudit(limit: number): Promise<AuditEvent[]> {
+		this.hosts.require();
+		return this.audit.list(limit);
+	}
+
+	// ---- Agent channel -----------------------------------------------------
+
+	/** Queues a command for the host agent (at-least-once, acked by id); returns its id. */
+	async enqueueAgentCommand(command: AgentCommandInput): Promise<string> {
+		this.hosts.require();
+		return this.agent.enqueue(command);
+	}
+
+	/** Ids of agent commands not yet acknowledged, oldest first. */
+	async unackedAgentCommands(): Promise<string[]> {
+		return this.agent.unacked();
+	}
+
+	// ---- WebSockets (hibernation API) --------------------------------------
+
+	/** WebSocket upgrades only: the agent channel and the two sides of a session. */
+	override async fetch(request: Request): Promise<Response> {
+		const { pathname, searchParams } = new URL(request.url);
+		if (pathname.endsWith("/agent")) {
+			const token = request.headers.get("Authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1];
+			if (!token || !(await this.hosts.verifyAgentToken(token))) {
+				return problemResponse("unauthorized", "agent bearer token missing or wrong");
+			}
+			if (!isUpgrade(request)) return notAnUpgrade();
+			return upgrade((socket) => this.agent.attach(socket));
+		}
+		const match = pathname.match(userChannelPath);
+		const token = searchParams.get("token");
+		if (!match?.[1] || !token) return problemResponse("unauthorized", "channel token missing");
+		const sessionId = decodeURIComponent(match[1]);
+		const side = match[2] === "vm" ? "vm" : "user";
+		// Checked before the token is spent, so a plain GET cannot burn it.
+		if (!isUpgrade(request)) return notAnUpgrade();
+		const tokenHash = await hashSecret(token);
+		if (!this.sessions.consumeToken(sessionId, side, tokenHash)) {
+			return problemResponse("unauthorized", "channel token invalid, already used or expired");
+		}
+		return upgrade((socket) => this.relay.attach(sessionId, side, socket));
+	}
+
+	override async webSocketMessage(socket: WebSocket, message: string | ArrayBuffer): Promise<void> {
+		const attachment = socket.deserializeAttachment() as RelayAttachment | { role: "agent" } | null;
+		if (attachment?.role === "agent") this.agent.receive(message);
+		else if (attachment) this.relay.relay(socket, attachment, message);
+	}
+
+	override async webSocketClose(socket: WebSocket, code: number, reason: string): Promise<void> {
+		this.onSocketGone(socket);
+		try {
+			socket.close(code === 1005 || code === 1006 ? 1000 : code, reason);
+		} catch {
+			// Already closed from our side.
+		}
+	}
+
+	override async webSocketError(socket: WebSocket): Promise<void> {
+		this.onSocketGone(socket);
+	}
+
+	private onSocketGone(socket: WebSocket): void {
+		const attachment = socket.deserializeAttachment() as RelayAttachment | { role: "agent" } | null;
+		if (attachment && attachment.role !== "agent") this.relay.detach(attachment);
+	}
+
+	// ---- Alarm: timeouts and directory retries -----------------------------
+
+	override async alarm(): Promise<void> {
+		this.sessions.closeExpired(Date.now());
+		this.sessions.closeOrphaned();
+		await this.syncDirectory();
+		await this.scheduleAlarm();
+	}
+
+	private async syncDirectory(): Promise<void> {
+		try {
+			await this.directory.run();
+		} catch (error) {
+			// The host row is written; the alarm retries until the directory agrees.
+			log("warn", "directory sync failed; will retry", {
+				error: error instanceof Error ? error.message : String(error),
+			});
+			await this.scheduleAlarm();
+		}
+	}
+
+	private async scheduleAlarm(): Promise<void> {
+		const deadlines = [this.sessions.nextDeadlineMs()];
+		if (this.directory.hasPending()) deadlines.push(Date.now() + directoryRetryMs);
+		const defined = deadlines.filter((deadline) => deadline !== undefined);
+		if (defined.length === 0) await this.ctx.storage.deleteAlarm();
+		else await this.ctx.storage.setAlarm(Math.min(...defined));
 	}
 }

@@ -1,6 +1,13 @@
 import { DurableObject } from "cloudflare:workers";
 import { Problem } from "../shared/problem";
+import type {
+	MigrationEvent,
+	MigrationRecord,
+	MigrationRequest,
+} from "../shared/schemas/migrations";
 import { migrateSchema } from "./sql";
+import { migrationSchema, migrationSchemaKey } from "./virtual-machine/migration-store";
+import { type EventOutcome, MigrationCoordinator } from "./virtual-machine/migrations";
 
 /** Where a VM lives now. */
 export interface Placement {
@@ -34,6 +41,13 @@ export class VirtualMachine extends DurableObject<Env> {
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
 		migrateSchema(ctx.storage, schema);
+		migrateSchema(ctx.storage, migrationSchema, migrationSchemaKey);
+		this.#migrations = new MigrationCoordinator(ctx, env, {
+			vmId: () => this.vmId(),
+			getPlacement: () => this.getPlacement(),
+			movePlacement: (fromHostId, toHostId) => this.movePlacement(fromHostId, toHostId),
+			listFunctions: () => this.listFunctions(),
+		});
 	}
 
 	/** Places the VM on `hostId`; `vm_exists` when it lives on another host. */
@@ -113,6 +127,48 @@ export class VirtualMachine extends DurableObject<Env> {
 				vfIndex: row.vf_index,
 				virtualAddress: row.virtual_address,
 			}));
+	}
+
+	// ── Migrations (team migration; see virtual-machine/migrations.ts) ──
+
+	readonly #migrations: MigrationCoordinator;
+
+	/** Assesses a migration of this VM; unless a dry run, records it and starts validating. */
+	async requestMigration(request: MigrationRequest): Promise<MigrationRecord> {
+		return this.#migrations.request(request);
+	}
+
+	/** One of this VM's migrations, or null. */
+	async getMigration(migrationId: string): Promise<MigrationRecord | null> {
+		return this.#migrations.get(migrationId);
+	}
+
+	/** This VM's migrations, newest first. */
+	async listMigrations(): Promise<MigrationRecord[]> {
+		return this.#migrations.list();
+	}
+
+	/** Applies a verified agent webhook about one of this VM's migrations. */
+	async applyMigrationEvent(hostId: string, event: MigrationEvent): Promise<EventOutcome> {
+		return this.#migrations.applyEvent(hostId, event);
+	}
+
+	/** Cancels a migration; `not_cancellable` once it ended or its handoff began. */
+	async cancelMigration(migrationId: string): Promise<MigrationRecord> {
+		return this.#migrations.cancel(migrationId);
+	}
+
+	/** Server-Sent Events of a migration's changes (after `afterSeq`, else from now). */
+	async migrationEvents(
+		migrationId: string,
+		afterSeq?: number,
+	): Promise<ReadableStream<Uint8Array>> {
+		return this.#migrations.events(migrationId, afterSeq);
+	}
+
+	/** Alarms belong to migrations: timeouts, queued calls, interrupted handoffs. */
+	override async alarm(): Promise<void> {
+		await this.#migrations.alarm();
 	}
 
 	private vmId(): string {

@@ -10,6 +10,7 @@ import { log } from "./log";
 import { agentRoutes } from "./routes/agent";
 import { healthRoutes } from "./routes/health";
 import { hostRoutes } from "./routes/hosts";
+import { jwksRoutes } from "./routes/jwks";
 import { migrationRoutes } from "./routes/migrations";
 import { pciRoutes } from "./routes/pci";
 import { policyRoutes } from "./routes/policy";
@@ -54,6 +55,7 @@ app.route("/", healthRoutes);
 app.route("/", hostRoutes);
 app.route("/", vmRoutes);
 app.route("/", sessionRoutes);
+app.route("/", jwksRoutes);
 app.route("/", agentRoutes);
 app.route("/", webhookRoutes);
 app.route("/", policyRoutes);
@@ -64,6 +66,11 @@ app.openAPIRegistry.registerComponent("securitySchemes", "adminToken", {
 	type: "http",
 	scheme: "bearer",
 	description: "The Worker's ADMIN_TOKEN secret",
+});
+app.openAPIRegistry.registerComponent("securitySchemes", "agentToken", {
+	type: "http",
+	scheme: "bearer",
+	description: "A host's agentToken (shown once when the host is created)",
 });
 app.doc31("/openapi.json", {
 	openapi: "3.1.0",

@@ -33,7 +33,7 @@ export const PolicySubtask = z
 export const ValidationSet = z
 	.object({
 		id: PolicyId,
-		description: z.string().max(500),
+		description: z.string().max(500).optional(),
 		subtasks: z.array(PolicySubtask).min(1).max(50),
 	})
 	.openapi("ValidationSet");
@@ -42,7 +42,7 @@ export const ValidationSet = z
 export const RiskRule = z
 	.object({
 		id: PolicyId,
-		description: z.string().max(500),
+		description: z.string().max(500).optional(),
 		score: z.string().min(1).max(4000).openapi({
 			description: "CEL expression giving a number, clamped to 0–100",
 			example: "source.site != target.site ? 80 : 0",

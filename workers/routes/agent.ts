@@ -1,4 +1,26 @@
+import { createRoute } from "@hono/zod-openapi";
+import { HostIdParam } from "../../shared/ids";
+import { problemResponses } from "../../shared/schemas/openapi";
 import { createRouter } from "../app";
+import { serviceProcessor } from "../stubs";
 
-/** Routes for agent; see ../shared/API.md. */
-export const agentRoutes = createRouter();
+const agentChannel = createRoute({
+	method: "get",
+	path: "/v1/hosts/{hostId}/agent",
+	tags: ["agent"],
+	summary: "The host agent's control WebSocket",
+	description:
+		'Upgrade with `Authorization: Bearer <agentToken>`. The server sends JSON commands, each with a unique `id` and a `type` (`session.open`, `session.close`, `validation.run`, `migration.start`, `migration.cancel`, `vf.hold`, `vf.lift`); the agent answers `{"type": "ack", "id"}`. Unacknowledged commands are sent again on reconnect. One live channel per host: a new one replaces the old.',
+	security: [{ agentToken: [] }],
+	request: { params: HostIdParam },
+	responses: {
+		101: { description: "Switching Protocols: the channel is open" },
+		...problemResponses("invalid_request", "unauthorized"),
+	},
+});
+
+/** `GET /v1/hosts/{hostId}/agent` (WebSocket). The service processor checks the token. */
+export const agentRoutes = createRouter().openapi(agentChannel, async (c) => {
+	const { hostId } = c.req.valid("param");
+	return serviceProcessor(c.env, hostId).fetch(c.req.raw);
+});

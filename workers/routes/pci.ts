@@ -1,4 +1,259 @@
-import { createRouter } from "../app";
+import { createRoute, type RouteConfig, z } from "@hono/zod-openapi";
+import type { Context, MiddlewareHandler } from "hono";
+import { HostIdParam, isIdentifier } from "../../shared/ids";
+import { canonicalBdf, geometryIssue, parseBdf, parseHexAddress } from "../../shared/pci";
+import { Problem } from "../../shared/problem";
+import {
+	CreatedVf,
+	CreateVfInput,
+	Device,
+	DeviceEvents,
+	DeviceInput,
+	DeviceList,
+	DeviceParams,
+	TransferInput,
+	TransferResult,
+	TranslateInput,
+	Translation,
+	TranslationTable,
+	VfParams,
+} from "../../shared/schemas/pci";
+import { type AppEnv, createRouter } from "../app";
+import { adminSecurity, bearerToken, isAdmin, requireAdmin } from "../middleware/auth";
 
-/** Routes for pci; see ../shared/API.md. */
+/** Routes for PCI devices, VFs, translation and transfer; see ../shared/API.md. */
 export const pciRoutes = createRouter();
+
+const ProblemBody = z
+	.object({
+		type: z.string(),
+		title: z.string(),
+		status: z.number(),
+		detail: z.string(),
+		code: z.string(),
+	})
+	.openapi("Problem");
+
+function problems(...statuses: number[]): RouteConfig["responses"] {
+	return Object.fromEntries(
+		statuses.map((status) => [
+			status,
+			{ description: "problem", content: { "application/problem+json": { schema: ProblemBody } } },
+		]),
+	);
+}
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+	description,
+	content: { "application/json": { schema } },
+});
+
+const body = <T extends z.ZodType>(schema: T) => ({
+	required: true,
+	content: { "application/json": { schema } },
+});
+
+const devicePath = "/v1/hosts/{hostId}/pci-devices/{bdf}";
+
+function deviceOf(c: Context<AppEnv>, hostId: string, bdf: string) {
+	const canonical = canonicalBdf(bdf);
+	if (!canonical)
+		throw new Problem("invalid_request", "param.bdf: must be a PCI address DDDD:BB:DD.F");
+	return c.env.PCI_DEVICE.get(c.env.PCI_DEVICE.idFromName(`${hostId}/${canonical}`));
+}
+
+function pciId(value: string | number): number {
+	return typeof value === "number" ? value : Number.parseInt(value.replace(/^0x/i, ""), 16);
+}
+
+function hexSize(value: string | number): bigint {
+	return typeof value === "number" ? BigInt(value) : (parseHexAddress(value) ?? 0n);
+}
+
+pciRoutes.openapi(
+	createRoute({
+		method: "put",
+		path: devicePath,
+		summary: "Register or update an SR-IOV physical function",
+		security: adminSecurity,
+		middleware: [requireAdmin()] as const,
+		request: { params: DeviceParams, body: body(DeviceInput) },
+		responses: {
+			201: json(Device, "registered"),
+			200: json(Device, "updated"),
+			...problems(400, 401),
+		},
+	}),
+	async (c) => {
+		const { hostId, bdf } = c.req.valid("param");
+		const input = c.req.valid("json");
+		const pf = parseBdf(bdf);
+		if (!pf) throw new Problem("invalid_request", "param.bdf: must be a PCI address DDDD:BB:DD.F");
+		const geometry = {
+			...input.sriov,
+			vfBarBase: parseHexAddress(input.sriov.vfBarBase) ?? 0n,
+			vfBarSize: hexSize(input.sriov.vfBarSize),
+		};
+		const issue = geometryIssue(pf, geometry);
+		if (issue) throw new Problem("invalid_request", `body.sriov.${issue.field}: ${issue.message}`);
+		const { device, created } = await deviceOf(c, hostId, bdf).registerDevice({
+			hostId,
+			bdf: canonicalBdf(bdf) ?? bdf,
+			vendorId: pciId(input.vendorId),
+			deviceId: pciId(input.deviceId),
+			sriov: {
+				...input.sriov,
+				vfBarBase: `0x${geometry.vfBarBase.toString(16)}`,
+				vfBarSize: `0x${geometry.vfBarSize.toString(16)}`,
+			},
+		});
+		return c.json(device, created ? 201 : 200);
+	},
+);
+
+pciRoutes.openapi(
+	createRoute({
+		method: "get",
+		path: devicePath,
+		summary: "A physical function and how many of its VFs are in use",
+		security: adminSecurity,
+		middleware: [requireAdmin()] as const,
+		request: { params: DeviceParams },
+		responses: { 200: json(Device, "the device"), ...problems(400, 401, 404) },
+	}),
+	async (c) => {
+		const { hostId, bdf } = c.req.valid("param");
+		const device = await deviceOf(c, hostId, bdf).getDevice();
+		if (!device) throw new Problem("device_not_found", `no PCI device ${bdf} on host ${hostId}`);
+		return c.json(device, 200);
+	},
+);
+
+pciRoutes.openapi(
+	createRoute({
+		method: "get",
+		path: "/v1/hosts/{hostId}/pci-devices",
+		summary: "A host's physical functions, in BDF order",
+		security: adminSecurity,
+		middleware: [requireAdmin()] as const,
+		request: { params: HostIdParam },
+		responses: { 200: json(DeviceList, "the host's devices"), ...problems(400, 401) },
+	}),
+	async (c) => {
+		const { hostId } = c.req.valid("param");
+		const directory = c.env.PCI_DEVICE.get(c.env.PCI_DEVICE.idFromName(hostId));
+		const bdfs = await directory.listDeviceBdfs();
+		const devices = await Promise.all(bdfs.map((bdf) => deviceOf(c, hostId, bdf).getDevice()));
+		return c.json({ devices: devices.filter((device) => device !== null) }, 200);
+	},
+);
+
+pciRoutes.openapi(
+	createRoute({
+		method: "post",
+		path: `${devicePath}/vfs`,
+		summary: "Create a virtual function for a VM and map its BAR at a virtual address",
+		security: adminSecurity,
+		middleware: [requireAdmin()] as const,
+		request: { params: DeviceParams, body: body(CreateVfInput) },
+		responses: { 201: json(CreatedVf, "created"), ...problems(400, 401, 404, 409) },
+	}),
+	async (c) => {
+		const { hostId, bdf } = c.req.valid("param");
+		const created = await deviceOf(c, hostId, bdf).createVf(c.req.valid("json"));
+		return c.json(created, 201);
+	},
+);
+
+/** Admin, or the agent token of the host in the path (checked by its service processor). */
+const requireAdminOrAgent = (): MiddlewareHandler<AppEnv> =>
+	async function requireAdminOrAgent(c, next) {
+		if (!(await isAdmin(c))) {
+			const token = bearerToken(c);
+			const hostId = c.req.param("hostId") ?? "";
+			const verified =
+				token !== undefined &&
+				isIdentifier(hostId) &&
+				(await c.env.SERVICE_PROCESSOR.get(
+					c.env.SERVICE_PROCESSOR.idFromName(hostId),
+				).verifyAgentToken(token));
+			if (!verified)
+				throw new Problem("unauthorized", "admin or host agent bearer token missing or wrong");
+		}
+		await next();
+	};
+
+pciRoutes.openapi(
+	createRoute({
+		method: "post",
+		path: `${devicePath}/translate`,
+		summary: "Translate a driver's virtual address to the physical address now serving it",
+		description:
+			"Admin token or the host agent's token. During a hold it waits up to 2 s for the lift.",
+		security: adminSecurity,
+		middleware: [requireAdminOrAgent()] as const,
+		request: { params: DeviceParams, body: body(TranslateInput) },
+		responses: { 200: json(Translation, "translated"), ...problems(400, 401, 404, 503) },
+	}),
+	async (c) => {
+		const { hostId, bdf } = c.req.valid("param");
+		const { virtualAddress } = c.req.valid("json");
+		return c.json(await deviceOf(c, hostId, bdf).translate(virtualAddress), 200);
+	},
+);
+
+pciRoutes.openapi(
+	createRoute({
+		method: "post",
+		path: `${devicePath}/vfs/{vfIndex}/transfer`,
+		summary: "Transfer a virtual function to a free VF of another device (hold, store, lift)",
+		security: adminSecurity,
+		middleware: [requireAdmin()] as const,
+		request: { params: VfParams, body: body(TransferInput) },
+		responses: { 200: json(TransferResult, "transferred"), ...problems(400, 401, 404, 409) },
+	}),
+	async (c) => {
+		const { hostId, bdf, vfIndex } = c.req.valid("param");
+		const { targetHostId, targetBdf } = c.req.valid("json");
+		const target = canonicalBdf(targetBdf) ?? targetBdf;
+		const result = await deviceOf(c, hostId, bdf).transfer({
+			vfIndex: Number(vfIndex),
+			targetHostId,
+			targetBdf: target,
+		});
+		return c.json(result, 200);
+	},
+);
+
+pciRoutes.openapi(
+	createRoute({
+		method: "get",
+		path: `${devicePath}/translation-table`,
+		summary: "The translation table of the drivers first mapped through this device",
+		security: adminSecurity,
+		middleware: [requireAdmin()] as const,
+		request: { params: DeviceParams },
+		responses: { 200: json(TranslationTable, "the table"), ...problems(400, 401, 404) },
+	}),
+	async (c) => {
+		const { hostId, bdf } = c.req.valid("param");
+		return c.json({ entries: await deviceOf(c, hostId, bdf).translationTable() }, 200);
+	},
+);
+
+pciRoutes.openapi(
+	createRoute({
+		method: "get",
+		path: `${devicePath}/events`,
+		summary:
+			"The device's timeline (VF slots, holds and lifts with durations, transfers), newest first",
+		security: adminSecurity,
+		middleware: [requireAdmin()] as const,
+		request: { params: DeviceParams },
+		responses: { 200: json(DeviceEvents, "the events"), ...problems(400, 401, 404) },
+	}),
+	async (c) => {
+		const { hostId, bdf } = c.req.valid("param");
+		return c.json({ events: await deviceOf(c, hostId, bdf).events() }, 200);
+	},
+);

@@ -1,4 +1,183 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { HostIdParam } from "../../shared/ids";
+import { openBroadcastRequest } from "../../shared/jwe";
+import { hashSecret } from "../../shared/keys";
+import { Problem } from "../../shared/problem";
+import { jsonContent, problemResponses } from "../../shared/schemas/openapi";
+import {
+	AuditListSchema,
+	AuditQuerySchema,
+	SessionIdParam,
+	SessionListSchema,
+	SessionOpenedSchema,
+	SessionSchema,
+} from "../../shared/schemas/sessions";
+import { hostOfSessionId } from "../../shared/session-id";
 import { createRouter } from "../app";
+import { adminSecurity, requireAdmin } from "../middleware/auth";
+import { broadcastDomain, serviceProcessor } from "../stubs";
+import { keyRing } from "./jwks";
 
-/** Routes for sessions; see ../shared/API.md. */
-export const sessionRoutes = createRouter();
+const openSession = createRoute({
+	method: "post",
+	path: "/v1/sessions",
+	tags: ["sessions"],
+	summary: "Broadcast a session request (compact JWE)",
+	description:
+		"The body is a compact JWE (ECDH-ES+A256KW / A256GCM, kid from /.well-known/jwks.json) of the claims {domain, vm, key, jti, iat, exp}. The request reaches every service processor of the domain; the one holding the VM id secures the user side, checks the key, and asks the host agent to open the VM side.",
+	request: {
+		body: {
+			required: true,
+			content: { "application/jose": { schema: z.string().openapi({ format: "jwe" }) } },
+		},
+	},
+	responses: {
+		201: { description: "Session opened", content: jsonContent(SessionOpenedSchema) },
+		...problemResponses(
+			"invalid_request",
+			"invalid_jwe",
+			"key_mismatch",
+			"vm_not_found",
+			"replayed_request",
+			"too_many_attempts",
+			"payload_too_large",
+		),
+	},
+});
+
+const getSession = createRoute({
+	method: "get",
+	path: "/v1/sessions/{sessionId}",
+	tags: ["sessions"],
+	summary: "A session record",
+	security: adminSecurity,
+	middleware: [requireAdmin()] as const,
+	request: { params: SessionIdParam },
+	responses: {
+		200: { description: "The session", content: jsonContent(SessionSchema) },
+		...problemResponses("invalid_request", "unauthorized", "not_found"),
+	},
+});
+
+const deleteSession = createRoute({
+	method: "delete",
+	path: "/v1/sessions/{sessionId}",
+	tags: ["sessions"],
+	summary: "Terminate a session",
+	description: 'Both sockets are closed; the record keeps `closeReason: "terminated"`.',
+	security: adminSecurity,
+	middleware: [requireAdmin()] as const,
+	request: { params: SessionIdParam },
+	responses: {
+		204: { description: "Terminated (or already closed)" },
+		...problemResponses("invalid_request", "unauthorized", "not_found"),
+	},
+});
+
+const listSessions = createRoute({
+	method: "get",
+	path: "/v1/hosts/{hostId}/sessions",
+	tags: ["sessions"],
+	summary: "Sessions of a host's service processor, newest first",
+	security: adminSecurity,
+	middleware: [requireAdmin()] as const,
+	request: { params: HostIdParam },
+	responses: {
+		200: { description: "The sessions", content: jsonContent(SessionListSchema) },
+		...problemResponses("invalid_request", "unauthorized", "host_not_found"),
+	},
+});
+
+const listAudit = createRoute({
+	method: "get",
+	path: "/v1/hosts/{hostId}/audit",
+	tags: ["sessions"],
+	summary: "The service processor's audit trail, newest first",
+	description:
+		"Session requested, id matched (user side secured), key matched or mismatched, lockouts, channels attached, closed; SP-table changes. Never keys or tokens.",
+	security: adminSecurity,
+	middleware: [requireAdmin()] as const,
+	request: { params: HostIdParam, query: AuditQuerySchema },
+	responses: {
+		200: { description: "The events", content: jsonContent(AuditListSchema) },
+		...problemResponses("invalid_request", "unauthorized", "host_not_found"),
+	},
+});
+
+const channel = createRoute({
+	method: "get",
+	path: "/v1/sessions/{sessionId}/{side}",
+	tags: ["sessions"],
+	summary: "A session's user or VM channel (WebSocket)",
+	description:
+		"The URL comes from `userChannel.url` (user side) or the agent's `session.open` command (VM side) and carries a single-use token. Text and binary frames are relayed verbatim to the other side.",
+	request: {
+		params: SessionIdParam.extend({
+			side: z.enum(["user", "vm"]).openapi({ param: { name: "side", in: "path" } }),
+		}),
+		query: z.object({ token: z.string().openapi({ param: { name: "token", in: "query" } }) }),
+	},
+	responses: {
+		101: { description: "Switching Protocols: the channel is attached" },
+		...problemResponses("invalid_request", "unauthorized"),
+	},
+});
+
+function hostOf(sessionId: string): string {
+	const hostId = hostOfSessionId(sessionId);
+	if (!hostId) throw new Problem("not_found", "no such session");
+	return hostId;
+}
+
+/** The `ws:`/`wss:` origin matching the request's, for channel URLs. */
+function channelOrigin(requestUrl: string): string {
+	const url = new URL(requestUrl);
+	return `${url.protocol === "https:" ? "wss:" : "ws:"}//${url.host}`;
+}
+
+/** Broadcast session requests, session records and their channels. */
+export const sessionRoutes = createRouter()
+	.openapi(openSession, async (c) => {
+		const contentType = c.req.header("Content-Type")?.split(";")[0]?.trim().toLowerCase();
+		if (contentType !== "application/jose") {
+			throw new Problem("invalid_request", "Content-Type must be application/jose");
+		}
+		const nowSeconds = Math.floor(Date.now() / 1000);
+		const claims = await openBroadcastRequest(await c.req.text(), await keyRing(c.env), nowSeconds);
+		const opened = await broadcastDomain(c.env, claims.domain).openSession({
+			domain: claims.domain,
+			vmId: claims.vm,
+			// The key goes no further than the edge; SPs compare hashes.
+			keyHash: await hashSecret(claims.key),
+			jti: claims.jti,
+			expSeconds: claims.exp,
+			channelOrigin: channelOrigin(c.req.url),
+		});
+		return c.json(opened, 201);
+	})
+	.openapi(getSession, async (c) => {
+		const { sessionId } = c.req.valid("param");
+		const session = await serviceProcessor(c.env, hostOf(sessionId)).getSession(sessionId);
+		if (!session) throw new Problem("not_found", "no such session");
+		return c.json(session, 200);
+	})
+	.openapi(deleteSession, async (c) => {
+		const { sessionId } = c.req.valid("param");
+		const found = await serviceProcessor(c.env, hostOf(sessionId)).terminateSession(sessionId);
+		if (!found) throw new Problem("not_found", "no such session");
+		return c.body(null, 204);
+	})
+	.openapi(listSessions, async (c) => {
+		const { hostId } = c.req.valid("param");
+		return c.json({ sessions: await serviceProcessor(c.env, hostId).listSessions() }, 200);
+	})
+	.openapi(listAudit, async (c) => {
+		const { hostId } = c.req.valid("param");
+		const { limit } = c.req.valid("query");
+		const events = await serviceProcessor(c.env, hostId).listAudit(limit);
+		return c.json(AuditListSchema.parse({ events }), 200);
+	})
+	.openapi(channel, async (c) => {
+		const { sessionId } = c.req.valid("param");
+		return serviceProcessor(c.env, hostOf(sessionId)).fetch(c.req.raw);
+	});

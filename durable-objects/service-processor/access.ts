@@ -1,0 +1,118 @@
+import { constantTimeEqual } from "../../shared/crypto";
+import { keyLockoutPolicy, lockoutState } from "../../shared/lockout";
+import { Problem } from "../../shared/problem";
+import { newSessionId } from "../../shared/session-id";
+import type { AuditTrail } from "./audit";
+import type { HostStore } from "./host";
+import { mintChannelTokens, type SessionStore } from "./sessions";
+import type { VmTable } from "./table";
+
+/**
+ * The two steps of a broadcast session request on the service processor that
+ * holds the VM id (patent US 2024/0364665 A1): the VM-id match secures the
+ * user side (`userSecuredAt`), and only then is the key compared — in
+ * constant time, behind the brute-force back-off.
+ */
+
+/** A broadcast request as the domain forwards it; the key arrives hashed. */
+export interface SessionRequest {
+	domain: string;
+	vmId: string;
+	keyHash: string;
+	jti: string;
+	/** `ws://` or `wss://` origin the channel URLs are built on. */
+	channelOrigin: string;
+}
+
+/** `201` body of `POST /v1/sessions`. */
+export interface SessionOpened {
+	sessionId: string;
+	hostId: string;
+	vmId: string;
+	state: "vm_pending";
+	userChannel: { url: string; token: string; expiresAt: string };
+}
+
+/** Runs both steps; throws `vm_not_found`, `key_mismatch` or `too_many_attempts`. */
+export async function openSession(
+	parts: {
+		hosts: HostStore;
+		table: VmTable;
+		sessions: SessionStore;
+		audit: AuditTrail;
+		sql: SqlStorage;
+	},
+	request: SessionRequest,
+): Promise<SessionOpened> {
+	const { hosts, table, sessions, audit, sql } = parts;
+	const { vmId, jti } = request;
+	const host = hosts.get();
+	const vm = table.get(vmId);
+	// A stale domain member (the host moved domains) must not answer for the old domain.
+	if (!host || host.domain !== request.domain || !vm) {
+		throw new Problem("vm_not_found", "no service processor in the domain holds this VM");
+	}
+	audit.record("session.requested", { vmId, detail: { jti } });
+	const userSecuredAt = new Date().toISOString();
+	audit.record("session.id_matched", { vmId, detail: { jti, userSecuredAt } });
+
+	const [keyMatches, tokens] = await Promise.all([
+		constantTimeEqual(request.keyHash, vm.keyHash),
+		mintChannelTokens(),
+	]);
+	// Synchronous from here on: the lockout count and the session write are atomic.
+	const current = table.get(vmId);
+	if (!current) throw new Problem("vm_not_found", "the VM was removed meanwhile");
+	const matched = keyMatches && current.keyVersion === vm.keyVersion;
+	const nowMs = Date.now();
+	sql.exec("DELETE FROM key_mismatches WHERE at_ms <= ?", nowMs - keyLockoutPolicy.windowMs);
+	const mismatchTimes = () =>
+		sql
+			.exec<{ at_ms: number }>("SELECT at_ms FROM key_mismatches WHERE vm_id = ?", vmId)
+			.toArray()
+			.map((row) => row.at_ms);
+	const before = lockoutState(mismatchTimes(), nowMs);
+	if (before.locked) {
+		audit.record("session.locked_out", {
+			vmId,
+			detail: { jti, retryAfterSeconds: before.retryAfterSeconds },
+		});
+		throw tooManyAttempts(before.retryAfterSeconds);
+	}
+	if (!matched) {
+		sql.exec("INSERT INTO key_mismatches (vm_id, at_ms) VALUES (?, ?)", vmId, nowMs);
+		const after = lockoutState(mismatchTimes(), nowMs);
+		audit.record("session.key_mismatched", { vmId, detail: { jti } });
+		if (after.locked) {
+			audit.record("session.locked_out", {
+				vmId,
+				detail: { jti, retryAfterSeconds: after.retryAfterSeconds },
+			});
+			throw tooManyAttempts(after.retryAfterSeconds);
+		}
+		throw new Problem("key_mismatch", "the VM id matched but the key did not");
+	}
+	const sessionId = newSessionId(host.hostId);
+	const { userChannel } = sessions.create({
+		sessionId,
+		vmId,
+		keyVersion: current.keyVersion,
+		userSecuredAt,
+		channelOrigin: request.channelOrigin,
+		tokens,
+	});
+	audit.record("session.key_matched", {
+		sessionId,
+		vmId,
+		detail: { jti, keyVersion: current.keyVersion },
+	});
+	return { sessionId, hostId: host.hostId, vmId, state: "vm_pending", userChannel };
+}
+
+function tooManyAttempts(retryAfterSeconds: number): Problem {
+	return new Problem(
+		"too_many_attempts",
+		`more than ${keyLockoutPolicy.maxMismatches} key mismatches for this VM within ${keyLockoutPolicy.windowMs / 60_000} minutes; retry later`,
+		{ retryAfterSeconds },
+	);
+}

@@ -1,0 +1,96 @@
+/**
+ * The host agent's control channel: a queue of commands, each with a unique
+ * id, persisted until the agent acknowledges it, and sent again whenever the
+ * agent (re)connects — at-least-once delivery; agents dedupe by id.
+ * One live channel per host: a new connection replaces the old one.
+ */
+
+/** A command for the host agent before it is given an id. */
+export type AgentCommandInput = { type: string; [field: string]: unknown };
+
+/** WebSocket tag of the agent channel (hibernation API). */
+export const agentTag = "agent";
+
+type CommandRow = { seq: number; id: string; body: string };
+
+/** The command queue and the agent socket it feeds. */
+export class AgentChannel {
+	constructor(private readonly ctx: DurableObjectState) {}
+
+	private get sql(): SqlStorage {
+		return this.ctx.storage.sql;
+	}
+
+	/** Persists the command with a fresh id and sends it if the agent is connected. */
+	enqueue(command: AgentCommandInput, sessionId?: string): string {
+		const id = crypto.randomUUID();
+		const body = JSON.stringify({ ...command, id });
+		this.sql.exec(
+			"INSERT INTO agent_commands (id, type, session_id, body, created_at) VALUES (?, ?, ?, ?, ?)",
+			id,
+			command.type,
+			sessionId ?? null,
+			body,
+			new Date().toISOString(),
+		);
+		for (const socket of this.ctx.getWebSockets(agentTag)) send(socket, body);
+		return id;
+	}
+
+	/** Accepts a new agent socket, closing any older one, and replays unacked commands in order. */
+	attach(socket: WebSocket): void {
+		for (const old of this.ctx.getWebSockets(agentTag)) {
+			old.close(4000, "replaced by a newer agent connection");
+		}
+		this.ctx.acceptWebSocket(socket, [agentTag]);
+		socket.serializeAttachment({ role: "agent" });
+		for (const row of this.sql
+			.exec<CommandRow>("SELECT seq, id, body FROM agent_commands ORDER BY seq")
+			.toArray()) {
+			send(socket, row.body);
+		}
+	}
+
+	/** Handles a message from the agent: acks remove their command; anything else is ignored. */
+	receive(message: string | ArrayBuffer): void {
+		if (typeof message !== "string") return;
+		let parsed: unknown;
+		try {
+			parsed = JSON.parse(message);
+		} catch {
+			return;
+		}
+		const { type, id } = (parsed ?? {}) as { type?: unknown; id?: unknown };
+		if (type === "ack" && typeof id === "string") {
+			this.sql.exec("DELETE FROM agent_commands WHERE id = ?", id);
+		}
+	}
+
+	/**
+	 * Drops a session's `session.open` if the agent never acked it (dialling a
+	 * closed session is pointless) and returns whether it had been delivered.
+	 */
+	withdrawSessionOpen(sessionId: string): boolean {
+		const withdrawn = this.sql.exec(
+			"DELETE FROM agent_commands WHERE type = 'session.open' AND session_id = ?",
+			sessionId,
+		).rowsWritten;
+		return withdrawn === 0;
+	}
+
+	/** Ids of commands still waiting for an ack, oldest first. */
+	unacked(): string[] {
+		return this.sql
+			.exec<{ id: string }>("SELECT id FROM agent_commands ORDER BY seq")
+			.toArray()
+			.map((row) => row.id);
+	}
+}
+
+function send(socket: WebSocket, body: string): void {
+	try {
+		socket.send(body);
+	} catch {
+		// A socket mid-close: the command stays queued and is replayed on reconnect.
+	}
+}

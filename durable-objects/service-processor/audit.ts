@@ -1,0 +1,77 @@
+/**
+ * The service processor's audit trail. Events keep the id check and the key
+ * check apart (API.md, patent 1: the user side is secured before the key is
+ * compared). Details never carry a key, hash or token.
+ */
+
+/** Every kind of event the trail records. */
+export type AuditEventType =
+	| "vm.enrolled"
+	| "vm.updated"
+	| "vm.key_rotated"
+	| "vm.removed"
+	| "vm.adopted"
+	| "vm.released"
+	| "session.requested"
+	| "session.id_matched"
+	| "session.key_matched"
+	| "session.key_mismatched"
+	| "session.locked_out"
+	| "channel.user_attached"
+	| "channel.vm_attached"
+	| "session.established"
+	| "session.closed";
+
+/** One audit event as the admin route returns it. */
+export interface AuditEvent {
+	id: number;
+	at: string;
+	type: AuditEventType;
+	sessionId: string | null;
+	vmId: string | null;
+	detail: Record<string, unknown> | null;
+}
+
+type AuditRow = {
+	id: number;
+	at: string;
+	type: AuditEventType;
+	session_id: string | null;
+	vm_id: string | null;
+	detail: string | null;
+};
+
+/** Appends to and reads the audit table. */
+export class AuditTrail {
+	constructor(private readonly sql: SqlStorage) {}
+
+	/** Records one event now. */
+	record(
+		type: AuditEventType,
+		fields: { sessionId?: string; vmId?: string; detail?: Record<string, unknown> } = {},
+	): void {
+		this.sql.exec(
+			"INSERT INTO audit (at, type, session_id, vm_id, detail) VALUES (?, ?, ?, ?, ?)",
+			new Date().toISOString(),
+			type,
+			fields.sessionId ?? null,
+			fields.vmId ?? null,
+			fields.detail ? JSON.stringify(fields.detail) : null,
+		);
+	}
+
+	/** The newest `limit` events, newest first. */
+	list(limit: number): AuditEvent[] {
+		return this.sql
+			.exec<AuditRow>("SELECT * FROM audit ORDER BY id DESC LIMIT ?", limit)
+			.toArray()
+			.map((row) => ({
+				id: row.id,
+				at: row.at,
+				type: row.type,
+				sessionId: row.session_id,
+				vmId: row.vm_id,
+				detail: row.detail ? (JSON.parse(row.detail) as Record<string, unknown>) : null,
+			}));
+	}
+}

@@ -1,0 +1,92 @@
+import { migrateSchema } from "../sql";
+
+/**
+ * The service processor's SQLite schema. Each entry migrates from version i
+ * to i+1 (see ../sql.ts); the constructor runs it before any request.
+ */
+const migrations: string[] = [
+	`
+	CREATE TABLE host (
+		singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+		host_id TEXT NOT NULL,
+		domain TEXT NOT NULL,
+		site TEXT NOT NULL,
+		cpu TEXT NOT NULL,
+		memory_mib INTEGER NOT NULL,
+		hypervisor TEXT NOT NULL,
+		facts TEXT NOT NULL DEFAULT '{}',
+		agent_token_hash TEXT NOT NULL,
+		webhook_secret TEXT NOT NULL,
+		created_at TEXT NOT NULL,
+		updated_at TEXT NOT NULL
+	);
+	CREATE TABLE directory_tasks (
+		seq INTEGER PRIMARY KEY AUTOINCREMENT,
+		kind TEXT NOT NULL,
+		domain TEXT NOT NULL
+	);
+	CREATE TABLE vms (
+		vm_id TEXT PRIMARY KEY,
+		key_hash TEXT NOT NULL,
+		key_version INTEGER NOT NULL,
+		memory_mib INTEGER NOT NULL,
+		vcpus INTEGER NOT NULL,
+		enrolled_at TEXT NOT NULL
+	);
+	CREATE TABLE key_mismatches (vm_id TEXT NOT NULL, at_ms INTEGER NOT NULL);
+	CREATE INDEX key_mismatches_by_vm ON key_mismatches (vm_id, at_ms);
+	CREATE TABLE sessions (
+		session_id TEXT PRIMARY KEY,
+		vm_id TEXT NOT NULL,
+		key_version INTEGER NOT NULL,
+		state TEXT NOT NULL,
+		created_at TEXT NOT NULL,
+		created_ms INTEGER NOT NULL,
+		user_secured_at TEXT NOT NULL,
+		user_attached_at TEXT,
+		vm_secured_at TEXT,
+		closed_at TEXT,
+		close_reason TEXT,
+		bytes_from_user INTEGER NOT NULL DEFAULT 0,
+		bytes_from_vm INTEGER NOT NULL DEFAULT 0,
+		last_activity_ms INTEGER NOT NULL
+	);
+	CREATE INDEX sessions_by_vm ON sessions (vm_id, state);
+	CREATE INDEX sessions_by_state ON sessions (state);
+	CREATE TABLE channel_tokens (
+		token_hash TEXT PRIMARY KEY,
+		session_id TEXT NOT NULL,
+		side TEXT NOT NULL,
+		expires_ms INTEGER NOT NULL
+	);
+	CREATE TABLE pending_frames (
+		seq INTEGER PRIMARY KEY AUTOINCREMENT,
+		session_id TEXT NOT NULL,
+		to_side TEXT NOT NULL,
+		text TEXT,
+		data BLOB
+	);
+	CREATE TABLE agent_commands (
+		seq INTEGER PRIMARY KEY AUTOINCREMENT,
+		id TEXT NOT NULL UNIQUE,
+		type TEXT NOT NULL,
+		session_id TEXT,
+		body TEXT NOT NULL,
+		created_at TEXT NOT NULL
+	);
+	CREATE TABLE webhook_ids (id TEXT PRIMARY KEY, seen_ms INTEGER NOT NULL);
+	CREATE TABLE audit (
+		id INTEGER PRIMARY KEY AUTOINCREMENT,
+		at TEXT NOT NULL,
+		type TEXT NOT NULL,
+		session_id TEXT,
+		vm_id TEXT,
+		detail TEXT
+	);
+	`,
+];
+
+/** Brings the service processor's database to the newest schema version. */
+export function migrateServiceProcessor(storage: DurableObjectStorage): void {
+	migrateSchema(storage, migrations);
+}

@@ -1,0 +1,393 @@
+/**
+ * A VM's migrations, run inside its VirtualMachine object (team migration's
+ * part of that object). The object's single-threaded storage makes "one
+ * migration per VM" a check-and-insert with no await in between; every
+ * state change commits before the calls it implies (kept in an outbox), and
+ * the alarm resumes sending, times out subtasks and continues handoffs, so
+ * nothing depends on the object staying in memory.
+ */
+import { Problem } from "../../shared/problem";
+import { assess } from "../../shared/risk";
+import {
+	abandonOpen,
+	applyResult,
+	dispatchPending,
+	expireOverdue,
+	nextDeadlineMs,
+	verdictOf,
+} from "../../shared/risk/progress";
+import type {
+	MigrationEvent,
+	MigrationRecord,
+	MigrationRequest,
+} from "../../shared/schemas/migrations";
+import type { AttachedFunction, Placement } from "../virtual-machine";
+import { type HandoffPorts, runHandoff } from "./handoff";
+import { gatherInputs, historyWindowMs } from "./migration-facts";
+import { isTerminal, MigrationStore, type OutboxCall } from "./migration-store";
+import { MigrationStreams } from "./migration-stream";
+
+/** Delay before retrying a cross-object call that failed. */
+const retryDelayMs = 2_000;
+
+/** What the migration part needs from the rest of the VirtualMachine object. */
+export interface VmPorts {
+	vmId(): string;
+	getPlacement(): Promise<Placement | null>;
+	movePlacement(fromHostId: string, toHostId: string): Promise<void>;
+	listFunctions(): Promise<AttachedFunction[]>;
+}
+
+/** The outcome of applying an agent's event: whether it changed anything. */
+export interface EventOutcome {
+	applied: boolean;
+	state: MigrationRecord["state"];
+}
+
+/** Runs one VM's migrations; one instance per VirtualMachine object. */
+export class MigrationCoordinator {
+	readonly store: MigrationStore;
+	readonly streams = new MigrationStreams();
+	#flushing: Promise<void> | undefined;
+	#handoff: Promise<void> | undefined;
+
+	constructor(
+		private readonly ctx: DurableObjectState,
+		private readonly env: Env,
+		private readonly vm: VmPorts,
+	) {
+		this.store = new MigrationStore(ctx.storage.sql);
+	}
+
+	/** Assesses a migration and, unless a dry run, records it and starts validating. */
+	async request(input: MigrationRequest): Promise<MigrationRecord> {
+		const vmId = this.vm.vmId();
+		this.refuseIfActive();
+		const now = new Date();
+		const since = new Date(now.getTime() - historyWindowMs).toISOString();
+		const inputs = await gatherInputs(
+			this.env,
+			{
+				vmId,
+				placement: await this.vm.getPlacement(),
+				functions: await this.vm.listFunctions(),
+				history: this.store.history(since),
+			},
+			input.targetHostId,
+			now,
+		);
+		const { assessment, validationSets } = assess(inputs.policy, inputs.context);
+		const created: MigrationRecord = {
+			migrationId: crypto.randomUUID(),
+			vmId,
+			sourceHostId: inputs.context.source.hostId,
+			targetHostId: input.targetHostId,
+			state: "validating",
+			progress: { percent: 0 },
+			assessment,
+			validationSets,
+			createdAt: now.toISOString(),
+			updatedAt: now.toISOString(),
+		};
+		if (input.dryRun) return { ...this.preview(created), dryRun: true };
+		const change = this.ctx.storage.transactionSync(() => {
+			// Re-checked here: other requests may have committed while facts were gathered.
+			this.refuseIfActive();
+			const { sets, dispatched } = dispatchPending(created.validationSets, now.getTime());
+			const record = this.settle({ ...created, validationSets: sets }, now);
+			this.store.enqueue({ kind: "index", migrationId: record.migrationId, vmId });
+			for (const key of dispatched) this.enqueueValidation(record, key);
+			return this.store.insert(record);
+		});
+		this.streams.publish(change);
+		await this.afterChange();
+		return this.store.get(change.record.migrationId) ?? change.record;
+	}
+
+	/** A migration of this VM, or null. */
+	get(migrationId: string): MigrationRecord | null {
+		return this.store.get(migrationId);
+	}
+
+	/** This VM's migrations, newest first. */
+	list(): MigrationRecord[] {
+		return this.store.list();
+	}
+
+	/** Cancels a migration that is still validating or migrating (before its handoff). */
+	async cancel(migrationId: string): Promise<MigrationRecord> {
+		const change = this.ctx.storage.transactionSync(() => {
+			const record = this.mustGet(migrationId);
+			if (isTerminal(record)) {
+				throw new Problem("not_cancellable", `migration ${migrationId} is already ${record.state}`);
+			}
+			if (this.store.handoff(migrationId)) {
+				throw new Problem("not_cancellable", `migration ${migrationId} is handing the VM over`);
+			}
+			this.store.enqueue({
+				kind: "agent",
+				hostId: record.sourceHostId,
+				command: { type: "migration.cancel", migrationId },
+			});
+			return this.store.update({
+				...record,
+				state: "cancelled",
+				validationSets: abandonOpen(record.validationSets, "migration cancelled"),
+				updatedAt: new Date().toISOString(),
+			});
+		});
+		this.streams.publish(change);
+		await this.afterChange();
+		return change.record;
+	}
+
+	/** Applies a verified agent event from `hostId` (a party to the migration). */
+	async applyEvent(hostId: string, event: MigrationEvent): Promise<EventOutcome> {
+		const { migrationId } = event.data;
+		const record = this.store.get(migrationId);
+		if (!record || (hostId !== record.sourceHostId && hostId !== record.targetHostId)) {
+			throw new Problem("not_found", `host ${hostId} has no migration ${migrationId}`);
+		}
+		const next = this.ctx.storage.transactionSync(() => this.transition(record, event));
+		if (next) this.streams.publish(next);
+		await this.afterChange();
+		const latest = this.mustGet(migrationId);
+		return { applied: next !== null, state: latest.state };
+	}
+
+	/** An SSE stream of a migration's changes, from `afterSeq` or from its current state. */
+	events(migrationId: string, afterSeq?: number): ReadableStream<Uint8Array> {
+		const current = this.mustGet(migrationId);
+		const latest = this.store.latestChange(migrationId);
+		const backlog =
+			afterSeq === undefined
+				? latest
+					? [latest]
+					: []
+				: this.store.changesAfter(migrationId, afterSeq);
+		return this.streams.open(migrationId, backlog, current);
+	}
+
+	/** The alarm: resend queued calls, time out subtasks, continue a handoff. */
+	async alarm(): Promise<void> {
+		const active = this.store.active();
+		if (active?.state === "validating") {
+			const now = new Date();
+			const change = this.ctx.storage.transactionSync(() => {
+				const sets = expireOverdue(active.validationSets, now.getTime());
+				if (JSON.stringify(sets) === JSON.stringify(active.validationSets)) return null;
+				return this.store.update(this.settle({ ...active, validationSets: sets }, now));
+			});
+			if (change) this.streams.publish(change);
+		}
+		await this.afterChange();
+	}
+
+	private transition(record: MigrationRecord, event: MigrationEvent) {
+		const now = new Date();
+		const handingOver = this.store.handoff(record.migrationId) !== null;
+		const updatedAt = now.toISOString();
+		switch (event.type) {
+			case "validation.result": {
+				if (record.state !== "validating") return null;
+				const { subtask, ok, detail } = event.data;
+				const { sets, applied } = applyResult(record.validationSets, subtask, ok, detail);
+				if (!applied) return null;
+				return this.store.update(this.settle({ ...record, validationSets: sets }, now));
+			}
+			case "migration.progress": {
+				if (record.state !== "migrating" || handingOver) return null;
+				const { percent, phase } = event.data;
+				return this.store.update({
+					...record,
+					progress: phase === undefined ? { percent } : { percent, phase },
+					updatedAt,
+				});
+			}
+			case "migration.completed": {
+				if (record.state !== "migrating" || handingOver) return null;
+				this.store.setHandoff(record.migrationId, { step: "export" });
+				return this.store.update({
+					...record,
+					progress: { percent: 100, phase: "handoff" },
+					updatedAt,
+				});
+			}
+			case "migration.failed": {
+				if (isTerminal(record) || handingOver) return null;
+				const stage = record.state === "validating" ? "validation" : "migration";
+				return this.store.update(this.fail(record, stage, event.data.reason, now));
+			}
+		}
+	}
+
+	/** After validation changed: fail, start the migration, or keep waiting. */
+	private settle(record: MigrationRecord, now: Date): MigrationRecord {
+		const verdict = verdictOf(record.validationSets);
+		const updatedAt = now.toISOString();
+		if (verdict.verdict === "failed") return this.fail(record, "validation", verdict.reason, now);
+		if (verdict.verdict === "waiting") return { ...record, updatedAt };
+		this.store.enqueue({
+			kind: "agent",
+			hostId: record.sourceHostId,
+			command: {
+				type: "migration.start",
+				migrationId: record.migrationId,
+				vmId: record.vmId,
+				targetHostId: record.targetHostId,
+			},
+		});
+		return { ...record, state: "migrating", updatedAt };
+	}
+
+	private fail(
+		record: MigrationRecord,
+		stage: "validation" | "migration",
+		reason: string,
+		now: Date,
+	): MigrationRecord {
+		this.store.enqueue(outcomeCall(record, true, now));
+		return {
+			...record,
+			state: "failed",
+			failure: { stage, reason },
+			validationSets: abandonOpen(record.validationSets, `migration failed: ${reason}`),
+			updatedAt: now.toISOString(),
+		};
+	}
+
+	/** A dry run's record: what would happen, with agent subtasks left pending. */
+	private preview(record: MigrationRecord): MigrationRecord {
+		const verdict = verdictOf(record.validationSets);
+		if (verdict.verdict === "failed") {
+			return {
+				...record,
+				state: "failed",
+				failure: { stage: "validation", reason: verdict.reason },
+			};
+		}
+		return verdict.verdict === "passed" ? { ...record, state: "migrating" } : record;
+	}
+
+	private enqueueValidation(record: MigrationRecord, subtask: string) {
+		this.store.enqueue({
+			kind: "agent",
+			hostId: record.sourceHostId,
+			command: {
+				type: "validation.run",
+				migrationId: record.migrationId,
+				subtask,
+				vmId: record.vmId,
+				sourceHostId: record.sourceHostId,
+				targetHostId: record.targetHostId,
+			},
+		});
+	}
+
+	private refuseIfActive() {
+		const active = this.store.active();
+		if (active) {
+			throw new Problem(
+				"migration_in_progress",
+				`VM ${active.vmId} is already migrating (${active.migrationId}, ${active.state})`,
+			);
+		}
+	}
+
+	private mustGet(migrationId: string): MigrationRecord {
+		const record = this.store.get(migrationId);
+		if (!record) throw new Problem("not_found", `no migration ${migrationId}`);
+		return record;
+	}
+
+	/** Makes the queued calls, continues a handoff, and sets the alarm for what is left. */
+	private async afterChange(): Promise<void> {
+		await this.flush();
+		const active = this.store.active();
+		if (active && this.store.handoff(active.migrationId)) {
+			await this.handoff(active.migrationId);
+			await this.flush();
+		}
+		await this.scheduleAlarm();
+	}
+
+	private handoff(migrationId: string): Promise<void> {
+		// One handoff run at a time: a second completion webhook waits for the first.
+		this.#handoff ??= runHandoff(this.handoffPorts(), migrationId)
+			.catch((error) => console.warn("migration handoff paused", migrationId, String(error)))
+			.finally(() => {
+				this.#handoff = undefined;
+			});
+		return this.#handoff;
+	}
+
+	private handoffPorts(): HandoffPorts {
+		return {
+			env: this.env,
+			ctx: this.ctx,
+			store: this.store,
+			vm: this.vm,
+			complete: (record, now) => this.store.enqueue(outcomeCall(record, false, now)),
+			fail: (record, reason, now) => this.fail(record, "migration", reason, now),
+			publish: (change) => this.streams.publish(change),
+		};
+	}
+
+	/** Sends queued calls in order; a failure leaves the rest for the alarm. */
+	private flush(): Promise<void> {
+		this.#flushing ??= (async () => {
+			try {
+				for (let next = this.store.nextCall(); next; next = this.store.nextCall()) {
+					await this.make(next.call);
+					this.store.done(next.id);
+				}
+			} catch (error) {
+				console.warn("migration outbox paused", String(error));
+			} finally {
+				this.#flushing = undefined;
+			}
+		})();
+		return this.#flushing;
+	}
+
+	private async make(call: OutboxCall): Promise<void> {
+		const fleet = this.env.FLEET.get(this.env.FLEET.idFromName("fleet"));
+		switch (call.kind) {
+			case "index":
+				return fleet.indexMigration(call.migrationId, call.vmId);
+			case "outcome":
+				return fleet.recordMigrationOutcome(call);
+			case "agent": {
+				const sp = this.env.SERVICE_PROCESSOR.get(
+					this.env.SERVICE_PROCESSOR.idFromName(call.hostId),
+				);
+				await sp.enqueueAgentCommand(call.command);
+				return;
+			}
+		}
+	}
+
+	private async scheduleAlarm(): Promise<void> {
+		const now = Date.now();
+		const wakeups: number[] = [];
+		if (this.store.nextCall()) wakeups.push(now + retryDelayMs);
+		const active = this.store.active();
+		if (active) {
+			const deadline = nextDeadlineMs(active.validationSets);
+			if (deadline !== undefined) wakeups.push(deadline);
+			const handoff = this.store.handoff(active.migrationId);
+			if (handoff && handoff.step !== "done") wakeups.push(now + retryDelayMs);
+		}
+		if (wakeups.length > 0) await this.ctx.storage.setAlarm(Math.min(...wakeups));
+	}
+}
+
+function outcomeCall(record: MigrationRecord, failed: boolean, now: Date): OutboxCall {
+	return {
+		kind: "outcome",
+		migrationId: record.migrationId,
+		targetHostId: record.targetHostId,
+		failed,
+		finishedAtMs: now.getTime(),
+	};
+}

@@ -1,0 +1,44 @@
+import { z } from "@hono/zod-openapi";
+import { type ProblemCode, problemCodes } from "../problem";
+
+/** RFC 9457 problem body as the OpenAPI document describes it. */
+export const ProblemSchema = z
+	.object({
+		type: z.string(),
+		title: z.string(),
+		status: z.number().int(),
+		detail: z.string(),
+		code: z.enum(Object.keys(problemCodes) as [ProblemCode, ...ProblemCode[]]),
+	})
+	.openapi("Problem");
+
+/**
+ * OpenAPI responses for the given problem codes, grouped by status, so that
+ * every route documents exactly the problems it can answer with.
+ */
+export function problemResponses(...codes: ProblemCode[]) {
+	const byStatus = new Map<number, ProblemCode[]>();
+	for (const code of codes) {
+		const { status } = problemCodes[code];
+		byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+	}
+	const responses: Record<
+		number,
+		{
+			description: string;
+			content: { "application/problem+json": { schema: typeof ProblemSchema } };
+		}
+	> = {};
+	for (const [status, statusCodes] of byStatus) {
+		responses[status] = {
+			description: `Problem: ${statusCodes.join(", ")}`,
+			content: { "application/problem+json": { schema: ProblemSchema } },
+		};
+	}
+	return responses;
+}
+
+/** An `application/json` content entry for a request body or response. */
+export function jsonContent<T>(schema: T) {
+	return { "application/json": { schema } };
+}

@@ -1,0 +1,394 @@
+// Proves the PCI device routes of API.md inside workerd: device registration
+// and its geometry checks, VF creation (lowest free slot, no_free_vf),
+// translation, transfer between devices (the mapping stays in the first
+// device's table), the translation table and the event timeline, every error
+// code with "nothing changed" checks. Concurrency, recovery and agent
+// notifications are proven in their own files; this file does not.
+import { describe, expect, it } from "vitest";
+import { admin, call, problemOf } from "../support/http";
+import {
+	createVf,
+	deviceOf,
+	devicePath,
+	registerDevice,
+	tableOf,
+	transfer,
+	translate,
+	uniqueHost,
+} from "../support/pci";
+
+const pf = "0000:3b:00.0";
+const other = "0000:5e:00.0";
+
+describe("PCI devices", () => {
+	it("registers a device with 201, then updates it with 200, canonicalising the BDF", async () => {
+		const host = uniqueHost();
+		const body = {
+			vendorId: "8086",
+			deviceId: 0x1572,
+			sriov: { totalVfs: 2, firstVfOffset: 1, vfStride: 1, vfBarBase: "0x10000", vfBarSize: 4096 },
+		};
+		const created = await admin("PUT", devicePath(host, "0000:3B:00.0"), body);
+		expect(created.status).toBe(201);
+		expect(await created.json()).toMatchObject({
+			hostId: host,
+			bdf: "0000:3b:00.0",
+			vendorId: "0x8086",
+			deviceId: "0x1572",
+			sriov: { totalVfs: 2, vfBarBase: "0x10000", vfBarSize: "0x1000" },
+			vfsInUse: 0,
+		});
+		const updated = await admin("PUT", devicePath(host, pf), { ...body, vendorId: "0x15b3" });
+		expect(updated.status).toBe(200);
+		expect((await deviceOf(host, pf)).body.vendorId).toBe("0x15b3");
+	});
+
+	it("lists a host's devices in BDF order", async () => {
+		const host = uniqueHost();
+		await registerDevice(host, other);
+		await registerDevice(host, pf);
+		const response = await admin("GET", `/v1/hosts/${host}/pci-devices`);
+		const { devices } = (await response.json()) as { devices: Array<{ bdf: string }> };
+		expect(devices.map((device) => device.bdf)).toEqual([pf, other]);
+	});
+
+	it.each([
+		["vfStride", { vfStride: 0 }],
+		["totalVfs", { totalVfs: 0 }],
+		["vfBarSize", { vfBarSize: "0x3000" }],
+		["vfBarSize", { vfBarBase: "0xffffffffffff0000", vfBarSize: "0x10000", totalVfs: 2 }],
+		["totalVfs", { firstVfOffset: 0xc500, totalVfs: 8 }],
+		["vfBarBase", { vfBarBase: "0x10000000000000000" }],
+	])("refuses a geometry with a bad %s, naming it, and stores nothing", async (field, change) => {
+		const host = uniqueHost();
+		const response = await admin("PUT", devicePath(host, pf), {
+			vendorId: "0x8086",
+			deviceId: "0x1572",
+			sriov: {
+				totalVfs: 4,
+				firstVfOffset: 0x80,
+				vfStride: 2,
+				vfBarBase: "0x800000000",
+				vfBarSize: "0x4000",
+				...change,
+			},
+		});
+		expect(response.status).toBe(400);
+		const problem = await problemOf(response);
+		expect(problem.code).toBe("invalid_request");
+		expect(problem.detail).toContain(field);
+		expect((await deviceOf(host, pf)).body.code).toBe("device_not_found");
+	});
+
+	it("refuses a malformed BDF with invalid_request", async () => {
+		const response = await admin("PUT", devicePath(uniqueHost(), "0000:3b:20.0"), {});
+		expect(response.status).toBe(400);
+		expect((await problemOf(response)).detail).toContain("bdf");
+	});
+
+	it("refuses every device route without the admin token", async () => {
+		const host = uniqueHost();
+		await registerDevice(host, pf);
+		for (const [method, suffix] of [
+			["PUT", ""],
+			["GET", ""],
+			["POST", "/vfs"],
+			["POST", "/vfs/0/transfer"],
+			["GET", "/translation-table"],
+			["GET", "/events"],
+		] as const) {
+			const response = await call(`${devicePath(host, pf)}${suffix}`, {
+				method,
+				headers: { Authorization: "Bearer wrong", "Content-Type": "application/json" },
+				body: method === "GET" ? undefined : "{}",
+			});
+			expect(response.status, `${method} ${suffix}`).toBe(401);
+			expect((await problemOf(response)).code).toBe("unauthorized");
+		}
+	});
+
+	it("refuses translate without any bearer token", async () => {
+		const host = uniqueHost();
+		await registerDevice(host, pf);
+		const response = await call(`${devicePath(host, pf)}/translate`, {
+			method: "POST",
+			headers: { "Content-Type": "application/json" },
+			body: JSON.stringify({ virtualAddress: "0x1000" }),
+		});
+		expect(response.status).toBe(401);
+		expect((await problemOf(response)).code).toBe("unauthorized");
+	});
+
+	it("answers device_not_found for every route of an unknown device", async () => {
+		const host = uniqueHost();
+		const path = devicePath(host, pf);
+		const responses = [
+			await admin("GET", path),
+			await admin("POST", `${path}/vfs`, { vmId: "vm-1", virtualAddress: "0x1000" }),
+			await admin("POST", `${path}/translate`, { virtualAddress: "0x1000" }),
+			await admin("POST", `${path}/vfs/0/transfer`, { targetHostId: host, targetBdf: other }),
+			await admin("GET", `${path}/translation-table`),
+			await admin("GET", `${path}/events`),
+		];
+		for (const response of responses) {
+			expect(response.status).toBe(404);
+			expect((await problemOf(response)).code).toBe("device_not_found");
+		}
+	});
+});
+
+describe("virtual functions", () => {
+	it("creates a VF in the lowest free slot with its BDF, base address and mapping", async () => {
+		const host = uniqueHost();
+		await registerDevice(host, pf);
+		const first = await createVf(host, pf, "vm-a", "0x7f0000000000");
+		expect(first).toEqual({
+			vfIndex: 0,
+			vfBdf: "0000:3b:10.0",
+			baseAddress: "0x800000000",
+			mapping: {
+				virtualAddress: "0x7f0000000000",
+				size: "0x4000",
+				offset: "-0x7ef800000000",
+				state: "active",
+				version: 1,
+			},
+		});
+		const second = await createVf(host, pf, "vm-b", "0x1000");
+		expect(second).toMatchObject({ vfIndex: 1, vfBdf: "0000:3b:10.2", baseAddress: "0x800004000" });
+		expect(second.mapping.offset).toBe("0x800003000");
+	});
+
+	it("refuses a VF when every slot is taken with no_free_vf, changing nothing", async () => {
+		const host = uniqueHost();
+		await registerDevice(host, pf, { totalVfs: 1 });
+		await createVf(host, pf, "vm-a", "0x10000");
+		const refused = await admin("POST", `${devicePath(host, pf)}/vfs`, {
+			vmId: "vm-b",
+			virtualAddress: "0x20000",
+		});
+		expect(refused.status).toBe(409);
+		expect((await problemOf(refused)).code).toBe("no_free_vf");
+		expect(await tableOf(host, pf)).toHaveLength(1);
+		expect((await deviceOf(host, pf)).body.vfsInUse).toBe(1);
+	});
+
+	it("refuses a mapping that overlaps another one with invalid_request, changing nothing", async () => {
+		const host = uniqueHost();
+		await registerDevice(host, pf);
+		await createVf(host, pf, "vm-a", "0x10000");
+		const refused = await admin("POST", `${devicePath(host, pf)}/vfs`, {
+			vmId: "vm-b",
+			virtualAddress: "0x13000",
+		});
+		expect(refused.status).toBe(400);
+		expect((await problemOf(refused)).detail).toContain("virtualAddress");
+		expect(await tableOf(host, pf)).toHaveLength(1);
+	});
+
+	it.each([
+		["a non-hex address", { vmId: "vm-a", virtualAddress: "4096" }],
+		["an address past 64 bits", { vmId: "vm-a", virtualAddress: "0x10000000000000000" }],
+		["a mapping running past 64 bits", { vmId: "vm-a", virtualAddress: "0xfffffffffffff000" }],
+		["a bad vmId", { vmId: "-vm", virtualAddress: "0x1000" }],
+	])("refuses %s with invalid_request, changing nothing", async (_name, input) => {
+		const host = uniqueHost();
+		await registerDevice(host, pf);
+		const refused = await admin("POST", `${devicePath(host, pf)}/vfs`, input);
+		expect(refused.status).toBe(400);
+		expect((await problemOf(refused)).code).toBe("invalid_request");
+		expect(await tableOf(host, pf)).toHaveLength(0);
+	});
+});
+
+describe("translation", () => {
+	it("translates any address inside a mapping and names the serving function", async () => {
+		const host = uniqueHost();
+		await registerDevice(host, pf);
+		await createVf(host, pf, "vm-a", "0x7f0000000000");
+		const { status, body } = await translate(host, pf, "0x7f0000000123");
+		expect(status).toBe(200);
+		expect(body).toEqual({
+			physicalAddress: "0x800000123",
+			hostId: host,
+			bdf: pf,
+			vfIndex: 0,
+			mappingVersion: 1,
+		});
+		expect((await translate(host, pf, "0x7f0000003fff")).body.physicalAddress).toBe("0x800003fff");
+	});
+
+	it("answers address_not_mapped just outside a mapping", async () => {
+		const host = uniqueHost();
+		await registerDevice(host, pf);
+		await createVf(host, pf, "vm-a", "0x7f0000000000");
+		for (const address of ["0x7f0000004000", "0x7effffffffff", "0x0"]) {
+			const { status, body } = await translate(host, pf, address);
+			expect(status).toBe(404);
+			expect(body.code).toBe("address_not_mapped");
+		}
+	});
+
+	it("refuses a malformed address with invalid_request", async () => {
+		const host = uniqueHost();
+		await registerDevice(host, pf);
+		const { status, body } = await translate(host, pf, "0xnope");
+		expect(status).toBe(400);
+		expect(body.detail).toContain("virtualAddress");
+	});
+});
+
+describe("transfer", () => {
+	async function twoDevices(targetGeometry = {}) {
+		const host = uniqueHost();
+		const target = uniqueHost("tgt");
+		await registerDevice(host, pf);
+		await registerDevice(target, other, { vfBarBase: "0x900000000", ...targetGeometry });
+		const vf = await createVf(host, pf, "vm-a", "0x7f0000000000");
+		return { host, target, vf };
+	}
+
+	it("moves the function to the target's lowest free VF and routes translation through the new offset", async () => {
+		const { host, target } = await twoDevices();
+		const { status, body } = await transfer(host, pf, 0, target, other);
+		expect(status).toBe(200);
+		expect(body).toEqual({
+			transferId: expect.any(String),
+			state: "completed",
+			from: { hostId: host, bdf: pf, vfIndex: 0 },
+			to: {
+				hostId: target,
+				bdf: other,
+				vfIndex: 0,
+				vfBdf: "0000:5e:10.0",
+				baseAddress: "0x900000000",
+			},
+			offset: "-0x7ef700000000",
+			mappingVersion: 2,
+		});
+		const translated = await translate(host, pf, "0x7f0000000123");
+		expect(translated.body).toEqual({
+			physicalAddress: "0x900000123",
+			hostId: target,
+			bdf: other,
+			vfIndex: 0,
+			mappingVersion: 2,
+		});
+	});
+
+	it("releases the source slot and allocates the target slot", async () => {
+		const { host, target } = await twoDevices();
+		await transfer(host, pf, 0, target, other);
+		expect((await deviceOf(host, pf)).body.vfsInUse).toBe(0);
+		expect((await deviceOf(target, other)).body.vfsInUse).toBe(1);
+		expect((await createVf(host, pf, "vm-b", "0x10000")).vfIndex).toBe(0);
+	});
+
+	it("keeps the mapping in the first device's table and updates the same entry on a second transfer", async () => {
+		const { host, target } = await twoDevices();
+		const third = "0000:af:00.0";
+		await registerDevice(target, third, { vfBarBase: "0xa00000000" });
+		await transfer(host, pf, 0, target, other);
+		const again = await transfer(target, other, 0, target, third);
+		expect(again.status).toBe(200);
+		expect(again.body.from).toEqual({ hostId: target, bdf: other, vfIndex: 0 });
+		expect(again.body.mappingVersion).toBe(3);
+		const entries = await tableOf(host, pf);
+		expect(entries).toEqual([
+			{
+				virtualAddress: "0x7f0000000000",
+				size: "0x4000",
+				vmId: "vm-a",
+				target: { hostId: target, bdf: third, vfIndex: 0 },
+				offset: "-0x7ef600000000",
+				state: "active",
+				version: 3,
+			},
+		]);
+		expect(await tableOf(target, other)).toEqual([]);
+		expect((await deviceOf(target, other)).body.vfsInUse).toBe(0);
+		expect((await translate(host, pf, "0x7f0000000000")).body.physicalAddress).toBe("0xa00000000");
+	});
+
+	it("can transfer the function back to its first device", async () => {
+		const { host, target } = await twoDevices();
+		await transfer(host, pf, 0, target, other);
+		const back = await transfer(target, other, 0, host, pf);
+		expect(back.status).toBe(200);
+		expect(back.body.to).toMatchObject({
+			hostId: host,
+			bdf: pf,
+			vfIndex: 0,
+			baseAddress: "0x800000000",
+		});
+		expect((await translate(host, pf, "0x7f0000000001")).body).toMatchObject({
+			physicalAddress: "0x800000001",
+			mappingVersion: 3,
+		});
+	});
+
+	it("answers device_not_found for an unknown target, changing nothing", async () => {
+		const { host } = await twoDevices();
+		const refused = await transfer(host, pf, 0, uniqueHost("none"), other);
+		expect(refused.status).toBe(404);
+		expect(refused.body.code).toBe("device_not_found");
+		expect((await tableOf(host, pf))[0]).toMatchObject({
+			target: { hostId: host, bdf: pf, vfIndex: 0 },
+			version: 1,
+			state: "active",
+		});
+		expect((await deviceOf(host, pf)).body.vfsInUse).toBe(1);
+	});
+
+	it("answers no_free_vf when the target is full, changing nothing on either side", async () => {
+		const { host, target } = await twoDevices({ totalVfs: 1 });
+		await createVf(target, other, "vm-z", "0x10000");
+		const refused = await transfer(host, pf, 0, target, other);
+		expect(refused.status).toBe(409);
+		expect(refused.body.code).toBe("no_free_vf");
+		expect((await tableOf(host, pf))[0]).toMatchObject({ version: 1, state: "active" });
+		expect((await deviceOf(target, other)).body.vfsInUse).toBe(1);
+	});
+
+	it("answers not_found for a VF index that is not allocated", async () => {
+		const { host, target } = await twoDevices();
+		const refused = await transfer(host, pf, 3, target, other);
+		expect(refused.status).toBe(404);
+		expect(refused.body.code).toBe("not_found");
+	});
+
+	it("refuses a malformed target BDF with invalid_request", async () => {
+		const { host, target } = await twoDevices();
+		const refused = await transfer(host, pf, 0, target, "5e:00.0");
+		expect(refused.status).toBe(400);
+		expect(refused.body.detail).toContain("targetBdf");
+	});
+});
+
+describe("events", () => {
+	it("records the hold and the lift with its duration, newest first", async () => {
+		const host = uniqueHost();
+		const target = uniqueHost("tgt");
+		await registerDevice(host, pf);
+		await registerDevice(target, other);
+		await createVf(host, pf, "vm-a", "0x7f0000000000");
+		const { body } = await transfer(host, pf, 0, target, other);
+		const response = await admin("GET", `${devicePath(host, pf)}/events`);
+		const { events } = (await response.json()) as { events: Array<Record<string, unknown>> };
+		expect(events.map((event) => event.type)).toEqual([
+			"transfer.completed",
+			"vf.released",
+			"mapping.lifted",
+			"mapping.held",
+			"vf.created",
+		]);
+		const lifted = events.find((event) => event.type === "mapping.lifted");
+		expect(lifted).toMatchObject({
+			transferId: body.transferId,
+			vfIndex: 0,
+			virtualAddress: "0x7f0000000000",
+			mappingVersion: 2,
+		});
+		expect(lifted?.durationMs).toEqual(expect.any(Number));
+	});
+});

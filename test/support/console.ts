@@ -1,0 +1,142 @@
+import type { JWK } from "jose";
+import { admin, call } from "./http";
+import { claimsFor, encryptRequest } from "./jwe";
+import { connect, type TestSocket } from "./sockets";
+
+/**
+ * Fixtures for the console-access flow inside workerd: hosts, enrolled VMs,
+ * broadcast requests built from the served JWKS, and the agent channel.
+ */
+
+/** A unique id per test, so tests sharing storage never collide. */
+export function unique(prefix: string): string {
+	return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** A valid host body in `domain`. */
+export function hostBody(domain: string, overrides: Record<string, unknown> = {}) {
+	return {
+		domain,
+		site: "fra-1",
+		cpu: { model: "AMD EPYC 9654", flags: ["avx2", "sev"] },
+		memoryMiB: 786_432,
+		hypervisor: { name: "cloud-hypervisor", version: "41.0" },
+		...overrides,
+	};
+}
+
+/** A created host with its secrets. */
+export interface CreatedHost {
+	hostId: string;
+	domain: string;
+	agentToken: string;
+	webhookSecret: string;
+}
+
+/** Creates a host (fresh id unless given) in `domain` (fresh unless given). */
+export async function createHost(
+	hostId = unique("host"),
+	domain = unique("dom"),
+): Promise<CreatedHost> {
+	const response = await admin("PUT", `/v1/hosts/${hostId}`, hostBody(domain));
+	if (response.status !== 201) throw new Error(`host create: ${response.status}`);
+	return (await response.json()) as CreatedHost;
+}
+
+/** Enrols a VM (fresh id unless given) and returns its key. */
+export async function enrolVm(
+	hostId: string,
+	vmId = unique("vm"),
+): Promise<{ vmId: string; key: string }> {
+	const response = await admin("PUT", `/v1/hosts/${hostId}/vms/${vmId}`, {
+		memoryMiB: 4096,
+		vcpus: 2,
+	});
+	if (response.status !== 201)
+		throw new Error(`enrol: ${response.status} ${await response.text()}`);
+	const { key } = (await response.json()) as { key: string };
+	return { vmId, key };
+}
+
+/** A host with one enrolled VM. */
+export async function hostWithVm(): Promise<CreatedHost & { vmId: string; key: string }> {
+	const host = await createHost();
+	return { ...host, ...(await enrolVm(host.hostId)) };
+}
+
+/** The Worker's served JWKS. */
+export async function servedKeys(): Promise<JWK[]> {
+	const response = await call("/.well-known/jwks.json");
+	return ((await response.json()) as { keys: JWK[] }).keys;
+}
+
+/** POSTs a compact JWE to /v1/sessions. */
+export function postSession(jwe: string, contentType = "application/jose"): Promise<Response> {
+	return call("/v1/sessions", {
+		method: "POST",
+		headers: { "Content-Type": contentType },
+		body: jwe,
+	});
+}
+
+/** Builds and POSTs a valid request for `target`, with claim overrides. */
+export async function requestSession(
+	target: { domain: string; vm: string; key: string },
+	overrides: Record<string, unknown> = {},
+): Promise<Response> {
+	const [jwk] = await servedKeys();
+	if (!jwk) throw new Error("no served key");
+	return postSession(await encryptRequest(jwk, claimsFor(target, overrides)));
+}
+
+/** The `201` body of POST /v1/sessions. */
+export interface OpenedSession {
+	sessionId: string;
+	hostId: string;
+	vmId: string;
+	state: string;
+	userChannel: { url: string; token: string; expiresAt: string };
+}
+
+/** Opens a session, asserting 201. */
+export async function openSession(target: {
+	domain: string;
+	vm: string;
+	key: string;
+}): Promise<OpenedSession> {
+	const response = await requestSession(target);
+	if (response.status !== 201)
+		throw new Error(`session: ${response.status} ${await response.text()}`);
+	return (await response.json()) as OpenedSession;
+}
+
+/** Connects as the host agent. */
+export function connectAgent(host: { hostId: string; agentToken: string }): Promise<TestSocket> {
+	return connect(`https://edgevisor.test/v1/hosts/${host.hostId}/agent`, {
+		Authorization: `Bearer ${host.agentToken}`,
+	});
+}
+
+/** A `session.open` agent command. */
+export interface SessionOpenCommand {
+	id: string;
+	type: "session.open";
+	sessionId: string;
+	vmId: string;
+	channel: { url: string };
+}
+
+/**
+ * A full session: host, VM, agent, session opened, both sides attached.
+ * The agent acks the command like a real agent would.
+ */
+export async function establishedSession() {
+	const host = await hostWithVm();
+	const agent = await connectAgent(host);
+	const opened = await openSession({ domain: host.domain, vm: host.vmId, key: host.key });
+	const user = await connect(opened.userChannel.url);
+	const command = await agent.nextJson<SessionOpenCommand>();
+	agent.send(JSON.stringify({ type: "ack", id: command.id }));
+	const vm = await connect(command.channel.url);
+	return { host, agent, opened, user, vm, command };
+}

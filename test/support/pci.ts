@@ -1,0 +1,97 @@
+import { env } from "cloudflare:workers";
+import { expect } from "vitest";
+import { admin } from "./http";
+
+/** A unique host id for one test, so storage shared within a file never collides. */
+export function uniqueHost(prefix = "pci"): string {
+	return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** A realistic geometry: 4 VFs from routing id +0x80, stride 2, 16 KiB BARs at 0x8_0000_0000. */
+export const sriov = {
+	totalVfs: 4,
+	firstVfOffset: 0x80,
+	vfStride: 2,
+	vfBarBase: "0x800000000",
+	vfBarSize: "0x4000",
+};
+
+/** The device path of `hostId/bdf`. */
+export function devicePath(hostId: string, bdf: string): string {
+	return `/v1/hosts/${hostId}/pci-devices/${bdf}`;
+}
+
+/** Registers a device and asserts it was created. */
+export async function registerDevice(
+	hostId: string,
+	bdf: string,
+	geometry: Partial<typeof sriov> = {},
+): Promise<void> {
+	const response = await admin("PUT", devicePath(hostId, bdf), {
+		vendorId: "0x8086",
+		deviceId: "0x1572",
+		sriov: { ...sriov, ...geometry },
+	});
+	expect(response.status, await response.clone().text()).toBe(201);
+}
+
+/** Creates a VF and returns the created record. */
+export async function createVf(hostId: string, bdf: string, vmId: string, virtualAddress: string) {
+	const response = await admin("POST", `${devicePath(hostId, bdf)}/vfs`, { vmId, virtualAddress });
+	expect(response.status, await response.clone().text()).toBe(201);
+	return (await response.json()) as {
+		vfIndex: number;
+		vfBdf: string;
+		baseAddress: string;
+		mapping: {
+			virtualAddress: string;
+			size: string;
+			offset: string;
+			state: string;
+			version: number;
+		};
+	};
+}
+
+/** The translation answer for `virtualAddress` (status and body). */
+export async function translate(hostId: string, bdf: string, virtualAddress: string) {
+	const response = await admin("POST", `${devicePath(hostId, bdf)}/translate`, { virtualAddress });
+	return {
+		status: response.status,
+		body: (await response.json()) as Record<string, unknown>,
+		response,
+	};
+}
+
+/** Transfers VF `vfIndex` and returns status and body. */
+export async function transfer(
+	hostId: string,
+	bdf: string,
+	vfIndex: number,
+	targetHostId: string,
+	targetBdf: string,
+) {
+	const response = await admin("POST", `${devicePath(hostId, bdf)}/vfs/${vfIndex}/transfer`, {
+		targetHostId,
+		targetBdf,
+	});
+	return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+/** The translation table entries of a device. */
+export async function tableOf(hostId: string, bdf: string) {
+	const response = await admin("GET", `${devicePath(hostId, bdf)}/translation-table`);
+	expect(response.status).toBe(200);
+	return ((await response.json()) as { entries: Array<Record<string, unknown>> }).entries;
+}
+
+/** The device record (vfsInUse etc.). */
+export async function deviceOf(hostId: string, bdf: string) {
+	const response = await admin("GET", devicePath(hostId, bdf));
+	return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+/** The PciDevice stub of `hostId/bdf`. */
+export function deviceStub(hostId: string, bdf: string) {
+	return env.PCI_DEVICE.get(env.PCI_DEVICE.idFromName(`${hostId}/${bdf}`));
+}
