@@ -81,7 +81,7 @@ export function describeEvent(event) {
 		case "disconnected":
 			return `${prefix} control channel closed (${event.code}), reconnecting`;
 		case "rejected":
-			return `${prefix} control channel refused with HTTP ${event.status} (wrong agent token?)`;
+			return `${prefix} control channel refused with HTTP ${event.status}${event.status === 401 ? " (wrong agent token?)" : ""}`;
 		case "command":
 			return `${prefix} ← ${event.command.type} ${summarize(event.command)}${event.duplicate ? " (duplicate, acked again)" : ""}`;
 		case "webhook": {
