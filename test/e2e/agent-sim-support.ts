@@ -51,15 +51,18 @@ export const hostFacts = {
 	hypervisor: { name: "qemu-kvm", version: "9.2.0" },
 };
 
-/** Creates a host in a fresh domain and returns its once-shown secrets. */
-export async function createHost(domain = uniqueId("sim-d")): Promise<SeededHost> {
+/** Creates a host (in a fresh domain unless given) and returns its once-shown secrets. */
+export async function createHost(
+	domain = uniqueId("sim-d"),
+	{ site = "fra1" }: { site?: string } = {},
+): Promise<SeededHost> {
 	const hostId = uniqueId("sim-h");
 	const { status, body } = await admin<{ agentToken: string; webhookSecret: string }>(
 		"PUT",
 		`/v1/hosts/${hostId}`,
 		{
 			domain,
-			site: "fra1",
+			site,
 			...hostFacts,
 		},
 	);

@@ -1,15 +1,15 @@
 // Proves the demo fleet seeding (what `npm run dev` runs) against the real
 // Worker: two domains, six hosts, twelve VMs with 0600 key files, SR-IOV
 // functions attached to VMs, idempotent
-// on a second run (same secrets, nothing duplicated). Does not start
-// `npm run dev` itself, nor the simulated agents.
+// on a second run (same secrets, nothing duplicated), and every simulated
+// agent connects with the seeded secrets. Does not start `npm run dev` itself.
 import { mkdtemp, readFile, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 // @ts-expect-error plain ESM module (typed by JSDoc, checked by tsconfig.tools.json)
 import { seedDemoFleet } from "../../scripts/demo-fleet.mjs";
-import { admin } from "./agent-sim-support";
+import { admin, type RecordedSimulator, simulate } from "./agent-sim-support";
 
 const baseUrl = inject("baseUrl");
 const adminToken = inject("adminToken");
@@ -21,11 +21,13 @@ type Fleet = {
 
 let demoDir: string;
 let first: { fleet: Fleet; fleetFile: string; notes: string[] };
+let simulator: RecordedSimulator | undefined;
 
 beforeAll(async () => {
 	demoDir = await mkdtemp(join(tmpdir(), "edgevisor-demo-"));
 	first = await seedDemoFleet({ baseUrl, adminToken, demoDir });
 });
+afterAll(() => simulator?.stop());
 
 describe("demo fleet seeding", () => {
 	it("creates six hosts in two broadcast domains", async () => {
@@ -78,5 +80,16 @@ describe("demo fleet seeding", () => {
 		expect(keysAfter).toEqual(keysBefore);
 		const { body } = await admin<{ vms: unknown[] }>("GET", "/v1/hosts/fra1-h1/vms");
 		expect(body.vms).toHaveLength(3);
+	});
+
+	it("gives every simulated host agent a control channel", async () => {
+		const sim = simulate(first.fleet.hosts);
+		simulator = sim;
+		const connected = await Promise.all(
+			first.fleet.hosts.map((host) =>
+				sim.waitFor((event) => event.type === "connected" && event.hostId === host.hostId),
+			),
+		);
+		expect(connected).toHaveLength(6);
 	});
 });
