@@ -19,13 +19,16 @@ function scoreBar(/** @type {number} */ score, /** @type {number} */ threshold) 
 	).join("");
 }
 
+const formatScore = (/** @type {number} */ score) =>
+	Number.isInteger(score) ? String(score) : score.toFixed(1);
+
 /** Prints the assessment: each rule against its threshold, then the sets run or skipped. */
 export function printRiskTable(/** @type {any} */ migration) {
 	const rules = migration.assessment?.rules ?? [];
 	printTable(
 		rules.map((/** @type {any} */ rule) => ({
 			rule: rule.id,
-			score: `${scoreBar(rule.score, rule.threshold)} ${rule.score}`,
+			score: `${scoreBar(rule.score, rule.threshold)} ${formatScore(rule.score)}`,
 			threshold: rule.threshold,
 			validationSet: rule.validationSet,
 			triggered: rule.triggered ? "yes" : "no",
@@ -43,6 +46,17 @@ export function printRiskTable(/** @type {any} */ migration) {
 		})),
 		["validationSet", "status", "subtasks"],
 	);
+	const { subtasksTotal, subtasksSkipped, validationSecondsPlanned, validationSecondsAvoided } =
+		migration.assessment ?? {};
+	if (typeof subtasksTotal === "number" && typeof subtasksSkipped === "number") {
+		const seconds =
+			typeof validationSecondsPlanned === "number"
+				? ` (~${validationSecondsPlanned} s of checks planned, ~${validationSecondsAvoided} s avoided)`
+				: "";
+		console.log(
+			`\nvalidation: ${subtasksTotal - subtasksSkipped} of ${subtasksTotal} subtasks run${seconds}`,
+		);
+	}
 }
 
 /** A progress display on stderr: a bar on a terminal, state-change lines otherwise. */

@@ -44,7 +44,8 @@ try {
     npx edgevisor connect --url ${localUrl} --domain ${demoVm.domain} --vm ${demoVm.vmId} --key-file ${keyFile}
   Fleet: ${fleet.hosts.length} simulated host agents, ${fleet.vms.length} VMs; try
     npx edgevisor hosts list
-    npx edgevisor migrate --vm web-2 --to fra1-h2
+    npx edgevisor migrate --vm db-2 --to fra1-h1 --dry-run   # risky: most checks would run
+    npx edgevisor migrate --vm api-1 --to ams1-h1            # cross-site: agent checks, then the copy
 `;
 	}
 } catch (error) {

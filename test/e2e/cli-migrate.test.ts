@@ -1,10 +1,18 @@
-// Proves `edgevisor migrate --dry-run` against the real Worker: the risk table
-// (each rule's score against its threshold, sets triggered or skipped) for
-// people and the full assessment with --json, nothing stored, and the
-// migration problems as one line with their exit code. Live migrations with
-// the simulated agents are not covered here.
-import { beforeAll, describe, expect, inject, it } from "vitest";
-import { admin, createHost, enrolVm, type SeededHost, uniqueId } from "./agent-sim-support";
+// Proves `edgevisor migrate` against the real Worker: the dry run's risk
+// table (each rule's score against its threshold, sets triggered or skipped)
+// and full assessment with --json, nothing stored; a live migration driven by
+// the simulated agents followed to its end (exit 0) or to a validation
+// failure (exit 8); migration problems as one line with their exit code.
+import { afterEach, beforeAll, describe, expect, inject, it } from "vitest";
+import {
+	admin,
+	createHost,
+	enrolVm,
+	type RecordedSimulator,
+	type SeededHost,
+	simulate,
+	uniqueId,
+} from "./agent-sim-support";
 import { linesOf, runCli } from "./cli-run";
 
 const adminEnv = { EDGEVISOR_URL: inject("baseUrl"), EDGEVISOR_TOKEN: inject("adminToken") };
@@ -19,7 +27,50 @@ beforeAll(async () => {
 	({ vmId } = await enrolVm(source.hostId));
 });
 
+let simulator: RecordedSimulator | undefined;
+afterEach(() => {
+	simulator?.stop();
+	simulator = undefined;
+});
+
+/** A VM on a simulated host and a simulated target host (another site when `crossSite`). */
+async function liveFleet(behaviour: Record<string, unknown>, { crossSite = false } = {}) {
+	const from = await createHost();
+	const to = await createHost(from.domain, { site: crossSite ? "ams1" : "fra1" });
+	const vm = await enrolVm(from.hostId);
+	const sim = simulate([from, to], {
+		validationLatencyMs: [0, 20],
+		migrationTimeScale: 0.01,
+		...behaviour,
+	});
+	simulator = sim;
+	await Promise.all(
+		[from, to].map((host) =>
+			sim.waitFor((event) => event.type === "connected" && event.hostId === host.hostId),
+		),
+	);
+	return { to, vmId: vm.vmId };
+}
+
 describe("edgevisor migrate", () => {
+	it("follows a live migration to completed, with progress on stderr, and exits 0", async () => {
+		const { to, vmId: movingVm } = await liveFleet({});
+		const run = await runCli(["migrate", "--vm", movingVm, "--to", to.hostId], adminEnv);
+		expect(run.exitCode).toBe(0);
+		expect(run.stdout).toMatch(/^migration \S+ completed$/m);
+		expect(run.stderr).toMatch(new RegExp(`^${movingVm}: migrating \\d+% pre-copy$`, "m"));
+	});
+
+	it("exits 8 with the failure when an agent validation check fails", async () => {
+		const { to, vmId: movingVm } = await liveFleet(
+			{ validationFailureRate: 1 },
+			{ crossSite: true },
+		);
+		const run = await runCli(["migrate", "--vm", movingVm, "--to", to.hostId], adminEnv);
+		expect(run.exitCode).toBe(8);
+		expect(run.stdout).toMatch(/^migration \S+ failed in validation: /m);
+	});
+
 	it("prints the risk table of a dry run and exits 0", async () => {
 		const run = await runCli(
 			["migrate", "--vm", vmId, "--to", target.hostId, "--dry-run"],
