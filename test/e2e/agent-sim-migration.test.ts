@@ -4,16 +4,7 @@
 // moves), and migration.cancel stops the copy. Consoles and redelivery are in
 // agent-sim.test.ts.
 import { afterEach, describe, expect, it } from "vitest";
-import {
-	admin,
-	createHost,
-	enrolVm,
-	hostFacts,
-	type RecordedSimulator,
-	type SeededHost,
-	type SimEvent,
-	simulate,
-} from "./agent-sim-support";
+import { admin, isWebhook, type RecordedSimulator, simulatedPair } from "./agent-sim-support";
 
 type Migration = {
 	migrationId: string;
@@ -29,32 +20,11 @@ afterEach(() => {
 	running = undefined;
 });
 
-/** Two hosts of one domain, both simulated, and a VM on the first. */
-async function fleetOfTwo(behaviour: Record<string, unknown>, { crossSite = false } = {}) {
-	const source = await createHost();
-	const target = await createHost(source.domain, { site: crossSite ? "ams1" : "fra1" });
-	const { vmId } = await enrolVm(source.hostId);
-	const facts = { ...hostFacts, memoryFreeMiB: 200_000 };
-	const sim = simulate(
-		[source, target].map((host: SeededHost) => ({ ...host, facts })),
-		{ validationLatencyMs: [0, 20], migrationTimeScale: 0.01, ...behaviour },
-	);
-	running = sim;
-	await Promise.all(
-		[source, target].map((host) =>
-			sim.waitFor((event) => isWebhook(event, "host.facts") && event.hostId === host.hostId),
-		),
-	);
-	return { sim, source, target, vmId };
-}
-
-function isWebhook(event: SimEvent, type: string, migrationId?: string): boolean {
-	if (event.type !== "webhook") return false;
-	const delivery = event.delivery as { type: string; data: { migrationId?: string } };
-	return (
-		delivery.type === type &&
-		(migrationId === undefined || delivery.data.migrationId === migrationId)
-	);
+/** A simulated pair whose simulator this file stops after each test. */
+async function fleetOfTwo(behaviour: Record<string, unknown>, options?: { crossSite?: boolean }) {
+	const pair = await simulatedPair(behaviour, options);
+	running = pair.sim;
+	return pair;
 }
 
 async function startMigration(vmId: string, targetHostId: string): Promise<Migration> {

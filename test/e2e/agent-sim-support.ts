@@ -149,3 +149,38 @@ export async function requestSession(
 	});
 	return { status: response.status, body: (await response.json()) as SessionAnswer };
 }
+
+/** Whether a simulator event is the delivery of a webhook of `type` (for `migrationId`). */
+export function isWebhook(event: SimEvent, type: string, migrationId?: string): boolean {
+	if (event.type !== "webhook") return false;
+	const delivery = event.delivery as { type: string; data: { migrationId?: string } };
+	return (
+		delivery.type === type &&
+		(migrationId === undefined || delivery.data.migrationId === migrationId)
+	);
+}
+
+/**
+ * Two hosts of one domain (another site when `crossSite`) with a VM on the
+ * first, both simulated with fast validation and copying; resolves once both
+ * agents reported their facts. The caller stops the simulator.
+ */
+export async function simulatedPair(
+	behaviour: Record<string, unknown> = {},
+	{ crossSite = false } = {},
+) {
+	const source = await createHost();
+	const target = await createHost(source.domain, { site: crossSite ? "ams1" : "fra1" });
+	const { vmId } = await enrolVm(source.hostId);
+	const facts = { ...hostFacts, memoryFreeMiB: 200_000 };
+	const sim = simulate(
+		[source, target].map((host) => ({ ...host, facts })),
+		{ validationLatencyMs: [0, 20], migrationTimeScale: 0.01, ...behaviour },
+	);
+	await Promise.all(
+		[source, target].map((host) =>
+			sim.waitFor((event) => isWebhook(event, "host.facts") && event.hostId === host.hostId),
+		),
+	);
+	return { sim, source, target, vmId };
+}

@@ -10,7 +10,7 @@ import {
 	enrolVm,
 	type RecordedSimulator,
 	type SeededHost,
-	simulate,
+	simulatedPair,
 	uniqueId,
 } from "./agent-sim-support";
 import { linesOf, runCli } from "./cli-run";
@@ -33,23 +33,11 @@ afterEach(() => {
 	simulator = undefined;
 });
 
-/** A VM on a simulated host and a simulated target host (another site when `crossSite`). */
-async function liveFleet(behaviour: Record<string, unknown>, { crossSite = false } = {}) {
-	const from = await createHost();
-	const to = await createHost(from.domain, { site: crossSite ? "ams1" : "fra1" });
-	const vm = await enrolVm(from.hostId);
-	const sim = simulate([from, to], {
-		validationLatencyMs: [0, 20],
-		migrationTimeScale: 0.01,
-		...behaviour,
-	});
-	simulator = sim;
-	await Promise.all(
-		[from, to].map((host) =>
-			sim.waitFor((event) => event.type === "connected" && event.hostId === host.hostId),
-		),
-	);
-	return { to, vmId: vm.vmId };
+/** A simulated pair whose simulator this file stops after each test. */
+async function liveFleet(behaviour: Record<string, unknown>, options?: { crossSite?: boolean }) {
+	const pair = await simulatedPair(behaviour, options);
+	simulator = pair.sim;
+	return { to: pair.target, vmId: pair.vmId };
 }
 
 describe("edgevisor migrate", () => {
