@@ -11,6 +11,11 @@ import { createApiClient } from "./api.mjs";
 import { CliError, exitCodes } from "./output.mjs";
 
 const escapeByte = 0x1d; // Ctrl-]
+/**
+ * Close reasons of a console that simply ended (the guest logged out, the user
+ * went away); any other (terminated, vm_migrated, idle_timeout, …) exits 8.
+ */
+const endedByAPeer = new Set(["vm_disconnected", "user_disconnected", "user left", "closed"]);
 const requestLifetimeSeconds = 60;
 /** With piped input, how long the console may stay quiet after input ends before we leave. */
 const pipedQuietMs = 1500;
@@ -129,7 +134,8 @@ function runConsole(url) {
 			restoreTerminal();
 			const reason = reasonBuffer.toString() || (userLeft ? "user left" : `code ${code}`);
 			stderr.write(`\r\n[session closed: ${reason}]\n`);
-			resolve(userLeft || code === 1000 ? exitCodes.ok : exitCodes.operationFailed);
+			const ended = userLeft || (code === 1000 && endedByAPeer.has(reason));
+			resolve(ended ? exitCodes.ok : exitCodes.operationFailed);
 		});
 	});
 }

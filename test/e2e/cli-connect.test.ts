@@ -1,7 +1,8 @@
 // Proves `edgevisor connect` end to end through a real pseudo-terminal
 // (`script`): the broadcast request reaches the simulated host agent, the
 // user types into the VM's console and reads its answer, Ctrl-] leaves with
-// exit 0 and the close reason. Failures of connect are in cli.test.ts.
+// exit 0 and the close reason; an admin's terminate ends the console with its
+// reason. Failures of connect are in cli.test.ts.
 import { spawn } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -15,6 +16,7 @@ import {
 	simulate,
 	uniqueId,
 } from "./agent-sim-support";
+import { runCli } from "./cli-run";
 
 const adminEnv = { EDGEVISOR_URL: inject("baseUrl"), EDGEVISOR_TOKEN: inject("adminToken") };
 
@@ -77,23 +79,51 @@ function runInPty(args: string[]) {
 	};
 }
 
+/** Enrols a VM, connects to it in a terminal and waits for its shell prompt. */
+async function connectToNewVm() {
+	const { vmId, key } = await enrolVm(host.hostId);
+	const keyFile = await keyFileFor(key);
+	const terminal = runInPty([
+		"connect",
+		"--domain",
+		host.domain,
+		"--vm",
+		vmId,
+		"--key-file",
+		keyFile,
+	]);
+	await terminal.waitForOutput(`root@${vmId}:~# `);
+	return { vmId, terminal };
+}
+
 describe("edgevisor connect in a terminal", () => {
 	it("connects through a terminal, runs hostname on the VM and leaves on Ctrl-]", async () => {
-		const { vmId, key } = await enrolVm(host.hostId);
-		const terminal = runInPty([
-			"connect",
-			"--domain",
-			host.domain,
-			"--vm",
-			vmId,
-			"--key-file",
-			await keyFileFor(key),
-		]);
-		await terminal.waitForOutput(`root@${vmId}:~# `);
+		const { vmId, terminal } = await connectToNewVm();
 		terminal.type("hostname\r");
 		await terminal.waitForOutput(`hostname\n${vmId}\n`);
 		terminal.type("\u001d");
 		expect(await terminal.exited).toBe(0);
 		expect(terminal.output()).toContain("[session closed:");
+	});
+
+	it("ends with exit 0 when the guest logs out", async () => {
+		const { terminal } = await connectToNewVm();
+		terminal.type("exit\r");
+		expect(await terminal.exited).toBe(0);
+		expect(terminal.output()).toContain("logout");
+	});
+
+	it("closes the console with reason terminated and exit 8 when an admin terminates it", async () => {
+		const { vmId, terminal } = await connectToNewVm();
+		const listed = await runCli(["--json", "sessions", "list", "--host", host.hostId], adminEnv);
+		const { sessions } = JSON.parse(listed.stdout) as {
+			sessions: Array<{ sessionId: string; vmId: string; state: string }>;
+		};
+		const session = sessions.find((candidate) => candidate.vmId === vmId);
+		expect(session?.state).toBe("established");
+		const terminated = await runCli(["sessions", "terminate", session?.sessionId ?? ""], adminEnv);
+		expect(terminated.exitCode).toBe(0);
+		expect(await terminal.exited).toBe(8);
+		expect(terminal.output()).toContain("[session closed: terminated]");
 	});
 });

@@ -105,4 +105,22 @@ describe("edgevisor against the Worker", () => {
 		expect(linesOf(run.stderr)).toHaveLength(1);
 		expect(run.stderr).toMatch(/^edgevisor: 401 unauthorized: /);
 	});
+
+	it("rotates a VM's key into a 0600 file, after which the old key is refused", async () => {
+		const { vmId, key: oldKey } = await enrolVm(host.hostId);
+		const keyFile = join(workDir, `${vmId}-rotated.key`);
+		const rotated = await runCli(
+			["vms", "rotate-key", "--host", host.hostId, "--vm", vmId, "--key-file", keyFile],
+			adminEnv,
+		);
+		expect(rotated.exitCode).toBe(0);
+		expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
+		expect((await readFile(keyFile, "utf8")).trim()).not.toBe(oldKey);
+		const run = await runCli(
+			["connect", "--domain", host.domain, "--vm", vmId, "--key-file", await keyFileFor(oldKey)],
+			adminEnv,
+		);
+		expect(run.exitCode).toBe(3);
+		expect(run.stderr).toMatch(/^edgevisor: 403 key_mismatch: /);
+	});
 });
