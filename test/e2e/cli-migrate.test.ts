@@ -2,7 +2,8 @@
 // table (each rule's score against its threshold, sets triggered or skipped)
 // and full assessment with --json, nothing stored; a live migration driven by
 // the simulated agents followed to its end (exit 0) or to a validation
-// failure (exit 8); migration problems as one line with their exit code.
+// failure (exit 8); listing and showing migrations; migration problems as
+// one line with their exit code.
 import { afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import {
 	admin,
@@ -47,6 +48,22 @@ describe("edgevisor migrate", () => {
 		expect(run.exitCode).toBe(0);
 		expect(run.stdout).toMatch(/^migration \S+ completed$/m);
 		expect(run.stderr).toMatch(new RegExp(`^${movingVm}: migrating \\d+% pre-copy$`, "m"));
+	});
+
+	it("lists and shows a finished migration, which cannot be cancelled (exit 5)", async () => {
+		const { to, vmId: movingVm } = await liveFleet({});
+		const moved = await runCli(
+			["--json", "migrate", "--vm", movingVm, "--to", to.hostId],
+			adminEnv,
+		);
+		const { migrationId } = JSON.parse(moved.stdout) as { migrationId: string };
+		const listed = await runCli(["migrations", "list", "--vm", movingVm], adminEnv);
+		expect(listed.stdout).toMatch(new RegExp(`^${migrationId}\\s.*\\scompleted\\s+100%`, "m"));
+		const shown = await runCli(["migrations", "show", migrationId], adminEnv);
+		expect(shown.stdout).toMatch(/^state:\s+completed$/m);
+		const cancelled = await runCli(["migrations", "cancel", migrationId], adminEnv);
+		expect(cancelled.exitCode).toBe(5);
+		expect(cancelled.stderr).toMatch(/^edgevisor: 409 not_cancellable: /);
 	});
 
 	it("exits 8 with the failure when an agent validation check fails", async () => {
