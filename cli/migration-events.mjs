@@ -16,7 +16,13 @@ export async function* readServerSentEvents(body) {
 	const decoder = new TextDecoder();
 	let buffer = "";
 	for await (const chunk of /** @type {AsyncIterable<Uint8Array>} */ (body)) {
-		buffer += decoder.decode(chunk, { stream: true }).replace(/\r\n?/g, "\n");
+		buffer += decoder.decode(chunk, { stream: true });
+		// A CR at the end may be half of a CRLF cut by the chunking: keep it for later.
+		const pendingCarriageReturn = buffer.endsWith("\r");
+		const normalized = buffer
+			.slice(0, pendingCarriageReturn ? -1 : undefined)
+			.replace(/\r\n?/g, "\n");
+		buffer = pendingCarriageReturn ? `${normalized}\r` : normalized;
 		let boundary = buffer.indexOf("\n\n");
 		while (boundary !== -1) {
 			const block = buffer.slice(0, boundary);
