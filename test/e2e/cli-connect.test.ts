@@ -2,7 +2,7 @@
 // (`script`): the broadcast request reaches the simulated host agent, the
 // user types into the VM's console and reads its answer, Ctrl-] leaves with
 // exit 0 and the close reason; an admin's terminate ends the console with its
-// reason. Failures of connect are in cli.test.ts.
+// reason; piped input runs on the VM too. Failures of connect are in cli.test.ts.
 import { spawn } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -125,5 +125,17 @@ describe("edgevisor connect in a terminal", () => {
 		expect(terminated.exitCode).toBe(0);
 		expect(await terminal.exited).toBe(8);
 		expect(terminal.output()).toContain("[session closed: terminated]");
+	});
+
+	it("runs piped commands on the VM and leaves once the console goes quiet", async () => {
+		const { vmId, key } = await enrolVm(host.hostId);
+		const keyFile = await keyFileFor(key);
+		const run = await runCli(
+			["connect", "--domain", host.domain, "--vm", vmId, "--key-file", keyFile],
+			adminEnv,
+			"uname -a\n",
+		);
+		expect(run.exitCode).toBe(0);
+		expect(run.stdout).toContain(`Linux ${vmId} 6.12`);
 	});
 });

@@ -13,9 +13,13 @@ export interface CliRun {
 
 /**
  * Runs `edgevisor …args` with a clean environment (no EDGEVISOR_* from the
- * caller unless given in `env`), closed stdin, and a 30 s time limit.
+ * caller unless given in `env`), `input` piped to stdin, and a 30 s time limit.
  */
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+export function runCli(
+	args: string[],
+	env: Record<string, string> = {},
+	input = "",
+): Promise<CliRun> {
 	const { EDGEVISOR_URL: _url, EDGEVISOR_TOKEN: _token, ...inherited } = process.env;
 	return new Promise((resolve) => {
 		const child = execFile(
@@ -27,7 +31,7 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
 				resolve({ exitCode, stdout, stderr });
 			},
 		);
-		child.stdin?.end();
+		child.stdin?.end(input);
 	});
 }
 
