@@ -124,9 +124,12 @@ export function createHostAgent({ baseUrl, host, vmShape, behaviour, emit }) {
 			stopped = false;
 			connect();
 		},
-		/** Drops the control channel without stopping; the agent reconnects by itself. */
+		/**
+		 * Drops the control channel without stopping; the agent reconnects by
+		 * itself. Frames already sent (acks) still reach the server first.
+		 */
 		dropConnection() {
-			socket?.terminate();
+			socket?.close(4001, "simulated connection drop");
 		},
 		/** Whether the control channel is open right now. */
 		get connected() {
