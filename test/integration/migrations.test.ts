@@ -225,7 +225,28 @@ describe("validation results", () => {
 	});
 });
 
+describe("history", () => {
+	it("counts the VM's and the target's recent failures into the recent-failures rule", async () => {
+		const { vmId, source, target } = await migrationSetup();
+		for (let attempt = 0; attempt < 2; attempt++) {
+			const { migrationId } = await startMigration(vmId, target.hostId);
+			const data = { migrationId, reason: "link lost" };
+			await sendWebhook(source, { type: "migration.failed", data });
+		}
+		const dryRun = (await (
+			await postMigration(vmId, target.hostId, true)
+		).json()) as MigrationRecord;
+		const rule = dryRun.assessment.rules.find((outcome) => outcome.id === "recent-failures");
+		// 25 × 2 target failures + 20 × 2 failures of this VM.
+		expect(rule).toMatchObject({ score: 90, triggered: true });
+	});
+});
+
 describe("reads and cancel", () => {
+	it("answers vm_not_found for the migrations of a VM that never existed", async () => {
+		await expectProblem(await admin("GET", "/v1/vms/vm-never-1/migrations"), 404, "vm_not_found");
+	});
+
 	it("lists a VM's migrations newest first", async () => {
 		const { vmId, target } = await migrationSetup();
 		const first = await startMigration(vmId, target.hostId);
