@@ -8,6 +8,7 @@
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { defaultPolicy } from "../../shared/default-policy";
 import { claimsFor, encryptRequest } from "../support/jwe";
+import { probeWithin1s } from "../support/migration-policies";
 import {
 	type AgentCommand,
 	api,
@@ -150,13 +151,7 @@ describe("migrations end to end", () => {
 	});
 
 	it("fails a subtask the agent never answers once its timeout passes", async () => {
-		const policy = {
-			rules: [{ id: "always", score: "100", threshold: 50, validationSet: "probe" }],
-			validationSets: [
-				{ id: "probe", subtasks: [{ id: "ping", kind: "agent", timeoutSeconds: 1 }] },
-			],
-		};
-		expect((await call("PUT", "/v1/migration-policy", policy)).status).toBe(200);
+		expect((await call("PUT", "/v1/migration-policy", probeWithin1s)).status).toBe(200);
 		try {
 			const { target, vmId, agent } = await setup();
 			const { migrationId } = await migrate(vmId, target.hostId);

@@ -21,12 +21,8 @@ import {
 	startMigration,
 	vmObject,
 } from "../support/migration";
+import { probeWithin1s } from "../support/migration-policies";
 import { withTimeout } from "../support/sockets";
-
-const probeWithin1s = {
-	rules: [{ id: "always", score: "100", threshold: 50, validationSet: "probe" }],
-	validationSets: [{ id: "probe", subtasks: [{ id: "ping", kind: "agent", timeoutSeconds: 1 }] }],
-};
 
 /** Polls the record until `done` holds (the alarm is the event; bounded). */
 async function until(migrationId: string, done: (record: MigrationRecord) => boolean) {
