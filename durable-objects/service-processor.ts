@@ -18,7 +18,7 @@ import { Relay, type RelayAttachment } from "./service-processor/relay";
 import { migrateServiceProcessor } from "./service-processor/schema";
 import { type SessionRecord, SessionStore } from "./service-processor/sessions";
 import { toVmView, type VmRow, VmTable, type VmView } from "./service-processor/table";
-import { type VerifiedWebhook, verifyWebhook } from "./service-processor/webhooks";
+import { forgetWebhook, type VerifiedWebhook, verifyWebhook } from "./service-processor/webhooks";
 
 export type { SessionOpened, SessionRequest } from "./service-processor/access";
 export type { AgentCommandInput } from "./service-processor/agent";
@@ -120,6 +120,11 @@ export class ServiceProcessor extends DurableObject<Env> {
 	/** Standard Webhooks verification with this host's secret; records the webhook id. */
 	async verifyWebhook(headers: Record<string, string>, rawBody: string): Promise<VerifiedWebhook> {
 		return verifyWebhook(this.ctx.storage.sql, this.hosts.webhookSecret(), headers, rawBody);
+	}
+
+	/** Forgets a `webhook-id` whose event could not be applied, so a retry applies it. */
+	async forgetWebhook(webhookId: string): Promise<void> {
+		forgetWebhook(this.ctx.storage.sql, webhookId);
 	}
 
 	// ---- The SP table ------------------------------------------------------

@@ -52,3 +52,11 @@ export function verifyWebhook(
 	).rowsWritten;
 	return { duplicate: inserted === 0, event: { type, data: data ?? null } };
 }
+
+/**
+ * Forgets a recorded `webhook-id`, so that an agent's retry of a delivery we
+ * failed to apply is applied rather than taken for a duplicate.
+ */
+export function forgetWebhook(sql: SqlStorage, webhookId: string): void {
+	sql.exec("DELETE FROM webhook_ids WHERE id = ?", webhookId);
+}

@@ -55,6 +55,16 @@ describe("webhook verification", () => {
 		expect((await getMigration(migrationId)).progress.percent).toBe(60);
 	});
 
+	it("keeps a delivery that could not be applied retryable under the same webhook-id", async () => {
+		const { source } = await migrationSetup();
+		const early = { type: "migration.progress", data: { migrationId: "mig-unknown", percent: 10 } };
+		const refused = await sendWebhook(source, early, { id: "msg_retry_1" });
+		expect((await problemOf(refused)).code).toBe("not_found");
+		// Had the id been consumed, this would be a 200 duplicate that is never applied.
+		const retried = await sendWebhook(source, early, { id: "msg_retry_1" });
+		expect((await problemOf(retried)).code).toBe("not_found");
+	});
+
 	it("refuses a verified event whose data breaks the schema with invalid_request", async () => {
 		const { source } = await migrationSetup();
 		const response = await sendWebhook(source, {

@@ -31,6 +31,17 @@ function parseEvent(payload: unknown): WebhookEvent {
 	throw new Problem("invalid_request", `${field}: ${issue?.message ?? "invalid event"}`);
 }
 
+/** Applies a verified event; true when it changed anything. */
+async function applyEvent(env: Env, hostId: string, event: WebhookEvent): Promise<boolean> {
+	if (event.type === "host.facts") {
+		await serviceProcessor(env, hostId).recordFacts(event.data);
+		return true;
+	}
+	const vmId = await fleet(env).findMigration(event.data.migrationId);
+	if (!vmId) throw new Problem("not_found", `no migration ${event.data.migrationId}`);
+	return (await virtualMachine(env, vmId).applyMigrationEvent(hostId, event)).applied;
+}
+
 webhookRoutes.openapi(
 	createRoute({
 		method: "post",
@@ -56,14 +67,14 @@ webhookRoutes.openapi(
 		const sp = serviceProcessor(c.env, hostId);
 		const { duplicate, event: verified } = await sp.verifyWebhook(headers, rawBody);
 		if (duplicate) return c.json({ received: true as const, duplicate: true, applied: false }, 200);
-		const event = parseEvent(verified);
-		if (event.type === "host.facts") {
-			await sp.recordFacts(event.data);
-			return c.json({ received: true as const, duplicate: false, applied: true }, 200);
+		let applied: boolean;
+		try {
+			applied = await applyEvent(c.env, hostId, parseEvent(verified));
+		} catch (error) {
+			// The id was recorded on verification; a delivery that was not applied must stay retryable.
+			await sp.forgetWebhook(headers["webhook-id"] ?? "");
+			throw error;
 		}
-		const vmId = await fleet(c.env).findMigration(event.data.migrationId);
-		if (!vmId) throw new Problem("not_found", `no migration ${event.data.migrationId}`);
-		const outcome = await virtualMachine(c.env, vmId).applyMigrationEvent(hostId, event);
-		return c.json({ received: true as const, duplicate: false, applied: outcome.applied }, 200);
+		return c.json({ received: true as const, duplicate: false, applied }, 200);
 	},
 );
