@@ -1,17 +1,14 @@
 import WebSocket from "ws";
+import { type Frame, Inbox, withTimeout } from "./inbox";
 
 /**
  * Real `ws` clients for the end-to-end tests (Node against `wrangler dev`),
  * with an inbox and bounded waits, mirroring sockets.ts inside workerd.
  */
 
-/** A received frame: text, or binary as bytes. */
-export type NodeFrame = string | Uint8Array;
-
 /** A connected `ws` client with an inbox. */
 export class NodeSocket {
-	private readonly inbox: NodeFrame[] = [];
-	private readonly waiters: Array<() => void> = [];
+	private readonly inbox = new Inbox();
 	/** Resolves with the close code and reason. */
 	readonly closed: Promise<{ code: number; reason: string }>;
 
@@ -19,42 +16,23 @@ export class NodeSocket {
 		this.closed = new Promise((resolve) => {
 			socket.on("close", (code, reason) => {
 				resolve({ code, reason: reason.toString() });
-				this.wake();
+				this.inbox.wake();
 			});
 		});
 		socket.on("message", (data, isBinary) => {
 			const bytes = Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]);
 			this.inbox.push(isBinary ? new Uint8Array(bytes) : bytes.toString("utf8"));
-			this.wake();
 		});
 	}
 
-	private wake(): void {
-		for (const waiter of this.waiters.splice(0)) waiter();
-	}
-
 	/** The next frame, waiting up to `timeoutMs`. */
-	async next(timeoutMs = 10_000): Promise<NodeFrame> {
-		const deadline = Date.now() + timeoutMs;
-		while (this.inbox.length === 0) {
-			const remaining = deadline - Date.now();
-			if (remaining <= 0) throw new Error(`no frame within ${timeoutMs} ms`);
-			await new Promise<void>((resolve) => {
-				const timer = setTimeout(resolve, remaining);
-				this.waiters.push(() => {
-					clearTimeout(timer);
-					resolve();
-				});
-			});
-		}
-		return this.inbox.shift() as NodeFrame;
+	next(timeoutMs = 10_000): Promise<Frame> {
+		return this.inbox.next(timeoutMs);
 	}
 
 	/** The next frame parsed as JSON. */
-	async nextJson<T = Record<string, unknown>>(timeoutMs?: number): Promise<T> {
-		const frame = await this.next(timeoutMs);
-		if (typeof frame !== "string") throw new Error("expected a text frame");
-		return JSON.parse(frame) as T;
+	nextJson<T = Record<string, unknown>>(timeoutMs = 10_000): Promise<T> {
+		return this.inbox.nextJson<T>(timeoutMs);
 	}
 
 	send(frame: string | Uint8Array): void {
@@ -67,15 +45,7 @@ export class NodeSocket {
 
 	/** Waits (bounded) for the close. */
 	waitClosed(timeoutMs = 10_000): Promise<{ code: number; reason: string }> {
-		return Promise.race([
-			this.closed,
-			new Promise<never>((_, reject) =>
-				setTimeout(
-					() => reject(new Error(`socket did not close within ${timeoutMs} ms`)),
-					timeoutMs,
-				),
-			),
-		]);
+		return withTimeout(this.closed, timeoutMs, "socket did not close");
 	}
 }
 
