@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { hashSecret, newVmKey } from "../shared/keys";
-import { Problem, type ProblemCode, problemDetails } from "../shared/problem";
+import { Problem } from "../shared/problem";
 import type { HostInput } from "../shared/schemas/hosts";
 import type { VmInput } from "../shared/schemas/vms";
 import { log } from "../workers/log";
@@ -18,6 +18,7 @@ import { Relay, type RelayAttachment } from "./service-processor/relay";
 import { migrateServiceProcessor } from "./service-processor/schema";
 import { type SessionRecord, SessionStore } from "./service-processor/sessions";
 import { toVmView, type VmRow, VmTable, type VmView } from "./service-processor/table";
+import { acceptUpgrade } from "./service-processor/upgrades";
 import { type VerifiedWebhook, verifyWebhook } from "./service-processor/webhooks";
 
 export type { SessionOpened, SessionRequest } from "./service-processor/access";
@@ -31,34 +32,9 @@ export type VmEnrolment =
 	| { created: true; vm: VmView; key: string }
 	| { created: false; vm: VmView };
 
-const userChannelPath = /^\/v1\/sessions\/([^/]+)\/(user|vm)$/;
-
 function secondsFromEnv(value: string | undefined, fallbackSeconds: number): number {
 	const seconds = Number(value);
 	return Number.isFinite(seconds) && seconds > 0 ? seconds : fallbackSeconds;
-}
-
-function problemResponse(code: ProblemCode, detail: string): Response {
-	const body = problemDetails(code, detail);
-	return Response.json(body, {
-		status: body.status,
-		headers: { "Content-Type": "application/problem+json" },
-	});
-}
-
-function isUpgrade(request: Request): boolean {
-	return request.headers.get("Upgrade")?.toLowerCase() === "websocket";
-}
-
-function notAnUpgrade(): Response {
-	return problemResponse("invalid_request", "expected a WebSocket upgrade");
-}
-
-/** Accepts the server end of a new socket pair and answers 101 with the client end. */
-function upgrade(accept: (socket: WebSocket) => void): Response {
-	const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
-	accept(server);
-	return new Response(null, { status: 101, webSocket: client });
 }
 
 /**
@@ -269,27 +245,12 @@ export class ServiceProcessor extends DurableObject<Env> {
 
 	/** WebSocket upgrades only: the agent channel and the two sides of a session. */
 	override async fetch(request: Request): Promise<Response> {
-		const { pathname, searchParams } = new URL(request.url);
-		if (pathname.endsWith("/agent")) {
-			const token = request.headers.get("Authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1];
-			if (!token || !(await this.hosts.verifyAgentToken(token))) {
-				return problemResponse("unauthorized", "agent bearer token missing or wrong");
-			}
-			if (!isUpgrade(request)) return notAnUpgrade();
-			return upgrade((socket) => this.agent.attach(socket));
-		}
-		const match = pathname.match(userChannelPath);
-		const token = searchParams.get("token");
-		if (!match?.[1] || !token) return problemResponse("unauthorized", "channel token missing");
-		const sessionId = decodeURIComponent(match[1]);
-		const side = match[2] === "vm" ? "vm" : "user";
-		// Checked before the token is spent, so a plain GET cannot burn it.
-		if (!isUpgrade(request)) return notAnUpgrade();
-		const tokenHash = await hashSecret(token);
-		if (!this.sessions.consumeToken(sessionId, side, tokenHash)) {
-			return problemResponse("unauthorized", "channel token invalid, already used or expired");
-		}
-		return upgrade((socket) => this.relay.attach(sessionId, side, socket));
+		return acceptUpgrade(request, {
+			hosts: this.hosts,
+			sessions: this.sessions,
+			agent: this.agent,
+			relay: this.relay,
+		});
 	}
 
 	override async webSocketMessage(socket: WebSocket, message: string | ArrayBuffer): Promise<void> {
