@@ -6,9 +6,11 @@
  * and is retried with back-off by the object's alarm, so `vf.hold` always
  * reaches the service processor before the `vf.lift` that follows it.
  */
+import { log } from "../../workers/log";
 import { deliver, type OutboxMessage } from "./peers";
 
 const maxBackoffMs = 60_000;
+const inlineGraceMs = 5_000;
 
 interface OutboxRow extends Record<string, SqlStorageValue> {
 	seq: number;
@@ -20,8 +22,8 @@ interface OutboxRow extends Record<string, SqlStorageValue> {
 
 /** The outbox of one PciDevice. */
 export class Outbox {
-	#flushing: Promise<void> | undefined;
-	#flushAgain = false;
+	/** One delivery pass at a time per channel keeps each channel in order. */
+	readonly #passes = new Map<string, Promise<void>>();
 
 	constructor(
 		private readonly sql: SqlStorage,
@@ -38,45 +40,53 @@ export class Outbox {
 		);
 	}
 
-	/** When the next retry is due, if any message is waiting. */
+	/**
+	 * When the alarm should next deliver, if any message is waiting. A fresh
+	 * message is delivered inline by the request that wrote it, so the alarm
+	 * only backs it up `inlineGraceMs` later (e.g. after an eviction).
+	 */
 	nextAttemptMs(): number | undefined {
 		const [row] = this.sql
-			.exec<{ due: number | null }>("SELECT MIN(next_attempt_ms) AS due FROM outbox")
+			.exec<{ due: number | null }>(
+				"SELECT MIN(CASE WHEN attempts = 0 THEN next_attempt_ms + ? ELSE next_attempt_ms END) AS due FROM outbox",
+				inlineGraceMs,
+			)
 			.toArray();
 		return row?.due ?? undefined;
 	}
 
-	/**
-	 * Delivers every due message. Concurrent callers share one pass; a message
-	 * added while a pass runs is picked up by a further pass before it resolves.
-	 */
-	flush(): Promise<void> {
-		this.#flushAgain = true;
-		if (!this.#flushing) {
-			this.#flushing = (async () => {
-				while (this.#flushAgain) {
-					this.#flushAgain = false;
-					await this.#deliverDue();
-				}
-			})().finally(() => {
-				this.#flushing = undefined;
-			});
-		}
-		return this.#flushing;
+	/** Delivers every due message of every channel (channels in parallel). */
+	async flush(): Promise<void> {
+		const channels = this.sql
+			.exec<{ channel: string }>("SELECT DISTINCT channel FROM outbox")
+			.toArray()
+			.map((row) => row.channel);
+		await Promise.all(channels.map((channel) => this.flushChannel(channel)));
 	}
 
-	async #deliverDue(): Promise<void> {
-		const blocked = new Set<string>();
-		const rows = this.sql.exec<OutboxRow>("SELECT * FROM outbox ORDER BY seq").toArray();
-		for (const row of rows) {
-			if (blocked.has(row.channel) || row.next_attempt_ms > Date.now()) {
-				blocked.add(row.channel);
-				continue;
-			}
+	/**
+	 * Delivers the due messages of one channel in order, after any pass already
+	 * running on it (so a message added during that pass is delivered too).
+	 */
+	flushChannel(channel: string): Promise<void> {
+		const previous = this.#passes.get(channel) ?? Promise.resolve();
+		const pass = previous.then(() => this.#deliverChannel(channel));
+		this.#passes.set(channel, pass);
+		return pass.finally(() => {
+			if (this.#passes.get(channel) === pass) this.#passes.delete(channel);
+		});
+	}
+
+	async #deliverChannel(channel: string): Promise<void> {
+		for (;;) {
+			const [row] = this.sql
+				.exec<OutboxRow>("SELECT * FROM outbox WHERE channel = ? ORDER BY seq LIMIT 1", channel)
+				.toArray();
+			if (!row || row.next_attempt_ms > Date.now()) return;
 			try {
 				await deliver(this.env, JSON.parse(row.payload) as OutboxMessage);
 				this.sql.exec("DELETE FROM outbox WHERE seq = ?", row.seq);
-			} catch {
+			} catch (error) {
 				const attempts = row.attempts + 1;
 				const backoffMs = Math.min(maxBackoffMs, 250 * 2 ** Math.min(attempts, 8));
 				this.sql.exec(
@@ -85,7 +95,12 @@ export class Outbox {
 					Date.now() + backoffMs,
 					row.seq,
 				);
-				blocked.add(row.channel);
+				log("warn", "outbox delivery failed; retrying later", {
+					channel,
+					attempts,
+					error: error instanceof Error ? error.message : String(error),
+				});
+				return;
 			}
 		}
 	}

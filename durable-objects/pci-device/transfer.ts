@@ -23,8 +23,6 @@ import type { MappingRow, TransferRow, TransferStep } from "./rows";
 export const stepTimeoutMs = 10_000;
 /** The hold's lease: past it the alarm lifts the hold itself. */
 export const holdLeaseMs = 1_000;
-/** How long the hold waits for the service processor to take `vf.hold`. */
-const notifyTimeoutMs = 250;
 /** Back-off before the alarm retries a step whose peer was unreachable. */
 const retryMs = 1_000;
 
@@ -50,7 +48,12 @@ export class TransferEngine {
 
 	constructor(private readonly device: DeviceContext) {}
 
-	/** Starts (or joins) a transfer and drives it until `untilStep` (default: completion). */
+	/**
+	 * Starts (or joins) a transfer and drives it until `untilStep` (default:
+	 * completion). Stopping early leaves it marked as in flight, exactly like a
+	 * request stalled on a peer: only its deadline or an eviction lets the alarm
+	 * take over (recovery tests use this).
+	 */
 	async run(order: TransferOrder, untilStep: TransferStep = "completed"): Promise<TransferRow> {
 		const key = addressKey(BigInt(order.virtualAddress));
 		const previous = this.#queues.get(key) ?? Promise.resolve();
@@ -64,12 +67,18 @@ export class TransferEngine {
 	}
 
 	async #start(order: TransferOrder, key: string, untilStep: TransferStep): Promise<TransferRow> {
-		if (!this.#load(order.transferId)) this.#create(order, key);
 		this.#running.add(order.transferId);
 		try {
-			return await this.#drive(order.transferId, untilStep);
-		} finally {
+			if (!this.#load(order.transferId)) {
+				this.#create(order, key);
+				await this.device.scheduleAlarm();
+			}
+			const reached = await this.#drive(order.transferId, untilStep);
+			if (reached.step === "completed") this.#running.delete(order.transferId);
+			return reached;
+		} catch (error) {
 			this.#running.delete(order.transferId);
+			throw error;
 		}
 	}
 
@@ -120,6 +129,9 @@ export class TransferEngine {
 				case "rolled_back":
 					throw new Problem("internal", `transfer ${transferId} was rolled back`);
 			}
+			// Each persisted step has its own deadline; the alarm must follow it
+			// (the hold sets its lease alarm itself, inside the hold window).
+			if (transfer.step !== "reserved") await this.device.scheduleAlarm();
 		}
 	}
 
@@ -162,7 +174,7 @@ export class TransferEngine {
 		);
 	}
 
-	/** Holds the mapping and tells the driver; the lift follows at once. */
+	/** Holds the mapping durably and tells the driver; the lift follows at once. */
 	async #hold(transfer: TransferRow): Promise<void> {
 		const { sql, storage } = this.device;
 		const nowMs = Date.now();
@@ -192,13 +204,14 @@ export class TransferEngine {
 				vfIndex: transfer.from_vf_index,
 			});
 		});
-		await this.device.scheduleAlarm();
-		// The hold lasts while the service processor takes `vf.hold`, bounded: an
-		// unreachable one keeps the notification queued (it is sent before the lift's).
-		await Promise.race([
-			this.device.outbox.flush(),
-			new Promise((resolve) => setTimeout(resolve, notifyTimeoutMs)),
-		]);
+		// The driver hears of the hold as soon as the service processor takes it;
+		// the outbox keeps `vf.hold` ahead of the lift's `vf.lift` on that channel.
+		this.device.outbox.flushChannel(`agent:${this.device.identity().hostId}`).catch((error) => {
+			log("warn", "vf.hold delivery pass failed", { error: String(error) });
+		});
+		// The hold window holds only the table write: once the hold and its lease
+		// alarm are durable, the lift follows.
+		await Promise.all([this.device.scheduleAlarm(), this.device.storage.sync()]);
 	}
 
 	/** Stores the new offset, bumps the version and lifts the hold, in one transaction. */

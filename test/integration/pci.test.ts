@@ -10,6 +10,7 @@ import {
 	createVf,
 	deviceOf,
 	devicePath,
+	ensureHost,
 	registerDevice,
 	tableOf,
 	transfer,
@@ -28,6 +29,7 @@ describe("PCI devices", () => {
 			deviceId: 0x1572,
 			sriov: { totalVfs: 2, firstVfOffset: 1, vfStride: 1, vfBarBase: "0x10000", vfBarSize: 4096 },
 		};
+		await ensureHost(host);
 		const created = await admin("PUT", devicePath(host, "0000:3B:00.0"), body);
 		expect(created.status).toBe(201);
 		expect(await created.json()).toMatchObject({
@@ -61,6 +63,7 @@ describe("PCI devices", () => {
 		["vfBarBase", { vfBarBase: "0x10000000000000000" }],
 	])("refuses a geometry with a bad %s, naming it, and stores nothing", async (field, change) => {
 		const host = uniqueHost();
+		await ensureHost(host);
 		const response = await admin("PUT", devicePath(host, pf), {
 			vendorId: "0x8086",
 			deviceId: "0x1572",
@@ -77,6 +80,24 @@ describe("PCI devices", () => {
 		const problem = await problemOf(response);
 		expect(problem.code).toBe("invalid_request");
 		expect(problem.detail).toContain(field);
+		expect((await deviceOf(host, pf)).body.code).toBe("device_not_found");
+	});
+
+	it("refuses a device on an unknown host with host_not_found, storing nothing", async () => {
+		const host = uniqueHost();
+		const response = await admin("PUT", devicePath(host, pf), {
+			vendorId: "0x8086",
+			deviceId: "0x1572",
+			sriov: {
+				totalVfs: 2,
+				firstVfOffset: 1,
+				vfStride: 1,
+				vfBarBase: "0x10000",
+				vfBarSize: "0x1000",
+			},
+		});
+		expect(response.status).toBe(404);
+		expect((await problemOf(response)).code).toBe("host_not_found");
 		expect((await deviceOf(host, pf)).body.code).toBe("device_not_found");
 	});
 

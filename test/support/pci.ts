@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
+import { hostBody } from "./console";
 import { admin } from "./http";
 
 /** A unique host id for one test, so storage shared within a file never collides. */
@@ -21,12 +22,27 @@ export function devicePath(hostId: string, bdf: string): string {
 	return `/v1/hosts/${hostId}/pci-devices/${bdf}`;
 }
 
-/** Registers a device and asserts it was created. */
+const agentTokens = new Map<string, string>();
+
+/** Creates the host once (through the hosts route) and returns its agent token. */
+export async function ensureHost(hostId: string): Promise<string> {
+	const known = agentTokens.get(hostId);
+	if (known) return known;
+	const response = await admin("PUT", `/v1/hosts/${hostId}`, hostBody(`dom-${hostId}`));
+	expect(response.status, await response.clone().text()).toBe(201);
+	const { agentToken } = (await response.json()) as { agentToken: string };
+	agentTokens.set(hostId, agentToken);
+	return agentToken;
+}
+
+/** Registers a device (creating its host first) and asserts it was created. */
 export async function registerDevice(
 	hostId: string,
 	bdf: string,
 	geometry: Partial<typeof sriov> = {},
 ): Promise<void> {
+	// Another fixture (e.g. a migration's) may have created the host already.
+	if ((await admin("GET", `/v1/hosts/${hostId}`)).status !== 200) await ensureHost(hostId);
 	const response = await admin("PUT", devicePath(hostId, bdf), {
 		vendorId: "0x8086",
 		deviceId: "0x1572",

@@ -1,8 +1,9 @@
-import { createRoute, type RouteConfig, z } from "@hono/zod-openapi";
+import { createRoute, type z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { HostIdParam, isIdentifier } from "../../shared/ids";
 import { canonicalBdf, geometryIssue, parseBdf, parseHexAddress } from "../../shared/pci";
 import { Problem } from "../../shared/problem";
+import { problemResponses } from "../../shared/schemas/openapi";
 import {
 	CreatedVf,
 	CreateVfInput,
@@ -20,28 +21,10 @@ import {
 } from "../../shared/schemas/pci";
 import { type AppEnv, createRouter } from "../app";
 import { adminSecurity, bearerToken, isAdmin, requireAdmin } from "../middleware/auth";
+import { serviceProcessor } from "../stubs";
 
 /** Routes for PCI devices, VFs, translation and transfer; see ../shared/API.md. */
 export const pciRoutes = createRouter();
-
-const ProblemBody = z
-	.object({
-		type: z.string(),
-		title: z.string(),
-		status: z.number(),
-		detail: z.string(),
-		code: z.string(),
-	})
-	.openapi("Problem");
-
-function problems(...statuses: number[]): RouteConfig["responses"] {
-	return Object.fromEntries(
-		statuses.map((status) => [
-			status,
-			{ description: "problem", content: { "application/problem+json": { schema: ProblemBody } } },
-		]),
-	);
-}
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
 	description,
@@ -81,7 +64,7 @@ pciRoutes.openapi(
 		responses: {
 			201: json(Device, "registered"),
 			200: json(Device, "updated"),
-			...problems(400, 401),
+			...problemResponses("invalid_request", "unauthorized", "host_not_found", "payload_too_large"),
 		},
 	}),
 	async (c) => {
@@ -96,6 +79,9 @@ pciRoutes.openapi(
 		};
 		const issue = geometryIssue(pf, geometry);
 		if (issue) throw new Problem("invalid_request", `body.sriov.${issue.field}: ${issue.message}`);
+		if (!(await serviceProcessor(c.env, hostId).getHost())) {
+			throw new Problem("host_not_found", `no host ${hostId}`);
+		}
 		const { device, created } = await deviceOf(c, hostId, bdf).registerDevice({
 			hostId,
 			bdf: canonicalBdf(bdf) ?? bdf,
@@ -119,7 +105,10 @@ pciRoutes.openapi(
 		security: adminSecurity,
 		middleware: [requireAdmin()] as const,
 		request: { params: DeviceParams },
-		responses: { 200: json(Device, "the device"), ...problems(400, 401, 404) },
+		responses: {
+			200: json(Device, "the device"),
+			...problemResponses("invalid_request", "unauthorized", "device_not_found"),
+		},
 	}),
 	async (c) => {
 		const { hostId, bdf } = c.req.valid("param");
@@ -137,7 +126,10 @@ pciRoutes.openapi(
 		security: adminSecurity,
 		middleware: [requireAdmin()] as const,
 		request: { params: HostIdParam },
-		responses: { 200: json(DeviceList, "the host's devices"), ...problems(400, 401) },
+		responses: {
+			200: json(DeviceList, "the host's devices"),
+			...problemResponses("invalid_request", "unauthorized"),
+		},
 	}),
 	async (c) => {
 		const { hostId } = c.req.valid("param");
@@ -156,7 +148,10 @@ pciRoutes.openapi(
 		security: adminSecurity,
 		middleware: [requireAdmin()] as const,
 		request: { params: DeviceParams, body: body(CreateVfInput) },
-		responses: { 201: json(CreatedVf, "created"), ...problems(400, 401, 404, 409) },
+		responses: {
+			201: json(CreatedVf, "created"),
+			...problemResponses("invalid_request", "unauthorized", "device_not_found", "no_free_vf"),
+		},
 	}),
 	async (c) => {
 		const { hostId, bdf } = c.req.valid("param");
@@ -174,9 +169,7 @@ const requireAdminOrAgent = (): MiddlewareHandler<AppEnv> =>
 			const verified =
 				token !== undefined &&
 				isIdentifier(hostId) &&
-				(await c.env.SERVICE_PROCESSOR.get(
-					c.env.SERVICE_PROCESSOR.idFromName(hostId),
-				).verifyAgentToken(token));
+				(await serviceProcessor(c.env, hostId).verifyAgentToken(token));
 			if (!verified)
 				throw new Problem("unauthorized", "admin or host agent bearer token missing or wrong");
 		}
@@ -193,7 +186,16 @@ pciRoutes.openapi(
 		security: adminSecurity,
 		middleware: [requireAdminOrAgent()] as const,
 		request: { params: DeviceParams, body: body(TranslateInput) },
-		responses: { 200: json(Translation, "translated"), ...problems(400, 401, 404, 503) },
+		responses: {
+			200: json(Translation, "translated"),
+			...problemResponses(
+				"invalid_request",
+				"unauthorized",
+				"device_not_found",
+				"address_not_mapped",
+				"function_on_hold",
+			),
+		},
 	}),
 	async (c) => {
 		const { hostId, bdf } = c.req.valid("param");
@@ -210,7 +212,16 @@ pciRoutes.openapi(
 		security: adminSecurity,
 		middleware: [requireAdmin()] as const,
 		request: { params: VfParams, body: body(TransferInput) },
-		responses: { 200: json(TransferResult, "transferred"), ...problems(400, 401, 404, 409) },
+		responses: {
+			200: json(TransferResult, "transferred"),
+			...problemResponses(
+				"invalid_request",
+				"unauthorized",
+				"device_not_found",
+				"not_found",
+				"no_free_vf",
+			),
+		},
 	}),
 	async (c) => {
 		const { hostId, bdf, vfIndex } = c.req.valid("param");
@@ -233,7 +244,10 @@ pciRoutes.openapi(
 		security: adminSecurity,
 		middleware: [requireAdmin()] as const,
 		request: { params: DeviceParams },
-		responses: { 200: json(TranslationTable, "the table"), ...problems(400, 401, 404) },
+		responses: {
+			200: json(TranslationTable, "the table"),
+			...problemResponses("invalid_request", "unauthorized", "device_not_found"),
+		},
 	}),
 	async (c) => {
 		const { hostId, bdf } = c.req.valid("param");
@@ -250,7 +264,10 @@ pciRoutes.openapi(
 		security: adminSecurity,
 		middleware: [requireAdmin()] as const,
 		request: { params: DeviceParams },
-		responses: { 200: json(DeviceEvents, "the events"), ...problems(400, 401, 404) },
+		responses: {
+			200: json(DeviceEvents, "the events"),
+			...problemResponses("invalid_request", "unauthorized", "device_not_found"),
+		},
 	}),
 	async (c) => {
 		const { hostId, bdf } = c.req.valid("param");
