@@ -89,6 +89,8 @@ export class HostStore {
 	 * concurrent PUT can never create twice.
 	 */
 	async configure(hostId: string, input: HostInput): Promise<HostConfigured> {
+		// Minted before the existence check: after this await the check and the write
+		// run without yielding, which is what makes creation happen once.
 		const agentToken = newAgentToken();
 		const webhookSecret = newWebhookSecret();
 		const agentTokenHash = await hashSecret(agentToken);

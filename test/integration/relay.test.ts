@@ -5,6 +5,7 @@
 // it, bytes are counted each way, and a hang-up closes the other side with a
 // reason. Does not cover eviction (eviction.test.ts) or timing.
 import { describe, expect, it } from "vitest";
+import { maxPendingFrames } from "../../durable-objects/service-processor/relay";
 import {
 	connectAgent,
 	establishedSession,
@@ -42,6 +43,16 @@ describe("channels", () => {
 		const second = await upgrade(opened.userChannel.url);
 		expect(second.status).toBe(401);
 		expect((await problemOf(second)).code).toBe("unauthorized");
+	});
+
+	it("lets exactly one of concurrent upgrades with the same token through", async () => {
+		const host = await hostWithVm();
+		const opened = await openSession({ domain: host.domain, vm: host.vmId, key: host.key });
+		const responses = await Promise.all(
+			Array.from({ length: 5 }, () => upgrade(opened.userChannel.url)),
+		);
+		expect(responses.map((response) => response.status).sort()).toEqual([101, 401, 401, 401, 401]);
+		responses.find((response) => response.webSocket)?.webSocket?.accept();
 	});
 
 	it("accepts a VM channel token once only", async () => {
@@ -123,6 +134,15 @@ describe("relay", () => {
 		expect(await vm.next()).toEqual(new Uint8Array([1, 2, 3]));
 		expect(await vm.next()).toBe("third");
 	});
+
+	it("closes the session with buffer_overflow when over 1,024 frames wait for the VM side", async () => {
+		const host = await hostWithVm();
+		const opened = await openSession({ domain: host.domain, vm: host.vmId, key: host.key });
+		const user = await connect(opened.userChannel.url);
+		for (let index = 0; index <= maxPendingFrames; index++) user.send(`frame ${index}`);
+		expect(await user.waitClosed(30_000)).toMatchObject({ reason: "buffer_overflow" });
+		expect(await record(opened.sessionId)).toMatchObject({ closeReason: "buffer_overflow" });
+	}, 60_000);
 
 	it("counts bytes from each side", async () => {
 		const { opened, user, vm } = await establishedSession();

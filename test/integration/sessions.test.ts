@@ -162,6 +162,10 @@ describe("POST /v1/sessions", () => {
 		await expectProblem(await requestSession(target, { jti }), 409, "replayed_request");
 	});
 
+	it("refuses a body over 64 KiB with payload_too_large", async () => {
+		await expectProblem(await postSession("x".repeat(65 * 1024)), 413, "payload_too_large");
+	});
+
 	it("refuses a wrong Content-Type with invalid_request", async () => {
 		const host = await hostWithVm();
 		const jwe = await encryptRequest(
