@@ -15,7 +15,7 @@ import {
 	HostStore,
 } from "./service-processor/host";
 import { Relay, type RelayAttachment } from "./service-processor/relay";
-import { migrateServiceProcessor } from "./service-processor/schema";
+import { migrateServiceProcessor, schemaVersionKey } from "./service-processor/schema";
 import { type SessionRecord, SessionStore } from "./service-processor/sessions";
 import { toVmView, type VmRow, VmTable, type VmView } from "./service-processor/table";
 import { acceptUpgrade } from "./service-processor/upgrades";
@@ -50,10 +50,11 @@ export class ServiceProcessor extends DurableObject<Env> {
 	private readonly sessions: SessionStore;
 	private readonly relay: Relay;
 	private readonly directory: DirectorySync;
+	private schemaReady = false;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
-		this.hosts = new HostStore(ctx.storage);
+		this.hosts = new HostStore(ctx.storage, () => this.schemaReady);
 		this.table = new VmTable(ctx.storage.sql);
 		this.audit = new AuditTrail(ctx.storage.sql);
 		this.agent = new AgentChannel(ctx);
@@ -63,15 +64,25 @@ export class ServiceProcessor extends DurableObject<Env> {
 		});
 		this.relay = new Relay(ctx, this.sessions, this.audit);
 		this.directory = new DirectorySync(ctx.storage.sql, env, () => this.hosts.get());
-		migrateServiceProcessor(ctx.storage);
-		// After an eviction that closed the sockets, no session may stay open silently.
-		this.sessions.closeOrphaned();
+		// An object that never held a host writes nothing: public routes (agent and
+		// channel upgrades) may name any host id, and must not create storage for it.
+		if (ctx.storage.kv.get(schemaVersionKey) !== undefined) {
+			this.prepareSchema();
+			// After an eviction that closed the sockets, no session may stay open silently.
+			this.sessions.closeOrphaned();
+		}
+	}
+
+	private prepareSchema(): void {
+		migrateServiceProcessor(this.ctx.storage);
+		this.schemaReady = true;
 	}
 
 	// ---- Hosts -------------------------------------------------------------
 
 	/** Creates or updates the host, then brings the Fleet directory and domain membership in step. */
 	async configureHost(hostId: string, input: HostInput): Promise<HostConfigured> {
+		if (!this.schemaReady) this.prepareSchema();
 		const result = await this.hosts.configure(hostId, input);
 		this.directory.queueFor(input.domain, result.created ? undefined : result.previousDomain);
 		await this.syncDirectory();
@@ -165,6 +176,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 
 	/** Handoff: the row as stored, for the migration target to adopt. */
 	async exportVm(vmId: string): Promise<VmRow | null> {
+		if (!this.schemaReady) return null;
 		return this.table.get(vmId) ?? null;
 	}
 
@@ -178,6 +190,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 
 	/** Handoff: deletes the row and closes its sessions with `reason`; idempotent. */
 	async releaseVm(vmId: string, reason: string): Promise<void> {
+		if (!this.schemaReady) return;
 		this.sessions.closeForVm(vmId, reason);
 		if (this.table.delete(vmId)) this.audit.record("vm.released", { vmId, detail: { reason } });
 	}
@@ -206,6 +219,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 
 	/** A session record, or null. */
 	async getSession(sessionId: string): Promise<SessionRecord | null> {
+		if (!this.schemaReady) return null;
 		return this.sessions.get(sessionId);
 	}
 
@@ -217,7 +231,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 
 	/** Closes both sockets with `terminated`; false when there is no such session. */
 	async terminateSession(sessionId: string): Promise<boolean> {
-		if (!this.sessions.get(sessionId)) return false;
+		if (!this.schemaReady || !this.sessions.get(sessionId)) return false;
 		this.sessions.close(sessionId, "terminated");
 		return true;
 	}
@@ -238,6 +252,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 
 	/** Ids of agent commands not yet acknowledged, oldest first. */
 	async unackedAgentCommands(): Promise<string[]> {
+		if (!this.schemaReady) return [];
 		return this.agent.unacked();
 	}
 
@@ -280,6 +295,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 	// ---- Alarm: timeouts and directory retries -----------------------------
 
 	override async alarm(): Promise<void> {
+		if (!this.schemaReady) return;
 		this.sessions.closeExpired(Date.now());
 		this.sessions.closeOrphaned();
 		await this.syncDirectory();

@@ -64,9 +64,14 @@ function toRecord(row: HostRow): HostRecord {
 
 /** The single host row of a service processor, with its secrets. */
 export class HostStore {
-	constructor(private readonly storage: DurableObjectStorage) {}
+	constructor(
+		private readonly storage: DurableObjectStorage,
+		/** False until the first host write created the schema: then there is no host. */
+		private readonly schemaReady: () => boolean,
+	) {}
 
 	private row(): HostRow | undefined {
+		if (!this.schemaReady()) return undefined;
 		return this.storage.sql.exec<HostRow>("SELECT * FROM host").toArray()[0];
 	}
 

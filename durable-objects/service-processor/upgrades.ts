@@ -43,6 +43,8 @@ export async function acceptUpgrade(
 	parts: { hosts: HostStore; sessions: SessionStore; agent: AgentChannel; relay: Relay },
 ): Promise<Response> {
 	const { pathname, searchParams } = new URL(request.url);
+	// No host, no channels (and no storage touched for a host id nobody created).
+	if (!parts.hosts.get()) return problemResponse("unauthorized", "no such host or channel");
 	if (pathname.endsWith("/agent")) {
 		const token = request.headers.get("Authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1];
 		if (!token || !(await parts.hosts.verifyAgentToken(token))) {

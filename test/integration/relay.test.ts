@@ -4,6 +4,7 @@
 // order (1,000 frames), frames sent before the other side attaches wait for
 // it, bytes are counted each way, and a hang-up closes the other side with a
 // reason. Does not cover eviction (eviction.test.ts) or timing.
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { maxPendingFrames } from "../../durable-objects/service-processor/relay";
 import {
@@ -12,6 +13,8 @@ import {
 	hostWithVm,
 	openSession,
 	type SessionOpenCommand,
+	unique,
+	userTables,
 } from "../support/console";
 import { admin, problemOf } from "../support/http";
 import { connect, upgrade } from "../support/sockets";
@@ -67,6 +70,14 @@ describe("channels", () => {
 		const wrongUrl = opened.userChannel.url.replace(/token=.*/, "token=wrong");
 		expect((await upgrade(wrongUrl)).status).toBe(401);
 		await connect(opened.userChannel.url);
+	});
+
+	it("refuses a channel on a host nobody created, creating no storage for it", async () => {
+		const hostId = unique("host");
+		const url = `wss://edgevisor.test/v1/sessions/${hostId}~${crypto.randomUUID()}/user?token=x`;
+		expect((await upgrade(url)).status).toBe(401);
+		const serviceProcessor = env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(hostId));
+		expect(await userTables(serviceProcessor)).toEqual([]);
 	});
 
 	it("refuses the user token on the VM side", async () => {
