@@ -16,7 +16,8 @@ import {
 } from "./service-processor/host";
 import { Relay, type RelayAttachment } from "./service-processor/relay";
 import { migrateServiceProcessor, schemaVersionKey } from "./service-processor/schema";
-import { type SessionRecord, SessionStore } from "./service-processor/sessions";
+import type { SessionRecord } from "./service-processor/session-record";
+import { SessionStore } from "./service-processor/sessions";
 import { toVmView, type VmRow, VmTable, type VmView } from "./service-processor/table";
 import { acceptUpgrade } from "./service-processor/upgrades";
 import { type VerifiedWebhook, verifyWebhook } from "./service-processor/webhooks";
@@ -24,7 +25,7 @@ import { type VerifiedWebhook, verifyWebhook } from "./service-processor/webhook
 export type { SessionOpened, SessionRequest } from "./service-processor/access";
 export type { AgentCommandInput } from "./service-processor/agent";
 export type { HostFacts, HostRecord } from "./service-processor/host";
-export type { SessionRecord } from "./service-processor/sessions";
+export type { SessionRecord } from "./service-processor/session-record";
 export type { VmRow, VmView } from "./service-processor/table";
 
 /** Result of enrolling or updating a VM: the key only on enrolment. */

@@ -4,7 +4,8 @@ import { Problem } from "../../shared/problem";
 import { newSessionId } from "../../shared/session-id";
 import type { AuditTrail } from "./audit";
 import type { HostStore } from "./host";
-import { mintChannelTokens, type SessionStore } from "./sessions";
+import { mintChannelTokens } from "./session-record";
+import type { SessionStore } from "./sessions";
 import type { VmTable } from "./table";
 
 /**
