@@ -3,6 +3,12 @@ import { Problem } from "../shared/problem";
 import type { SessionOpened, SessionRequest } from "./service-processor";
 import { migrateSchema } from "./sql";
 
+const schemaVersionKey = "schema_version";
+
+function vmNotFound(): Problem {
+	return new Problem("vm_not_found", "no service processor in the domain holds this VM");
+}
+
 const schema = [
 	`CREATE TABLE members (host_id TEXT PRIMARY KEY, joined_at TEXT NOT NULL);
 	 CREATE TABLE seen_jtis (jti TEXT PRIMARY KEY, exp_seconds INTEGER NOT NULL);
@@ -22,11 +28,21 @@ export interface BroadcastRequest extends SessionRequest {
 export class BroadcastDomain extends DurableObject<Env> {
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
-		migrateSchema(ctx.storage, schema);
+		// A domain nobody joined writes nothing: POST /v1/sessions is public, and a
+		// request naming an unknown domain must not create storage for it.
+		if (ctx.storage.kv.get(schemaVersionKey) !== undefined) this.prepareSchema();
+	}
+
+	private schemaReady = false;
+
+	private prepareSchema(): void {
+		migrateSchema(this.ctx.storage, schema, schemaVersionKey);
+		this.schemaReady = true;
 	}
 
 	/** Makes the host's SP a receiver of this domain's broadcasts; idempotent. */
 	async join(hostId: string): Promise<void> {
+		if (!this.schemaReady) this.prepareSchema();
 		this.ctx.storage.sql.exec(
 			"INSERT INTO members (host_id, joined_at) VALUES (?, ?) ON CONFLICT (host_id) DO NOTHING",
 			hostId,
@@ -36,11 +52,13 @@ export class BroadcastDomain extends DurableObject<Env> {
 
 	/** Removes the host's SP from this domain; idempotent. */
 	async leave(hostId: string): Promise<void> {
+		if (!this.schemaReady) return;
 		this.ctx.storage.sql.exec("DELETE FROM members WHERE host_id = ?", hostId);
 	}
 
 	/** Host ids of the members. */
 	async members(): Promise<string[]> {
+		if (!this.schemaReady) return [];
 		return this.ctx.storage.sql
 			.exec<{ host_id: string }>("SELECT host_id FROM members ORDER BY host_id")
 			.toArray()
@@ -52,6 +70,7 @@ export class BroadcastDomain extends DurableObject<Env> {
 	 * whether it holds the VM id, and the one that does runs both steps.
 	 */
 	async openSession(request: BroadcastRequest): Promise<SessionOpened> {
+		if (!this.schemaReady) throw vmNotFound();
 		this.rememberJti(request.jti, request.expSeconds);
 		const holder = await this.findHolder(request.vmId, request.domain);
 		const { expSeconds: _expSeconds, ...sessionRequest } = request;
@@ -90,7 +109,7 @@ export class BroadcastDomain extends DurableObject<Env> {
 		if (holders.length === 0 && answers.some((answer) => answer.status === "rejected")) {
 			throw new Problem("internal", "some service processors of the domain did not answer");
 		}
-		throw new Problem("vm_not_found", "no service processor in the domain holds this VM");
+		throw vmNotFound();
 	}
 
 	private serviceProcessor(hostId: string) {

@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { hashSecret, newVmKey } from "../shared/keys";
-import { Problem, type ProblemCode, problemDetails } from "../shared/problem";
+import { Problem } from "../shared/problem";
 import type { HostInput } from "../shared/schemas/hosts";
 import type { VmInput } from "../shared/schemas/vms";
 import { log } from "../workers/log";
@@ -15,15 +15,17 @@ import {
 	HostStore,
 } from "./service-processor/host";
 import { Relay, type RelayAttachment } from "./service-processor/relay";
-import { migrateServiceProcessor } from "./service-processor/schema";
-import { type SessionRecord, SessionStore } from "./service-processor/sessions";
+import { migrateServiceProcessor, schemaVersionKey } from "./service-processor/schema";
+import type { SessionRecord } from "./service-processor/session-record";
+import { SessionStore } from "./service-processor/sessions";
 import { toVmView, type VmRow, VmTable, type VmView } from "./service-processor/table";
+import { acceptUpgrade } from "./service-processor/upgrades";
 import { forgetWebhook, type VerifiedWebhook, verifyWebhook } from "./service-processor/webhooks";
 
 export type { SessionOpened, SessionRequest } from "./service-processor/access";
 export type { AgentCommandInput } from "./service-processor/agent";
 export type { HostFacts, HostRecord } from "./service-processor/host";
-export type { SessionRecord } from "./service-processor/sessions";
+export type { SessionRecord } from "./service-processor/session-record";
 export type { VmRow, VmView } from "./service-processor/table";
 
 /** Result of enrolling or updating a VM: the key only on enrolment. */
@@ -31,34 +33,9 @@ export type VmEnrolment =
 	| { created: true; vm: VmView; key: string }
 	| { created: false; vm: VmView };
 
-const userChannelPath = /^\/v1\/sessions\/([^/]+)\/(user|vm)$/;
-
 function secondsFromEnv(value: string | undefined, fallbackSeconds: number): number {
 	const seconds = Number(value);
 	return Number.isFinite(seconds) && seconds > 0 ? seconds : fallbackSeconds;
-}
-
-function problemResponse(code: ProblemCode, detail: string): Response {
-	const body = problemDetails(code, detail);
-	return Response.json(body, {
-		status: body.status,
-		headers: { "Content-Type": "application/problem+json" },
-	});
-}
-
-function isUpgrade(request: Request): boolean {
-	return request.headers.get("Upgrade")?.toLowerCase() === "websocket";
-}
-
-function notAnUpgrade(): Response {
-	return problemResponse("invalid_request", "expected a WebSocket upgrade");
-}
-
-/** Accepts the server end of a new socket pair and answers 101 with the client end. */
-function upgrade(accept: (socket: WebSocket) => void): Response {
-	const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
-	accept(server);
-	return new Response(null, { status: 101, webSocket: client });
 }
 
 /**
@@ -74,10 +51,11 @@ export class ServiceProcessor extends DurableObject<Env> {
 	private readonly sessions: SessionStore;
 	private readonly relay: Relay;
 	private readonly directory: DirectorySync;
+	private schemaReady = false;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
-		this.hosts = new HostStore(ctx.storage);
+		this.hosts = new HostStore(ctx.storage, () => this.schemaReady);
 		this.table = new VmTable(ctx.storage.sql);
 		this.audit = new AuditTrail(ctx.storage.sql);
 		this.agent = new AgentChannel(ctx);
@@ -87,15 +65,25 @@ export class ServiceProcessor extends DurableObject<Env> {
 		});
 		this.relay = new Relay(ctx, this.sessions, this.audit);
 		this.directory = new DirectorySync(ctx.storage.sql, env, () => this.hosts.get());
-		migrateServiceProcessor(ctx.storage);
-		// After an eviction that closed the sockets, no session may stay open silently.
-		this.sessions.closeOrphaned();
+		// An object that never held a host writes nothing: public routes (agent and
+		// channel upgrades) may name any host id, and must not create storage for it.
+		if (ctx.storage.kv.get(schemaVersionKey) !== undefined) {
+			this.prepareSchema();
+			// After an eviction that closed the sockets, no session may stay open silently.
+			this.sessions.closeOrphaned();
+		}
+	}
+
+	private prepareSchema(): void {
+		migrateServiceProcessor(this.ctx.storage);
+		this.schemaReady = true;
 	}
 
 	// ---- Hosts -------------------------------------------------------------
 
 	/** Creates or updates the host, then brings the Fleet directory and domain membership in step. */
 	async configureHost(hostId: string, input: HostInput): Promise<HostConfigured> {
+		if (!this.schemaReady) this.prepareSchema();
 		const result = await this.hosts.configure(hostId, input);
 		this.directory.queueFor(input.domain, result.created ? undefined : result.previousDomain);
 		await this.syncDirectory();
@@ -194,6 +182,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 
 	/** Handoff: the row as stored, for the migration target to adopt. */
 	async exportVm(vmId: string): Promise<VmRow | null> {
+		if (!this.schemaReady) return null;
 		return this.table.get(vmId) ?? null;
 	}
 
@@ -207,6 +196,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 
 	/** Handoff: deletes the row and closes its sessions with `reason`; idempotent. */
 	async releaseVm(vmId: string, reason: string): Promise<void> {
+		if (!this.schemaReady) return;
 		this.sessions.closeForVm(vmId, reason);
 		if (this.table.delete(vmId)) this.audit.record("vm.released", { vmId, detail: { reason } });
 	}
@@ -235,6 +225,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 
 	/** A session record, or null. */
 	async getSession(sessionId: string): Promise<SessionRecord | null> {
+		if (!this.schemaReady) return null;
 		return this.sessions.get(sessionId);
 	}
 
@@ -246,7 +237,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 
 	/** Closes both sockets with `terminated`; false when there is no such session. */
 	async terminateSession(sessionId: string): Promise<boolean> {
-		if (!this.sessions.get(sessionId)) return false;
+		if (!this.schemaReady || !this.sessions.get(sessionId)) return false;
 		this.sessions.close(sessionId, "terminated");
 		return true;
 	}
@@ -267,6 +258,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 
 	/** Ids of agent commands not yet acknowledged, oldest first. */
 	async unackedAgentCommands(): Promise<string[]> {
+		if (!this.schemaReady) return [];
 		return this.agent.unacked();
 	}
 
@@ -274,27 +266,12 @@ export class ServiceProcessor extends DurableObject<Env> {
 
 	/** WebSocket upgrades only: the agent channel and the two sides of a session. */
 	override async fetch(request: Request): Promise<Response> {
-		const { pathname, searchParams } = new URL(request.url);
-		if (pathname.endsWith("/agent")) {
-			const token = request.headers.get("Authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1];
-			if (!token || !(await this.hosts.verifyAgentToken(token))) {
-				return problemResponse("unauthorized", "agent bearer token missing or wrong");
-			}
-			if (!isUpgrade(request)) return notAnUpgrade();
-			return upgrade((socket) => this.agent.attach(socket));
-		}
-		const match = pathname.match(userChannelPath);
-		const token = searchParams.get("token");
-		if (!match?.[1] || !token) return problemResponse("unauthorized", "channel token missing");
-		const sessionId = decodeURIComponent(match[1]);
-		const side = match[2] === "vm" ? "vm" : "user";
-		// Checked before the token is spent, so a plain GET cannot burn it.
-		if (!isUpgrade(request)) return notAnUpgrade();
-		const tokenHash = await hashSecret(token);
-		if (!this.sessions.consumeToken(sessionId, side, tokenHash)) {
-			return problemResponse("unauthorized", "channel token invalid, already used or expired");
-		}
-		return upgrade((socket) => this.relay.attach(sessionId, side, socket));
+		return acceptUpgrade(request, {
+			hosts: this.hosts,
+			sessions: this.sessions,
+			agent: this.agent,
+			relay: this.relay,
+		});
 	}
 
 	override async webSocketMessage(socket: WebSocket, message: string | ArrayBuffer): Promise<void> {
@@ -324,6 +301,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 	// ---- Alarm: timeouts and directory retries -----------------------------
 
 	override async alarm(): Promise<void> {
+		if (!this.schemaReady) return;
 		this.sessions.closeExpired(Date.now());
 		this.sessions.closeOrphaned();
 		await this.syncDirectory();

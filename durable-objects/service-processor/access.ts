@@ -4,7 +4,8 @@ import { Problem } from "../../shared/problem";
 import { newSessionId } from "../../shared/session-id";
 import type { AuditTrail } from "./audit";
 import type { HostStore } from "./host";
-import { mintChannelTokens, type SessionStore } from "./sessions";
+import { mintChannelTokens } from "./session-record";
+import type { SessionStore } from "./sessions";
 import type { VmTable } from "./table";
 
 /**
@@ -47,9 +48,9 @@ export async function openSession(
 	const { hosts, table, sessions, audit, sql } = parts;
 	const { vmId, jti } = request;
 	const host = hosts.get();
-	const vm = table.get(vmId);
 	// A stale domain member (the host moved domains) must not answer for the old domain.
-	if (!host || host.domain !== request.domain || !vm) {
+	const vm = host?.domain === request.domain ? table.get(vmId) : undefined;
+	if (!host || !vm) {
 		throw new Problem("vm_not_found", "no service processor in the domain holds this VM");
 	}
 	audit.record("session.requested", { vmId, detail: { jti } });

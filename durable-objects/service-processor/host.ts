@@ -64,9 +64,14 @@ function toRecord(row: HostRow): HostRecord {
 
 /** The single host row of a service processor, with its secrets. */
 export class HostStore {
-	constructor(private readonly storage: DurableObjectStorage) {}
+	constructor(
+		private readonly storage: DurableObjectStorage,
+		/** False until the first host write created the schema: then there is no host. */
+		private readonly schemaReady: () => boolean,
+	) {}
 
 	private row(): HostRow | undefined {
+		if (!this.schemaReady()) return undefined;
 		return this.storage.sql.exec<HostRow>("SELECT * FROM host").toArray()[0];
 	}
 
@@ -89,6 +94,8 @@ export class HostStore {
 	 * concurrent PUT can never create twice.
 	 */
 	async configure(hostId: string, input: HostInput): Promise<HostConfigured> {
+		// Minted before the existence check: after this await the check and the write
+		// run without yielding, which is what makes creation happen once.
 		const agentToken = newAgentToken();
 		const webhookSecret = newWebhookSecret();
 		const agentTokenHash = await hashSecret(agentToken);

@@ -1,5 +1,6 @@
 import type { AuditTrail } from "./audit";
-import { type SessionStore, type Side, sideTag } from "./sessions";
+import { type Side, sideTag } from "./session-record";
+import type { SessionStore } from "./sessions";
 
 /**
  * The console relay: both sockets of a session live on this object (accepted

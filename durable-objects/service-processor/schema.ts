@@ -86,7 +86,10 @@ const migrations: string[] = [
 	`,
 ];
 
+/** Where the schema version is kept (synchronous KV, see ../sql.ts). */
+export const schemaVersionKey = "schema_version";
+
 /** Brings the service processor's database to the newest schema version. */
 export function migrateServiceProcessor(storage: DurableObjectStorage): void {
-	migrateSchema(storage, migrations);
+	migrateSchema(storage, migrations, schemaVersionKey);
 }

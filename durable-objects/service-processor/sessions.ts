@@ -1,96 +1,15 @@
-import { hashSecret, newChannelToken } from "../../shared/keys";
-import { hostOfSessionId } from "../../shared/session-id";
 import type { AgentChannel } from "./agent";
 import type { AuditTrail } from "./audit";
-
-/** The two ends of a console session. */
-export type Side = "user" | "vm";
-
-/** Session states (API.md): the VM side attaches after the user side is secured. */
-export type SessionState = "vm_pending" | "established" | "closed";
-
-/** A session record as admins see it. */
-export interface SessionRecord {
-	sessionId: string;
-	hostId: string;
-	vmId: string;
-	state: SessionState;
-	keyVersion: number;
-	createdAt: string;
-	userSecuredAt: string;
-	vmSecuredAt: string | null;
-	closedAt: string | null;
-	closeReason: string | null;
-	bytesFromUser: number;
-	bytesFromVm: number;
-}
-
-/** Single-use channel tokens minted for a new session, with their hashes. */
-export interface ChannelTokens {
-	userToken: string;
-	userTokenHash: string;
-	vmToken: string;
-	vmTokenHash: string;
-}
-
-/** How long the user channel token stays valid (API.md: 60 s). */
-export const userTokenTtlMs = 60_000;
-
-/** Idle timeout and maximum duration of a session. */
-export interface SessionLimits {
-	idleMs: number;
-	maxMs: number;
-}
-
-type SessionRow = {
-	session_id: string;
-	vm_id: string;
-	key_version: number;
-	state: SessionState;
-	created_at: string;
-	created_ms: number;
-	user_secured_at: string;
-	user_attached_at: string | null;
-	vm_secured_at: string | null;
-	closed_at: string | null;
-	close_reason: string | null;
-	bytes_from_user: number;
-	bytes_from_vm: number;
-	last_activity_ms: number;
-};
-
-function toRecord(row: SessionRow): SessionRecord {
-	return {
-		sessionId: row.session_id,
-		hostId: hostOfSessionId(row.session_id) ?? "",
-		vmId: row.vm_id,
-		state: row.state,
-		keyVersion: row.key_version,
-		createdAt: row.created_at,
-		userSecuredAt: row.user_secured_at,
-		vmSecuredAt: row.vm_secured_at,
-		closedAt: row.closed_at,
-		closeReason: row.close_reason,
-		bytesFromUser: row.bytes_from_user,
-		bytesFromVm: row.bytes_from_vm,
-	};
-}
-
-/** WebSocket tag of one side of one session (hibernation API). */
-export function sideTag(side: Side, sessionId: string): string {
-	return `${side}:${sessionId}`;
-}
-
-/** Mints the user and VM channel tokens of a new session. */
-export async function mintChannelTokens(): Promise<ChannelTokens> {
-	const userToken = newChannelToken();
-	const vmToken = newChannelToken();
-	const [userTokenHash, vmTokenHash] = await Promise.all([
-		hashSecret(userToken),
-		hashSecret(vmToken),
-	]);
-	return { userToken, userTokenHash, vmToken, vmTokenHash };
-}
+import {
+	type ChannelTokens,
+	type SessionLimits,
+	type SessionRecord,
+	type SessionRow,
+	type Side,
+	sideTag,
+	toRecord,
+	userTokenTtlMs,
+} from "./session-record";
 
 /** How long relayed-byte counts may wait in memory before they are written. */
 export const counterFlushMs = 1_000;
@@ -107,6 +26,8 @@ type Unflushed = { fromUser: number; fromVm: number; lastActivityMs: number };
  */
 export class SessionStore {
 	private readonly unflushed = new Map<string, Unflushed>();
+	/** Sessions seen open since this instance started; `close` is the only way out. */
+	private readonly knownOpen = new Set<string>();
 	private flushTimer: ReturnType<typeof setTimeout> | undefined;
 
 	constructor(
@@ -146,13 +67,15 @@ export class SessionStore {
 		this.unflushed.clear();
 	}
 
-	/** True while the session is not closed. */
+	/** True while the session is not closed; read once per instance, not per frame. */
 	isOpen(sessionId: string): boolean {
-		return (
+		if (this.knownOpen.has(sessionId)) return true;
+		const open =
 			this.sql
 				.exec("SELECT 1 FROM sessions WHERE session_id = ? AND state != 'closed'", sessionId)
-				.toArray().length > 0
-		);
+				.toArray().length > 0;
+		if (open) this.knownOpen.add(sessionId);
+		return open;
 	}
 
 	private row(sessionId: string): SessionRow | undefined {
@@ -253,6 +176,7 @@ export class SessionStore {
 			reason,
 			sessionId,
 		).rowsWritten;
+		this.knownOpen.delete(sessionId);
 		if (closed === 0) return false;
 		this.sql.exec("DELETE FROM channel_tokens WHERE session_id = ?", sessionId);
 		this.sql.exec("DELETE FROM pending_frames WHERE session_id = ?", sessionId);

@@ -11,6 +11,7 @@ import {
 	openSession,
 	type SessionOpenCommand,
 	unique,
+	userTables,
 } from "../support/console";
 import { admin, call, problemOf } from "../support/http";
 import { connect, upgrade } from "../support/sockets";
@@ -40,9 +41,13 @@ describe("GET /v1/hosts/{hostId}/agent", () => {
 		expect(response.status).toBe(401);
 	});
 
-	it("refuses an unknown host with 401", async () => {
-		const response = await upgrade(agentUrl(unique("host")), { Authorization: "Bearer anything" });
+	it("refuses an unknown host with 401 and creates no storage for it", async () => {
+		const hostId = unique("host");
+		const response = await upgrade(agentUrl(hostId), { Authorization: "Bearer anything" });
 		expect(response.status).toBe(401);
+		expect(await userTables(sp(hostId))).toEqual([]);
+		// The check sees tables where a host was created.
+		expect(await userTables(sp((await createHost()).hostId))).toContain("vms");
 	});
 
 	it("refuses the admin token: only the host's agent token opens its channel", async () => {

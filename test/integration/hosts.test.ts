@@ -2,6 +2,7 @@
 // domain, domain membership of the host's service processor, and every
 // refusal (auth, validation, unknown host) leaving nothing changed.
 // Does not cover the SP table or sessions (vms/sessions tests).
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createHost, hostBody, unique } from "../support/console";
@@ -51,6 +52,25 @@ describe("PUT /v1/hosts/{hostId}", () => {
 		await admin("PUT", `/v1/hosts/${host.hostId}`, hostBody(newDomain));
 		expect(await domainMembers(host.domain)).toEqual([]);
 		expect(await domainMembers(newDomain)).toEqual([host.hostId]);
+	});
+
+	it("retries a queued directory task from the alarm (as after a failed call)", async () => {
+		const host = await createHost();
+		const lateDomain = unique("dom");
+		const sp = env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(host.hostId));
+		await runInDurableObject(sp, async (_instance, state) => {
+			state.storage.sql.exec(
+				"INSERT INTO directory_tasks (kind, domain) VALUES ('join', ?)",
+				lateDomain,
+			);
+			await state.storage.setAlarm(Date.now() + 60_000);
+		});
+		expect(await runDurableObjectAlarm(sp)).toBe(true);
+		expect(await domainMembers(lateDomain)).toEqual([host.hostId]);
+		const pending = await runInDurableObject(sp, (_instance, state) =>
+			state.storage.sql.exec("SELECT * FROM directory_tasks").toArray(),
+		);
+		expect(pending).toEqual([]);
 	});
 
 	it("refuses a request without the admin token and creates nothing", async () => {

@@ -4,13 +4,17 @@
 // order (1,000 frames), frames sent before the other side attaches wait for
 // it, bytes are counted each way, and a hang-up closes the other side with a
 // reason. Does not cover eviction (eviction.test.ts) or timing.
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { maxPendingFrames } from "../../durable-objects/service-processor/relay";
 import {
 	connectAgent,
 	establishedSession,
 	hostWithVm,
 	openSession,
 	type SessionOpenCommand,
+	unique,
+	userTables,
 } from "../support/console";
 import { admin, problemOf } from "../support/http";
 import { connect, upgrade } from "../support/sockets";
@@ -44,6 +48,16 @@ describe("channels", () => {
 		expect((await problemOf(second)).code).toBe("unauthorized");
 	});
 
+	it("lets exactly one of concurrent upgrades with the same token through", async () => {
+		const host = await hostWithVm();
+		const opened = await openSession({ domain: host.domain, vm: host.vmId, key: host.key });
+		const responses = await Promise.all(
+			Array.from({ length: 5 }, () => upgrade(opened.userChannel.url)),
+		);
+		expect(responses.map((response) => response.status).sort()).toEqual([101, 401, 401, 401, 401]);
+		responses.find((response) => response.webSocket)?.webSocket?.accept();
+	});
+
 	it("accepts a VM channel token once only", async () => {
 		const { command } = await establishedSession();
 		const second = await upgrade(command.channel.url);
@@ -56,6 +70,14 @@ describe("channels", () => {
 		const wrongUrl = opened.userChannel.url.replace(/token=.*/, "token=wrong");
 		expect((await upgrade(wrongUrl)).status).toBe(401);
 		await connect(opened.userChannel.url);
+	});
+
+	it("refuses a channel on a host nobody created, creating no storage for it", async () => {
+		const hostId = unique("host");
+		const url = `wss://edgevisor.test/v1/sessions/${hostId}~${crypto.randomUUID()}/user?token=x`;
+		expect((await upgrade(url)).status).toBe(401);
+		const serviceProcessor = env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(hostId));
+		expect(await userTables(serviceProcessor)).toEqual([]);
 	});
 
 	it("refuses the user token on the VM side", async () => {
@@ -123,6 +145,15 @@ describe("relay", () => {
 		expect(await vm.next()).toEqual(new Uint8Array([1, 2, 3]));
 		expect(await vm.next()).toBe("third");
 	});
+
+	it("closes the session with buffer_overflow when over 1,024 frames wait for the VM side", async () => {
+		const host = await hostWithVm();
+		const opened = await openSession({ domain: host.domain, vm: host.vmId, key: host.key });
+		const user = await connect(opened.userChannel.url);
+		for (let index = 0; index <= maxPendingFrames; index++) user.send(`frame ${index}`);
+		expect(await user.waitClosed(30_000)).toMatchObject({ reason: "buffer_overflow" });
+		expect(await record(opened.sessionId)).toMatchObject({ closeReason: "buffer_overflow" });
+	}, 60_000);
 
 	it("counts bytes from each side", async () => {
 		const { opened, user, vm } = await establishedSession();

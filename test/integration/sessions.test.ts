@@ -16,6 +16,7 @@ import {
 	requestSession,
 	servedKeys,
 	unique,
+	userTables,
 } from "../support/console";
 import { admin, call, problemOf } from "../support/http";
 import { claimsFor, encryptRequest } from "../support/jwe";
@@ -126,14 +127,13 @@ describe("POST /v1/sessions", () => {
 		expect(await sessionsOf(host.hostId)).toEqual([]);
 	});
 
-	it("refuses an unknown domain with vm_not_found", async () => {
+	it("refuses an unknown domain with vm_not_found and creates no storage for it", async () => {
 		const host = await hostWithVm();
-		const response = await requestSession({
-			domain: unique("nodomain"),
-			vm: host.vmId,
-			key: host.key,
-		});
+		const domain = unique("nodomain");
+		const response = await requestSession({ domain, vm: host.vmId, key: host.key });
 		await expectProblem(response, 404, "vm_not_found");
+		const domainObject = env.BROADCAST_DOMAIN.get(env.BROADCAST_DOMAIN.idFromName(domain));
+		expect(await userTables(domainObject)).toEqual([]);
 	});
 
 	it("refuses a wrong key with key_mismatch and opens nothing", async () => {
@@ -160,6 +160,10 @@ describe("POST /v1/sessions", () => {
 		const jti = crypto.randomUUID();
 		expect((await requestSession(target, { jti })).status).toBe(201);
 		await expectProblem(await requestSession(target, { jti }), 409, "replayed_request");
+	});
+
+	it("refuses a body over 64 KiB with payload_too_large", async () => {
+		await expectProblem(await postSession("x".repeat(65 * 1024)), 413, "payload_too_large");
 	});
 
 	it("refuses a wrong Content-Type with invalid_request", async () => {

@@ -1,3 +1,4 @@
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import type { JWK } from "jose";
 import { admin, call } from "./http";
@@ -162,4 +163,15 @@ export async function midHandoff() {
 			target.hostId,
 		);
 	return { domain, source, target, vmId, key, row, movePlacement };
+}
+
+/** Names of the tables an object has created (workerd's own `_cf_` tables aside). */
+export function userTables(stub: DurableObjectStub): Promise<string[]> {
+	return runInDurableObject(stub, (_instance, state) =>
+		state.storage.sql
+			.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'")
+			.toArray()
+			.map((row) => row.name)
+			.filter((name) => !name.startsWith("_cf_") && name !== "sqlite_sequence"),
+	);
 }

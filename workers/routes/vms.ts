@@ -25,7 +25,13 @@ const putVm = createRoute({
 	responses: {
 		201: { description: "Enrolled; the key is shown once", content: jsonContent(VmEnrolledSchema) },
 		200: { description: "Updated (no key)", content: jsonContent(VmUpdatedSchema) },
-		...problemResponses("invalid_request", "unauthorized", "host_not_found", "vm_exists"),
+		...problemResponses(
+			"invalid_request",
+			"unauthorized",
+			"host_not_found",
+			"vm_exists",
+			"payload_too_large",
+		),
 	},
 });
 

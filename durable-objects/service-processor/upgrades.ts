@@ -1,0 +1,68 @@
+import { hashSecret } from "../../shared/keys";
+import { type ProblemCode, problemDetails } from "../../shared/problem";
+import type { AgentChannel } from "./agent";
+import type { HostStore } from "./host";
+import type { Relay } from "./relay";
+import type { SessionStore } from "./sessions";
+
+/**
+ * The service processor's WebSocket upgrades: the host agent's channel
+ * (bearer agent token) and the user and VM sides of a session (single-use
+ * channel tokens). Refusals are problem responses built here, because a
+ * Durable Object's fetch answers the client directly.
+ */
+
+const channelPath = /^\/v1\/sessions\/([^/]+)\/(user|vm)$/;
+
+function problemResponse(code: ProblemCode, detail: string): Response {
+	const body = problemDetails(code, detail);
+	return Response.json(body, {
+		status: body.status,
+		headers: { "Content-Type": "application/problem+json" },
+	});
+}
+
+function isUpgrade(request: Request): boolean {
+	return request.headers.get("Upgrade")?.toLowerCase() === "websocket";
+}
+
+function notAnUpgrade(): Response {
+	return problemResponse("invalid_request", "expected a WebSocket upgrade");
+}
+
+/** Accepts the server end of a new socket pair and answers 101 with the client end. */
+function upgrade(accept: (socket: WebSocket) => void): Response {
+	const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+	accept(server);
+	return new Response(null, { status: 101, webSocket: client });
+}
+
+/** Checks the credential of an upgrade request and attaches its socket. */
+export async function acceptUpgrade(
+	request: Request,
+	parts: { hosts: HostStore; sessions: SessionStore; agent: AgentChannel; relay: Relay },
+): Promise<Response> {
+	const { pathname, searchParams } = new URL(request.url);
+	// No host, no channels (and no storage touched for a host id nobody created).
+	if (!parts.hosts.get()) return problemResponse("unauthorized", "no such host or channel");
+	if (pathname.endsWith("/agent")) {
+		const token = request.headers.get("Authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1];
+		if (!token || !(await parts.hosts.verifyAgentToken(token))) {
+			return problemResponse("unauthorized", "agent bearer token missing or wrong");
+		}
+		if (!isUpgrade(request)) return notAnUpgrade();
+		return upgrade((socket) => parts.agent.attach(socket));
+	}
+	const match = pathname.match(channelPath);
+	const token = searchParams.get("token");
+	if (!match?.[1] || !token) return problemResponse("unauthorized", "channel token missing");
+	const sessionId = decodeURIComponent(match[1]);
+	const side = match[2] === "vm" ? "vm" : "user";
+	// Checked before the token is spent, so a plain GET cannot burn it.
+	if (!isUpgrade(request)) return notAnUpgrade();
+	const tokenHash = await hashSecret(token);
+	if (!parts.sessions.consumeToken(sessionId, side, tokenHash)) {
+		return problemResponse("unauthorized", "channel token invalid, already used or expired");
+	}
+	return upgrade((socket) => parts.relay.attach(sessionId, side, socket));
+}
