@@ -1,0 +1,196 @@
+/**
+ * Virtual-function slots and the mappings made through them: creating a VF
+ * for a driver (slot, translation entry and the VM's attached-function record
+ * in one transaction), and the reserve → activate | release life of a VF that
+ * arrives by transfer. Every operation keyed by allocation id is idempotent.
+ */
+import { addressKey, formatHex, mappingOffset, rangeFits } from "../../shared/pci";
+import { Problem } from "../../shared/problem";
+import type { CreatedVfRecord } from "../../shared/schemas/pci";
+import type { DeviceContext, ReservedVf, ReserveRequest } from "./context";
+import type { DeviceRow, MappingRow } from "./rows";
+import { lowestFreeIndex, placeVf, slotByAllocation } from "./slots";
+
+function freeIndexOrRefuse(sql: SqlStorage, device: DeviceRow): number {
+	const vfIndex = lowestFreeIndex(sql, device);
+	if (vfIndex === undefined) {
+		throw new Problem(
+			"no_free_vf",
+			`all ${device.total_vfs} virtual functions of ${device.bdf} are in use`,
+		);
+	}
+	return vfIndex;
+}
+
+function insertSlot(
+	sql: SqlStorage,
+	slot: { vfIndex: number; allocationId: string; vmId: string; virtualAddress: string },
+	owner: { hostId: string; bdf: string },
+	state: "active" | "reserved",
+): void {
+	sql.exec(
+		`INSERT INTO slots (vf_index, allocation_id, vm_id, virtual_address, owner_host_id, owner_bdf, state, created_at)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		slot.vfIndex,
+		slot.allocationId,
+		slot.vmId,
+		slot.virtualAddress,
+		owner.hostId,
+		owner.bdf,
+		state,
+		new Date().toISOString(),
+	);
+}
+
+/** The mapping with the greatest start ≤ `address` (mappings never overlap). */
+export function mappingCovering(sql: SqlStorage, address: bigint): MappingRow | undefined {
+	return sql
+		.exec<MappingRow>(
+			"SELECT * FROM mappings WHERE address_key <= ? ORDER BY address_key DESC LIMIT 1",
+			addressKey(address),
+		)
+		.toArray()[0];
+}
+
+/**
+ * Creates a VF for `vmId` in the lowest free slot and maps `virtualAddress`
+ * (a parsed address) to its BAR; the VM's object is told through the outbox.
+ */
+export function createFunction(
+	context: DeviceContext,
+	device: DeviceRow,
+	vmId: string,
+	virtualAddress: bigint,
+): CreatedVfRecord {
+	const { sql } = context;
+	const size = BigInt(device.vf_bar_size);
+	const vfIndex = freeIndexOrRefuse(sql, device);
+	if (!rangeFits(virtualAddress, size)) {
+		throw new Problem("invalid_request", "body.virtualAddress: the mapping would run past 64 bits");
+	}
+	const overlapping = mappingCovering(sql, virtualAddress + size - 1n);
+	if (
+		overlapping &&
+		BigInt(overlapping.virtual_address) + BigInt(overlapping.size) > virtualAddress
+	) {
+		throw new Problem(
+			"invalid_request",
+			`body.virtualAddress: the range overlaps the mapping at ${overlapping.virtual_address}`,
+		);
+	}
+	const { vfBdf, baseAddress } = placeVf(device, vfIndex);
+	const offset = formatHex(mappingOffset(BigInt(baseAddress), virtualAddress));
+	const canonicalAddress = formatHex(virtualAddress);
+	const allocationId = crypto.randomUUID();
+	const owner = { hostId: device.host_id, bdf: device.bdf };
+	context.storage.transactionSync(() => {
+		insertSlot(
+			sql,
+			{ vfIndex, allocationId, vmId, virtualAddress: canonicalAddress },
+			owner,
+			"active",
+		);
+		sql.exec(
+			`INSERT INTO mappings (address_key, virtual_address, size, vm_id, target_host_id, target_bdf,
+				target_vf_index, target_allocation_id, offset, state, version)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', 1)`,
+			addressKey(virtualAddress),
+			canonicalAddress,
+			formatHex(size),
+			vmId,
+			owner.hostId,
+			owner.bdf,
+			vfIndex,
+			allocationId,
+			offset,
+		);
+		context.recordEvent({
+			type: "vf.created",
+			vfIndex,
+			virtualAddress: canonicalAddress,
+			mappingVersion: 1,
+		});
+		context.outbox.add(
+			{ channel: `vm:${vmId}`, attach: { ...owner, vfIndex, virtualAddress: canonicalAddress } },
+			Date.now(),
+		);
+	});
+	return {
+		vfIndex,
+		vfBdf,
+		baseAddress,
+		mapping: {
+			virtualAddress: canonicalAddress,
+			size: formatHex(size),
+			offset,
+			state: "active",
+			version: 1,
+		},
+	};
+}
+
+/** Reserves a VF for an incoming transfer; the same `allocationId` gets the same VF. */
+export function reserveFunction(
+	context: DeviceContext,
+	device: DeviceRow,
+	request: ReserveRequest,
+): ReservedVf {
+	const held = slotByAllocation(context.sql, request.allocationId);
+	if (held) return { vfIndex: held.vf_index, ...placeVf(device, held.vf_index) };
+	if (BigInt(device.vf_bar_size) < BigInt(request.minSize)) {
+		throw new Problem(
+			"invalid_request",
+			`the VF BARs of ${device.bdf} are smaller than the mapping`,
+		);
+	}
+	const vfIndex = freeIndexOrRefuse(context.sql, device);
+	context.storage.transactionSync(() => {
+		insertSlot(
+			context.sql,
+			{
+				vfIndex,
+				allocationId: request.allocationId,
+				vmId: request.vmId,
+				virtualAddress: request.virtualAddress,
+			},
+			{ hostId: request.ownerHostId, bdf: request.ownerBdf },
+			"reserved",
+		);
+		context.recordEvent({
+			type: "vf.reserved",
+			vfIndex,
+			virtualAddress: request.virtualAddress,
+			transferId: request.allocationId,
+		});
+	});
+	return { vfIndex, ...placeVf(device, vfIndex) };
+}
+
+/** Turns a reservation into an allocated VF (idempotent). */
+export function activateFunction(context: DeviceContext, allocationId: string): void {
+	const slot = slotByAllocation(context.sql, allocationId);
+	if (!slot || slot.state === "active") return;
+	context.storage.transactionSync(() => {
+		context.sql.exec("UPDATE slots SET state = 'active' WHERE allocation_id = ?", allocationId);
+		context.recordEvent({
+			type: "vf.activated",
+			vfIndex: slot.vf_index,
+			virtualAddress: slot.virtual_address,
+			transferId: allocationId,
+		});
+	});
+}
+
+/** Frees the slot of an allocation or reservation (idempotent; a reused index is untouched). */
+export function releaseFunction(context: DeviceContext, allocationId: string): void {
+	const slot = slotByAllocation(context.sql, allocationId);
+	if (!slot) return;
+	context.storage.transactionSync(() => {
+		context.sql.exec("DELETE FROM slots WHERE allocation_id = ?", allocationId);
+		context.recordEvent({
+			type: "vf.released",
+			vfIndex: slot.vf_index,
+			virtualAddress: slot.virtual_address,
+		});
+	});
+}
