@@ -44,6 +44,7 @@ const program = new Command("edgevisor-agent")
 		[200, 1500],
 	)
 	.option("--migration-failure-rate <0..1>", "share of migrations that fail mid-copy", rate, 0)
+	.option("--ack-loss-rate <0..1>", "share of acks to drop, to exercise redelivery", rate, 0)
 	.option("--time-scale <factor>", "real time per simulated migration second", positive, 0.25)
 	.option("--quiet", "log only errors")
 	.showHelpAfterError();
@@ -67,6 +68,7 @@ const simulator = startSimulator({
 		validationLatencyMs: options.validationLatencyMs,
 		migrationFailureRate: options.migrationFailureRate,
 		migrationTimeScale: options.timeScale,
+		ackLossRate: options.ackLossRate,
 	},
 });
 simulator.events.on("event", (event) => {

@@ -74,7 +74,9 @@ export function createHostAgent({ baseUrl, host, vmShape, behaviour, emit }) {
 		}
 		if (!isCommand(message)) return emit({ type: "command.malformed", hostId, text });
 		// Ack duplicates too: a redelivery means our earlier ack was lost.
-		channel.send(JSON.stringify({ type: "ack", id: message.id }));
+		if (behaviour.random() >= behaviour.ackLossRate)
+			channel.send(JSON.stringify({ type: "ack", id: message.id }));
+		else emit({ type: "ack.lost", hostId, id: message.id });
 		const commandKey = String(message.id);
 		const duplicate = seenCommandIds.has(commandKey);
 		emit({ type: "command", hostId, command: message, duplicate });

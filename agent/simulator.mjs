@@ -81,7 +81,7 @@ export function describeEvent(event) {
 		case "disconnected":
 			return `${prefix} control channel closed (${event.code}), reconnecting`;
 		case "rejected":
-			return `${prefix} control channel refused with HTTP ${event.status} (wrong agent token?)`;
+			return `${prefix} control channel refused with HTTP ${event.status}${event.status === 401 ? " (wrong agent token?)" : ""}`;
 		case "command":
 			return `${prefix} ← ${event.command.type} ${summarize(event.command)}${event.duplicate ? " (duplicate, acked again)" : ""}`;
 		case "webhook": {
@@ -96,6 +96,8 @@ export function describeEvent(event) {
 		case "console.error":
 		case "channel.error":
 			return `${prefix} ${event.type}: ${event.message}`;
+		case "ack.lost":
+			return `${prefix} dropped the ack of ${event.id} (fault injection)`;
 		case "command.malformed":
 		case "command.unknown":
 			return `${prefix} ignored ${event.type.slice(8)} command`;

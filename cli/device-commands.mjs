@@ -18,6 +18,51 @@ export function registerDeviceCommands(program) {
 			.addOption(new Option("--host <hostId>", "the device's host").makeOptionMandatory())
 			.addOption(new Option("--bdf <DDDD:BB:DD.F>", "the physical function").makeOptionMandatory());
 
+	devices
+		.command("list")
+		.description("a host's devices")
+		.addOption(new Option("--host <hostId>", "the host").makeOptionMandatory())
+		.action(
+			action(async ({ api, json }, /** @type {{host: string}} */ { host }) => {
+				const { body } = await api.request("GET", `/v1/hosts/${segment(host)}/pci-devices`);
+				print(json, body, () =>
+					printTable(
+						body.devices.map((/** @type {any} */ device) => ({
+							...device,
+							id: `${device.vendorId}:${device.deviceId}`,
+							vfs: `${device.vfsInUse}/${device.sriov.totalVfs}`,
+						})),
+						["bdf", "id", "vfs", "updatedAt"],
+					),
+				);
+			}),
+		);
+
+	deviceOptions(devices.command("events"))
+		.description("the device's timeline: VF changes, holds with their durations, transfers")
+		.action(
+			action(async ({ api, json }, /** @type {any} */ options) => {
+				const { body } = await api.request("GET", `${devicePath(options)}/events`);
+				print(json, body, () =>
+					printTable(
+						body.events.map((/** @type {any} */ event) => ({
+							...event,
+							durationMs: event.durationMs ?? undefined,
+						})),
+						[
+							"at",
+							"type",
+							"vfIndex",
+							"virtualAddress",
+							"durationMs",
+							"mappingVersion",
+							"transferId",
+						],
+					),
+				);
+			}),
+		);
+
 	deviceOptions(devices.command("put"))
 		.description("register or update a device and its SR-IOV capability")
 		.requiredOption("--vendor-id <id>", "PCI vendor id, e.g. 0x8086")

@@ -14,3 +14,23 @@ export function broadcastDomain(env: Env, domain: string) {
 export function fleet(env: Env) {
 	return env.FLEET.get(env.FLEET.idFromName("fleet"));
 }
+
+/**
+ * Forwards a WebSocket upgrade to a Durable Object. Its response's headers
+ * are immutable, so it is rebuilt for the Worker's middleware (request id,
+ * security headers) to decorate.
+ */
+export async function forwardUpgrade(
+	stub: { fetch(request: Request): Promise<Response> },
+	request: Request,
+): Promise<Response> {
+	const response = await stub.fetch(request);
+	if (response.webSocket) {
+		return new Response(null, {
+			status: 101,
+			webSocket: response.webSocket,
+			headers: response.headers,
+		});
+	}
+	return new Response(response.body, response);
+}

@@ -1,18 +1,11 @@
 import { constantTimeEqual } from "../../shared/crypto";
+import type { JsonLeaf } from "../../shared/json";
 import { hashSecret, newAgentToken, newWebhookSecret } from "../../shared/keys";
 import { Problem } from "../../shared/problem";
 import type { HostInput } from "../../shared/schemas/hosts";
 
-type FactScalar = string | number | boolean | null;
-
-/**
- * A fact's value. Deliberately not recursive: RPC stub types map `unknown`
- * and deeply recursive types to `never`, and facts are flat in practice.
- */
-export type FactValue =
-	| FactScalar
-	| FactScalar[]
-	| { [key: string]: FactScalar | FactScalar[] | undefined };
+/** A fact's value (bounded depth, see ../../shared/json.ts). */
+export type FactValue = JsonLeaf;
 
 /** A host and its latest facts, as rules and routes see it. */
 export interface HostRecord {

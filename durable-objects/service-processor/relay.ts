@@ -81,17 +81,11 @@ export class Relay {
 		const { role, sessionId } = attachment;
 		const byteLength =
 			typeof message === "string" ? encoder.encode(message).byteLength : message.byteLength;
-		const column = role === "user" ? "bytes_from_user" : "bytes_from_vm";
-		const open = this.sql.exec(
-			`UPDATE sessions SET ${column} = ${column} + ?, last_activity_ms = ? WHERE session_id = ? AND state != 'closed'`,
-			byteLength,
-			Date.now(),
-			sessionId,
-		).rowsWritten;
-		if (open === 0) {
+		if (!this.sessions.isOpen(sessionId)) {
 			socket.close(1000, "closed");
 			return;
 		}
+		this.sessions.countFrame(sessionId, role, byteLength);
 		const [peer] = this.ctx.getWebSockets(sideTag(peerOf(role), sessionId));
 		if (peer) {
 			peer.send(message);

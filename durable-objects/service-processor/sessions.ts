@@ -92,8 +92,23 @@ export async function mintChannelTokens(): Promise<ChannelTokens> {
 	return { userToken, userTokenHash, vmToken, vmTokenHash };
 }
 
-/** Session records and their lifecycle: creation, closing, timeouts. */
+/** How long relayed-byte counts may wait in memory before they are written. */
+export const counterFlushMs = 1_000;
+
+type Unflushed = { fromUser: number; fromVm: number; lastActivityMs: number };
+
+/**
+ * Session records and their lifecycle: creation, closing, timeouts.
+ *
+ * Relayed-byte counts and last activity are kept in memory and written at
+ * most `counterFlushMs` later (and before any read): a write per frame would
+ * make every frame wait for a storage commit (output gate). An eviction can
+ * lose at most that last second of counts, never a frame.
+ */
 export class SessionStore {
+	private readonly unflushed = new Map<string, Unflushed>();
+	private flushTimer: ReturnType<typeof setTimeout> | undefined;
+
 	constructor(
 		private readonly ctx: DurableObjectState,
 		private readonly audit: AuditTrail,
@@ -105,7 +120,43 @@ export class SessionStore {
 		return this.ctx.storage.sql;
 	}
 
+	/** Counts one relayed frame of `byteLength` bytes from `side`. */
+	countFrame(sessionId: string, side: Side, byteLength: number): void {
+		const entry = this.unflushed.get(sessionId) ?? { fromUser: 0, fromVm: 0, lastActivityMs: 0 };
+		if (side === "user") entry.fromUser += byteLength;
+		else entry.fromVm += byteLength;
+		entry.lastActivityMs = Date.now();
+		this.unflushed.set(sessionId, entry);
+		this.flushTimer ??= setTimeout(() => this.flushCounters(), counterFlushMs);
+	}
+
+	/** Writes the in-memory counts; every read of session rows calls this first. */
+	flushCounters(): void {
+		clearTimeout(this.flushTimer);
+		this.flushTimer = undefined;
+		for (const [sessionId, entry] of this.unflushed) {
+			this.sql.exec(
+				"UPDATE sessions SET bytes_from_user = bytes_from_user + ?, bytes_from_vm = bytes_from_vm + ?, last_activity_ms = MAX(last_activity_ms, ?) WHERE session_id = ?",
+				entry.fromUser,
+				entry.fromVm,
+				entry.lastActivityMs,
+				sessionId,
+			);
+		}
+		this.unflushed.clear();
+	}
+
+	/** True while the session is not closed. */
+	isOpen(sessionId: string): boolean {
+		return (
+			this.sql
+				.exec("SELECT 1 FROM sessions WHERE session_id = ? AND state != 'closed'", sessionId)
+				.toArray().length > 0
+		);
+	}
+
 	private row(sessionId: string): SessionRow | undefined {
+		this.flushCounters();
 		return this.sql
 			.exec<SessionRow>("SELECT * FROM sessions WHERE session_id = ?", sessionId)
 			.toArray()[0];
@@ -119,6 +170,7 @@ export class SessionStore {
 
 	/** Every session of this SP, newest first. */
 	list(): SessionRecord[] {
+		this.flushCounters();
 		return this.sql
 			.exec<SessionRow>("SELECT * FROM sessions ORDER BY created_ms DESC, session_id")
 			.toArray()
@@ -194,6 +246,7 @@ export class SessionStore {
 
 	/** Closes a session once: both sockets, its tokens and buffered frames; tells the agent. */
 	close(sessionId: string, reason: string): boolean {
+		this.flushCounters();
 		const closed = this.sql.exec(
 			"UPDATE sessions SET state = 'closed', closed_at = ?, close_reason = ? WHERE session_id = ? AND state != 'closed'",
 			new Date().toISOString(),
@@ -234,6 +287,7 @@ export class SessionStore {
 
 	/** Closes sessions past their maximum duration or idle timeout. */
 	closeExpired(nowMs: number): void {
+		this.flushCounters();
 		const open = this.sql
 			.exec<SessionRow>("SELECT * FROM sessions WHERE state != 'closed'")
 			.toArray();
@@ -268,6 +322,7 @@ export class SessionStore {
 
 	/** The earliest idle or duration deadline of an open session. */
 	nextDeadlineMs(): number | undefined {
+		this.flushCounters();
 		const [row] = this.sql
 			.exec<{ deadline: number | null }>(
 				"SELECT MIN(MIN(created_ms + ?, last_activity_ms + ?)) AS deadline FROM sessions WHERE state != 'closed'",

@@ -1,4 +1,5 @@
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
+import type { JsonData } from "../../shared/json";
 import { Problem } from "../../shared/problem";
 
 /**
@@ -12,7 +13,7 @@ export const webhookIdRetentionMs = 15 * 60 * 1000;
 /** A verified webhook. */
 export interface VerifiedWebhook {
 	duplicate: boolean;
-	event: { type: string; data: unknown };
+	event: { type: string; data: JsonData };
 }
 
 /** Verifies signature and timestamp, then records the id; throws `invalid_signature` or `stale_timestamp`. */
@@ -37,7 +38,7 @@ export function verifyWebhook(
 		}
 		throw new Problem("invalid_signature", "webhook signature missing or wrong");
 	}
-	const { type, data } = (payload ?? {}) as { type?: unknown; data?: unknown };
+	const { type, data } = (payload ?? {}) as { type?: unknown; data?: JsonData };
 	if (typeof type !== "string") throw new Problem("invalid_request", "body.type: required string");
 	const webhookId = Object.entries(headers).find(
 		([name]) => name.toLowerCase() === "webhook-id",

@@ -8,8 +8,9 @@
  * answers a broadcast, and it moves only after the target has the row, so
  * the VM is never in zero tables and never answered from two.
  */
-import { asProblem, Problem } from "../../shared/problem";
+import { asProblem } from "../../shared/problem";
 import type { MigrationRecord } from "../../shared/schemas/migrations";
+import { deviceStub } from "../pci-device/peers";
 import type { AttachedFunction } from "../virtual-machine";
 import { isTerminal, type MigrationChange, type MigrationStore } from "./migration-store";
 import type { VmPorts } from "./migrations";
@@ -32,19 +33,25 @@ function serviceProcessor(env: Env, hostId: string) {
 }
 
 /**
- * Moves the VM's virtual functions to the target host.
- * TODO(team pci): there is no PciDevice transfer RPC yet (it would pick a
- * device with a free VF slot on the target and call the transfer). Until it
- * exists the handoff of a VM with functions stops here, visibly, and the
- * alarm retries; the default policy's `free-vf-slots` check keeps such
- * migrations from starting in the first place.
+ * Moves the VM's virtual functions to the target host through team pci's
+ * `transferToHost` on the device holding each driver mapping; it picks a
+ * target device with a free slot and updates the VM's attached function.
+ * Transfer ids derive from the migration, so a resumed handoff repeats the
+ * same transfers instead of starting new ones.
  */
-async function transferFunctions(functions: AttachedFunction[], targetHostId: string) {
-	if (functions.length === 0) return;
-	throw new Problem(
-		"internal",
-		`cannot transfer ${functions.length} virtual function(s) to ${targetHostId}: no PCI transfer RPC yet`,
-	);
+async function transferFunctions(
+	env: Env,
+	migrationId: string,
+	functions: AttachedFunction[],
+	targetHostId: string,
+) {
+	for (const fn of functions) {
+		await deviceStub(env, fn.hostId, fn.bdf).transferToHost({
+			virtualAddress: fn.virtualAddress,
+			targetHostId,
+			transferId: `${migrationId}/${fn.hostId}/${fn.bdf}/${fn.virtualAddress}`,
+		});
+	}
 }
 
 function finish(ports: HandoffPorts, record: MigrationRecord, ok: boolean, reason = "") {
@@ -99,7 +106,7 @@ export async function runHandoff(ports: HandoffPorts, migrationId: string): Prom
 				store.setHandoff(migrationId, { step: "functions", row: state.row });
 				break;
 			case "functions":
-				await transferFunctions(await vm.listFunctions(), record.targetHostId);
+				await transferFunctions(env, migrationId, await vm.listFunctions(), record.targetHostId);
 				return finish(ports, record, true);
 		}
 	}

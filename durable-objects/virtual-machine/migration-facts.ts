@@ -11,6 +11,7 @@ import {
 	type RiskContext,
 	type RiskHost,
 } from "../../shared/risk";
+import { deviceStub, directoryStub } from "../pci-device/peers";
 import type { HostRecord, VmRow } from "../service-processor";
 import type { AttachedFunction, Placement } from "../virtual-machine";
 
@@ -50,17 +51,14 @@ function sp(env: Env, hostId: string) {
 	return env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(hostId));
 }
 
-/**
- * SR-IOV capacity of a host as rules see it (`target.pci`).
- * TODO(team pci): no RPC lists a host's devices and free VF slots yet, so
- * every host reports none; the default policy's `free-vf-slots` check then
- * fails every move of a VM with functions (fail safe, never a silent pass).
- */
-function pciCapacity(_env: Env, _hostId: string): RiskHost["pci"] {
-	return { devices: 0, freeVfs: 0 };
+/** SR-IOV capacity of a host as rules see it (`target.pci`), from team pci's device directory. */
+async function pciCapacity(env: Env, hostId: string): Promise<RiskHost["pci"]> {
+	const bdfs = await directoryStub(env, hostId).listDeviceBdfs();
+	const free = await Promise.all(bdfs.map((bdf) => deviceStub(env, hostId, bdf).freeVfSlots()));
+	return { devices: bdfs.length, freeVfs: free.reduce((sum, slots) => sum + slots, 0) };
 }
 
-function riskHost(env: Env, record: HostRecord): RiskHost {
+function riskHost(record: HostRecord, pci: RiskHost["pci"]): RiskHost {
 	return {
 		hostId: record.hostId,
 		domain: record.domain,
@@ -69,7 +67,7 @@ function riskHost(env: Env, record: HostRecord): RiskHost {
 		memoryMiB: record.memoryMiB,
 		hypervisor: record.hypervisor,
 		facts: record.facts ?? {},
-		pci: pciCapacity(env, record.hostId),
+		pci,
 	};
 }
 
@@ -86,13 +84,16 @@ export async function gatherInputs(
 		throw new Problem("same_host", `VM ${vm.vmId} already runs on host ${targetHostId}`);
 	}
 	const fleet = env.FLEET.get(env.FLEET.idFromName("fleet"));
-	const [sourceHost, targetHost, vmRow, policy, targetFailures] = await Promise.all([
-		sp(env, source.hostId).getHost(),
-		sp(env, targetHostId).getHost(),
-		sp(env, source.hostId).exportVm(vm.vmId),
-		fleet.getPolicy(),
-		fleet.countTargetFailures(targetHostId, now.getTime() - historyWindowMs),
-	]);
+	const [sourceHost, targetHost, vmRow, policy, targetFailures, sourcePci, targetPci] =
+		await Promise.all([
+			sp(env, source.hostId).getHost(),
+			sp(env, targetHostId).getHost(),
+			sp(env, source.hostId).exportVm(vm.vmId),
+			fleet.getPolicy(),
+			fleet.countTargetFailures(targetHostId, now.getTime() - historyWindowMs),
+			pciCapacity(env, source.hostId),
+			pciCapacity(env, targetHostId),
+		]);
 	if (!targetHost) throw new Problem("host_not_found", `no host ${targetHostId}`);
 	if (!sourceHost || !vmRow) {
 		throw new Problem("vm_not_found", `VM ${vm.vmId} is not in host ${source.hostId}'s table`);
@@ -107,8 +108,8 @@ export async function gatherInputs(
 				vcpus: vmRow.vcpus,
 				attachedFunctions: vm.functions.length,
 			},
-			source: riskHost(env, sourceHost),
-			target: riskHost(env, targetHost),
+			source: riskHost(sourceHost, sourcePci),
+			target: riskHost(targetHost, targetPci),
 			history: { ...vm.history, targetFailures },
 		},
 	};

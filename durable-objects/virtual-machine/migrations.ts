@@ -96,7 +96,10 @@ export class MigrationCoordinator {
 			const { sets, dispatched } = dispatchPending(created.validationSets, now.getTime());
 			const record = this.settle({ ...created, validationSets: sets }, now);
 			this.store.enqueue({ kind: "index", migrationId: record.migrationId, vmId });
-			for (const key of dispatched) this.enqueueValidation(record, key);
+			// A builtin failure fails the migration at once: its agent subtasks are never sent.
+			if (record.state === "validating") {
+				for (const key of dispatched) this.enqueueValidation(record, key);
+			}
 			return this.store.insert(record);
 		});
 		this.streams.publish(change);
@@ -300,8 +303,13 @@ export class MigrationCoordinator {
 		return record;
 	}
 
-	/** Makes the queued calls, continues a handoff, and sets the alarm for what is left. */
+	/**
+	 * Makes the queued calls, continues a handoff, and sets the alarm for what
+	 * is left. The alarm is set first too, so work interrupted by eviction in
+	 * between still resumes.
+	 */
 	private async afterChange(): Promise<void> {
+		await this.scheduleAlarm();
 		await this.flush();
 		const active = this.store.active();
 		if (active && this.store.handoff(active.migrationId)) {
@@ -333,21 +341,26 @@ export class MigrationCoordinator {
 		};
 	}
 
-	/** Sends queued calls in order; a failure leaves the rest for the alarm. */
-	private flush(): Promise<void> {
-		this.#flushing ??= (async () => {
-			try {
-				for (let next = this.store.nextCall(); next; next = this.store.nextCall()) {
-					await this.make(next.call);
-					this.store.done(next.id);
-				}
-			} catch (error) {
-				console.warn("migration outbox paused", String(error));
-			} finally {
-				this.#flushing = undefined;
+	/** Sends queued calls in order, one drain at a time; a failure leaves the rest for the alarm. */
+	private async flush(): Promise<void> {
+		while (this.#flushing) await this.#flushing;
+		if (!this.store.nextCall()) return;
+		// `finally` runs after the assignment, so a drain that ends at once cannot leave a stale promise.
+		this.#flushing = this.drain().finally(() => {
+			this.#flushing = undefined;
+		});
+		await this.#flushing;
+	}
+
+	private async drain(): Promise<void> {
+		try {
+			for (let next = this.store.nextCall(); next; next = this.store.nextCall()) {
+				await this.make(next.call);
+				this.store.done(next.id);
 			}
-		})();
-		return this.#flushing;
+		} catch (error) {
+			console.warn("migration outbox paused", String(error));
+		}
 	}
 
 	private async make(call: OutboxCall): Promise<void> {

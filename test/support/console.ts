@@ -1,3 +1,4 @@
+import { env } from "cloudflare:workers";
 import type { JWK } from "jose";
 import { admin, call } from "./http";
 import { claimsFor, encryptRequest } from "./jwe";
@@ -139,4 +140,26 @@ export async function establishedSession() {
 	agent.send(JSON.stringify({ type: "ack", id: command.id }));
 	const vm = await connect(command.channel.url);
 	return { host, agent, opened, user, vm, command };
+}
+
+/**
+ * Two hosts in one domain with a VM enrolled on the source and its row
+ * adopted by the target (the state mid-handoff, before placement moves).
+ */
+export async function midHandoff() {
+	const domain = unique("dom");
+	const source = await createHost(unique("src"), domain);
+	const target = await createHost(unique("dst"), domain);
+	const { vmId, key } = await enrolVm(source.hostId);
+	const serviceProcessor = (hostId: string) =>
+		env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(hostId));
+	const row = await serviceProcessor(source.hostId).exportVm(vmId);
+	if (!row) throw new Error("no row to hand off");
+	await serviceProcessor(target.hostId).adoptVm(row);
+	const movePlacement = () =>
+		env.VIRTUAL_MACHINE.get(env.VIRTUAL_MACHINE.idFromName(vmId)).movePlacement(
+			source.hostId,
+			target.hostId,
+		);
+	return { domain, source, target, vmId, key, row, movePlacement };
 }

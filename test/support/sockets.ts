@@ -17,6 +17,8 @@ export class TestSocket {
 	readonly closed: Promise<{ code: number; reason: string }>;
 
 	constructor(readonly socket: WebSocket) {
+		// Client ends default to Blob, which would need an async read and break ordering.
+		(socket as WebSocket & { binaryType: string }).binaryType = "arraybuffer";
 		this.closed = new Promise((resolve) => {
 			socket.addEventListener("close", (event) => {
 				resolve({ code: event.code, reason: event.reason });

@@ -2,7 +2,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { HostIdParam } from "../../shared/ids";
 import { problemResponses } from "../../shared/schemas/openapi";
 import { createRouter } from "../app";
-import { serviceProcessor } from "../stubs";
+import { forwardUpgrade, serviceProcessor } from "../stubs";
 
 const agentChannel = createRoute({
 	method: "get",
@@ -22,5 +22,5 @@ const agentChannel = createRoute({
 /** `GET /v1/hosts/{hostId}/agent` (WebSocket). The service processor checks the token. */
 export const agentRoutes = createRouter().openapi(agentChannel, async (c) => {
 	const { hostId } = c.req.valid("param");
-	return serviceProcessor(c.env, hostId).fetch(c.req.raw);
+	return forwardUpgrade(serviceProcessor(c.env, hostId), c.req.raw);
 });

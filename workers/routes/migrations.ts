@@ -2,9 +2,11 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { VmIdParam } from "../../shared/ids";
 import { Problem } from "../../shared/problem";
 import { MigrationRecord, MigrationRequest } from "../../shared/schemas/migrations";
+import { problemResponses } from "../../shared/schemas/openapi";
 import { createRouter } from "../app";
 import { adminSecurity, requireAdmin } from "../middleware/auth";
-import { fleet, virtualMachine } from "../migration-objects";
+import { virtualMachine } from "../migration-objects";
+import { fleet } from "../stubs";
 
 /** Routes for migrations; see ../shared/API.md ("Migrations"). */
 export const migrationRoutes = createRouter();
@@ -41,6 +43,14 @@ migrationRoutes.openapi(
 		responses: {
 			201: { description: "Migration recorded", content: recordContent },
 			200: { description: "Dry run: the assessment and plan", content: recordContent },
+			...problemResponses(
+				"invalid_request",
+				"unauthorized",
+				"vm_not_found",
+				"host_not_found",
+				"same_host",
+				"migration_in_progress",
+			),
 		},
 	}),
 	async (c) => {
@@ -57,7 +67,10 @@ migrationRoutes.openapi(
 		path: "/v1/migrations/{migrationId}",
 		summary: "A migration with its assessment and validation state",
 		request: { params: MigrationIdParam },
-		responses: { 200: { description: "The migration", content: recordContent } },
+		responses: {
+			200: { description: "The migration", content: recordContent },
+			...problemResponses("unauthorized", "not_found"),
+		},
 	}),
 	async (c) => {
 		const { migrationId } = c.req.valid("param");
@@ -74,7 +87,10 @@ migrationRoutes.openapi(
 		path: "/v1/migrations/{migrationId}/cancel",
 		summary: "Cancel a migration that is validating or migrating",
 		request: { params: MigrationIdParam },
-		responses: { 200: { description: "The cancelled migration", content: recordContent } },
+		responses: {
+			200: { description: "The cancelled migration", content: recordContent },
+			...problemResponses("unauthorized", "not_found", "not_cancellable"),
+		},
 	}),
 	async (c) => {
 		const { migrationId } = c.req.valid("param");
@@ -96,6 +112,7 @@ migrationRoutes.openapi(
 				description: "An SSE stream",
 				content: { "text/event-stream": { schema: z.string() } },
 			},
+			...problemResponses("unauthorized", "not_found"),
 		},
 	}),
 	async (c) => {

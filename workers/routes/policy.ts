@@ -2,9 +2,10 @@ import { createRoute } from "@hono/zod-openapi";
 import { Problem } from "../../shared/problem";
 import { compilePolicy, PolicyError } from "../../shared/risk";
 import { MigrationPolicy } from "../../shared/schemas/migrations";
+import { problemResponses } from "../../shared/schemas/openapi";
 import { createRouter } from "../app";
 import { adminSecurity, requireAdmin } from "../middleware/auth";
-import { fleet } from "../migration-objects";
+import { fleet } from "../stubs";
 
 /** Routes for the migration policy; see ../shared/API.md ("Migrations"). */
 export const policyRoutes = createRouter();
@@ -24,7 +25,7 @@ policyRoutes.openapi(
 		summary: "The migration risk policy in force",
 		security: adminSecurity,
 		middleware: [requireAdmin()],
-		responses: policyResponse,
+		responses: { ...policyResponse, ...problemResponses("unauthorized") },
 	}),
 	async (c) => c.json(await fleet(c.env).getPolicy(), 200),
 );
@@ -42,7 +43,10 @@ policyRoutes.openapi(
 		request: {
 			body: { required: true, content: { "application/json": { schema: MigrationPolicy } } },
 		},
-		responses: policyResponse,
+		responses: {
+			...policyResponse,
+			...problemResponses("invalid_request", "unauthorized", "invalid_policy"),
+		},
 	}),
 	async (c) => {
 		const policy = c.req.valid("json");

@@ -15,7 +15,7 @@ import {
 import { hostOfSessionId } from "../../shared/session-id";
 import { createRouter } from "../app";
 import { adminSecurity, requireAdmin } from "../middleware/auth";
-import { broadcastDomain, serviceProcessor } from "../stubs";
+import { broadcastDomain, forwardUpgrade, serviceProcessor } from "../stubs";
 import { keyRing } from "./jwks";
 
 const openSession = createRoute({
@@ -179,5 +179,5 @@ export const sessionRoutes = createRouter()
 	})
 	.openapi(channel, async (c) => {
 		const { sessionId } = c.req.valid("param");
-		return serviceProcessor(c.env, hostOf(sessionId)).fetch(c.req.raw);
+		return forwardUpgrade(serviceProcessor(c.env, hostOf(sessionId)), c.req.raw);
 	});

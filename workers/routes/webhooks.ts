@@ -2,11 +2,15 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { HostIdParam } from "../../shared/ids";
 import { Problem } from "../../shared/problem";
 import { WebhookEvent } from "../../shared/schemas/migrations";
+import { problemResponses } from "../../shared/schemas/openapi";
 import { createRouter } from "../app";
-import { fleet, serviceProcessor, virtualMachine } from "../migration-objects";
+import { virtualMachine } from "../migration-objects";
+import { fleet, serviceProcessor } from "../stubs";
 
 /** Routes for agent webhooks; see ../shared/API.md ("Agent webhooks"). */
 export const webhookRoutes = createRouter();
+
+webhookRoutes.openAPIRegistry.register("WebhookEvent", WebhookEvent);
 
 const WebhookAnswer = z
 	.object({
@@ -40,6 +44,7 @@ webhookRoutes.openapi(
 		request: { params: HostIdParam },
 		responses: {
 			200: { description: "Received", content: { "application/json": { schema: WebhookAnswer } } },
+			...problemResponses("invalid_request", "invalid_signature", "stale_timestamp", "not_found"),
 		},
 	}),
 	async (c) => {

@@ -1,0 +1,197 @@
+// Proves the host agent channel: bearer-token upgrade (401 otherwise), one
+// live channel per host, commands with unique ids, acks, and at-least-once
+// redelivery of unacked commands — session.open included — on reconnect.
+// Does not cover what the agent does with a command (that is the agent's).
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import {
+	connectAgent,
+	createHost,
+	hostWithVm,
+	openSession,
+	type SessionOpenCommand,
+	unique,
+} from "../support/console";
+import { admin, call, problemOf } from "../support/http";
+import { connect, upgrade } from "../support/sockets";
+
+const sp = (hostId: string) => env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(hostId));
+const agentUrl = (hostId: string) => `https://edgevisor.test/v1/hosts/${hostId}/agent`;
+
+describe("GET /v1/hosts/{hostId}/agent", () => {
+	it("refuses a missing token with 401", async () => {
+		const host = await createHost();
+		const response = await upgrade(agentUrl(host.hostId));
+		expect(response.status).toBe(401);
+		expect((await problemOf(response)).code).toBe("unauthorized");
+	});
+
+	it("refuses a wrong token with 401", async () => {
+		const host = await createHost();
+		const response = await upgrade(agentUrl(host.hostId), { Authorization: "Bearer wrong" });
+		expect(response.status).toBe(401);
+	});
+
+	it("refuses another host's token with 401", async () => {
+		const [host, other] = await Promise.all([createHost(), createHost()]);
+		const response = await upgrade(agentUrl(host.hostId), {
+			Authorization: `Bearer ${other.agentToken}`,
+		});
+		expect(response.status).toBe(401);
+	});
+
+	it("refuses an unknown host with 401", async () => {
+		const response = await upgrade(agentUrl(unique("host")), { Authorization: "Bearer anything" });
+		expect(response.status).toBe(401);
+	});
+
+	it("refuses the admin token: only the host's agent token opens its channel", async () => {
+		const host = await createHost();
+		const response = await upgrade(agentUrl(host.hostId), {
+			Authorization: "Bearer test-admin-token",
+		});
+		expect(response.status).toBe(401);
+	});
+
+	it("refuses a right token without an upgrade with invalid_request", async () => {
+		const host = await createHost();
+		const response = await call(`/v1/hosts/${host.hostId}/agent`, {
+			headers: { Authorization: `Bearer ${host.agentToken}` },
+		});
+		expect(response.status).toBe(400);
+		expect((await problemOf(response)).code).toBe("invalid_request");
+	});
+});
+
+describe("agent commands", () => {
+	it("sends an enqueued command with its id to the connected agent", async () => {
+		const host = await createHost();
+		const agent = await connectAgent(host);
+		const id = await sp(host.hostId).enqueueAgentCommand({ type: "vf.hold", bdf: "0000:03:00.0" });
+		expect(await agent.nextJson()).toEqual({ id, type: "vf.hold", bdf: "0000:03:00.0" });
+	});
+
+	it("gives every command a unique id", async () => {
+		const host = await createHost();
+		const ids = await Promise.all(
+			Array.from({ length: 20 }, () => sp(host.hostId).enqueueAgentCommand({ type: "noop" })),
+		);
+		expect(new Set(ids).size).toBe(20);
+	});
+
+	it("refuses to queue a command for an unknown host with host_not_found", async () => {
+		const error = await sp(unique("host"))
+			.enqueueAgentCommand({ type: "noop" })
+			.then(
+				() => undefined,
+				(caught: unknown) => caught,
+			);
+		expect(error).toMatchObject({ code: "host_not_found" });
+	});
+
+	it("redelivers unacked commands in order when the agent reconnects, and not acked ones", async () => {
+		const host = await createHost();
+		const first = await connectAgent(host);
+		const acked = await sp(host.hostId).enqueueAgentCommand({
+			type: "migration.cancel",
+			migrationId: "m1",
+		});
+		const unacked = await sp(host.hostId).enqueueAgentCommand({
+			type: "migration.cancel",
+			migrationId: "m2",
+		});
+		expect((await first.nextJson()).id).toBe(acked);
+		expect((await first.nextJson()).id).toBe(unacked);
+		first.send(JSON.stringify({ type: "ack", id: acked }));
+		expect(await sp(host.hostId).unackedAgentCommands()).toEqual([unacked]);
+		first.close();
+		await first.waitClosed();
+		const second = await connectAgent(host);
+		expect(await second.nextJson()).toMatchObject({ id: unacked, migrationId: "m2" });
+		// A marker command proves nothing else was queued before it.
+		const marker = await sp(host.hostId).enqueueAgentCommand({ type: "marker" });
+		expect((await second.nextJson()).id).toBe(marker);
+	});
+
+	it("holds commands queued while no agent is connected and delivers them on connect", async () => {
+		const host = await createHost();
+		const id = await sp(host.hostId).enqueueAgentCommand({
+			type: "validation.run",
+			migrationId: "m",
+		});
+		const agent = await connectAgent(host);
+		expect((await agent.nextJson()).id).toBe(id);
+	});
+
+	it("replaces the old channel when a new agent connects", async () => {
+		const host = await createHost();
+		const old = await connectAgent(host);
+		const current = await connectAgent(host);
+		expect((await old.waitClosed()).code).toBe(4000);
+		const id = await sp(host.hostId).enqueueAgentCommand({ type: "noop" });
+		expect((await current.nextJson()).id).toBe(id);
+		expect(old.pending()).toBe(0);
+	});
+
+	it("ignores malformed agent messages and keeps the channel", async () => {
+		const host = await createHost();
+		const agent = await connectAgent(host);
+		agent.send("not json");
+		agent.send(new Uint8Array([1, 2]));
+		agent.send(JSON.stringify({ type: "ack" }));
+		const id = await sp(host.hostId).enqueueAgentCommand({ type: "noop" });
+		expect((await agent.nextJson()).id).toBe(id);
+	});
+});
+
+describe("session.open over the agent channel", () => {
+	it("sends session.open with a single-use VM channel URL for each opened session", async () => {
+		const host = await hostWithVm();
+		const agent = await connectAgent(host);
+		const opened = await openSession({ domain: host.domain, vm: host.vmId, key: host.key });
+		const command = await agent.nextJson<SessionOpenCommand>();
+		expect(command).toEqual({
+			id: expect.any(String),
+			type: "session.open",
+			sessionId: opened.sessionId,
+			vmId: host.vmId,
+			channel: {
+				url: expect.stringMatching(/^wss:\/\/edgevisor\.test\/v1\/sessions\/.+\/vm\?token=/),
+			},
+		});
+	});
+
+	it("redelivers an unacked session.open after the agent reconnects, and its URL still works", async () => {
+		const host = await hostWithVm();
+		const first = await connectAgent(host);
+		const opened = await openSession({ domain: host.domain, vm: host.vmId, key: host.key });
+		const delivered = await first.nextJson<SessionOpenCommand>();
+		first.close(1001, "agent restart");
+		await first.waitClosed();
+		const second = await connectAgent(host);
+		const redelivered = await second.nextJson<SessionOpenCommand>();
+		expect(redelivered).toEqual(delivered);
+		second.send(JSON.stringify({ type: "ack", id: redelivered.id }));
+		const user = await connect(opened.userChannel.url);
+		const vm = await connect(redelivered.channel.url);
+		user.send("hello");
+		expect(await vm.next()).toBe("hello");
+	});
+
+	it("sends session.open to an agent that connects after the session was opened", async () => {
+		const host = await hostWithVm();
+		const opened = await openSession({ domain: host.domain, vm: host.vmId, key: host.key });
+		const agent = await connectAgent(host);
+		expect(await agent.nextJson()).toMatchObject({
+			type: "session.open",
+			sessionId: opened.sessionId,
+		});
+	});
+
+	it("withdraws an unacked session.open when the session closes before the agent dialled", async () => {
+		const host = await hostWithVm();
+		const opened = await openSession({ domain: host.domain, vm: host.vmId, key: host.key });
+		await admin("DELETE", `/v1/sessions/${opened.sessionId}`);
+		expect(await sp(host.hostId).unackedAgentCommands()).toEqual([]);
+	});
+});

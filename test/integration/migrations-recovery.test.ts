@@ -1,0 +1,81 @@
+// Proves the migration survives its object going away: agent subtasks that
+// never answer fail by alarm (also after the object was aborted), and
+// results that arrive after an eviction still move validation on.
+// Handoff recovery is in migrations-handoff.test.ts.
+import { abortAllDurableObjects, evictDurableObject } from "cloudflare:test";
+import { afterEach, describe, expect, it } from "vitest";
+import { defaultPolicy } from "../../shared/default-policy";
+import type { MigrationRecord } from "../../shared/schemas/migrations";
+import { admin } from "../support/http";
+import {
+	getMigration,
+	migrationSetup,
+	sendWebhook,
+	startMigration,
+	vmObject,
+} from "../support/migration";
+import { withTimeout } from "../support/sockets";
+
+const probeWithin1s = {
+	rules: [{ id: "always", score: "100", threshold: 50, validationSet: "probe" }],
+	validationSets: [{ id: "probe", subtasks: [{ id: "ping", kind: "agent", timeoutSeconds: 1 }] }],
+};
+
+/** Polls the record until `done` holds (the alarm is the event; bounded). */
+async function until(migrationId: string, done: (record: MigrationRecord) => boolean) {
+	return withTimeout(
+		(async () => {
+			for (;;) {
+				const record = await getMigration(migrationId);
+				if (done(record)) return record;
+				await new Promise((resolve) => setTimeout(resolve, 100));
+			}
+		})(),
+		8_000,
+		"migration did not reach the expected state",
+	);
+}
+
+afterEach(async () => {
+	await admin("PUT", "/v1/migration-policy", defaultPolicy);
+});
+
+describe("timeouts", () => {
+	it("fail an agent subtask with no result within its timeout, by alarm", async () => {
+		await admin("PUT", "/v1/migration-policy", probeWithin1s);
+		const { vmId, target } = await migrationSetup();
+		const { migrationId, state } = await startMigration(vmId, target.hostId);
+		expect(state).toBe("validating");
+		const failed = await until(migrationId, (record) => record.state === "failed");
+		expect(failed.failure).toEqual({
+			stage: "validation",
+			reason: "probe/ping failed: no result within 1 s",
+		});
+	});
+
+	it("still fire after every object was aborted mid-validation", async () => {
+		await admin("PUT", "/v1/migration-policy", probeWithin1s);
+		const { vmId, target } = await migrationSetup();
+		const { migrationId } = await startMigration(vmId, target.hostId);
+		await abortAllDurableObjects();
+		const failed = await until(migrationId, (record) => record.state === "failed");
+		expect(failed.failure?.reason).toMatch(/no result within 1 s/);
+	});
+});
+
+describe("eviction during validation", () => {
+	it("keeps the validation state, so later results still start the migration", async () => {
+		const { vmId, source, target } = await migrationSetup({ site: "ams-1" });
+		const record = await startMigration(vmId, target.hostId);
+		await evictDurableObject(vmObject(vmId));
+		for (const subtask of ["storage-paths", "network-bandwidth", "vlan-presence"]) {
+			const data = {
+				migrationId: record.migrationId,
+				subtask: `site-reachability/${subtask}`,
+				ok: true,
+			};
+			await sendWebhook(source, { type: "validation.result", data });
+		}
+		expect((await getMigration(record.migrationId)).state).toBe("migrating");
+	});
+});

@@ -1,0 +1,109 @@
+// Proves POST /v1/hosts/{hostId}/webhooks with real Standard Webhooks
+// signatures: a wrong signature is 401 and a stale timestamp 400, both with
+// no effect; a repeated webhook-id is 200 with no second effect; host.facts
+// reach the host record and the rules; migration events reach the VM's
+// object only from a host that is a party to the migration.
+// Migration semantics of each event are in migrations*.test.ts.
+import { describe, expect, it } from "vitest";
+import type { MigrationRecord } from "../../shared/schemas/migrations";
+import { admin, problemOf } from "../support/http";
+import {
+	createHostWith,
+	getMigration,
+	migrationSetup,
+	postMigration,
+	sendWebhook,
+	spObject,
+	startMigration,
+} from "../support/migration";
+
+const otherSecret = `whsec_${btoa("x".repeat(32))}`;
+
+describe("webhook verification", () => {
+	it("refuses a wrong signature with invalid_signature and applies nothing", async () => {
+		const { source } = await migrationSetup();
+		const facts = { type: "host.facts", data: { memoryFreeMiB: 1 } };
+		const response = await sendWebhook(source, facts, { secret: otherSecret });
+		expect(response.status).toBe(401);
+		expect((await problemOf(response)).code).toBe("invalid_signature");
+		expect((await spObject(source.hostId).getHost())?.facts.memoryFreeMiB).toBeUndefined();
+	});
+
+	it("refuses a timestamp more than 300 s off with stale_timestamp and applies nothing", async () => {
+		const { source } = await migrationSetup();
+		const facts = { type: "host.facts", data: { memoryFreeMiB: 1 } };
+		const timestamp = new Date(Date.now() - 301_000);
+		const response = await sendWebhook(source, facts, { timestamp });
+		expect(response.status).toBe(400);
+		expect((await problemOf(response)).code).toBe("stale_timestamp");
+		expect((await spObject(source.hostId).getHost())?.facts.memoryFreeMiB).toBeUndefined();
+	});
+
+	it("answers a repeated webhook-id with 200 and no second effect", async () => {
+		const { vmId, source, target } = await migrationSetup();
+		const { migrationId } = await startMigration(vmId, target.hostId);
+		const event = { type: "migration.progress", data: { migrationId, percent: 30 } };
+		const first = await sendWebhook(source, event, { id: "msg_repeat_1" });
+		expect(await first.json()).toEqual({ received: true, duplicate: false, applied: true });
+		await sendWebhook(source, {
+			type: "migration.progress",
+			data: { migrationId, percent: 60 },
+		});
+		const repeated = await sendWebhook(source, event, { id: "msg_repeat_1" });
+		expect(repeated.status).toBe(200);
+		expect(await repeated.json()).toEqual({ received: true, duplicate: true, applied: false });
+		expect((await getMigration(migrationId)).progress.percent).toBe(60);
+	});
+
+	it("refuses a verified event whose data breaks the schema with invalid_request", async () => {
+		const { source } = await migrationSetup();
+		const response = await sendWebhook(source, {
+			type: "validation.result",
+			data: { migrationId: "m", subtask: "s" },
+		});
+		expect(response.status).toBe(400);
+		const problem = await problemOf(response);
+		expect(problem.code).toBe("invalid_request");
+		expect(problem.detail).toMatch(/^body\.data\.ok/);
+	});
+});
+
+describe("webhook dispatch", () => {
+	it("applies host.facts to the host record, which the rules then read", async () => {
+		const { vmId, source, target } = await migrationSetup();
+		const facts = { type: "host.facts", data: { memoryFreeMiB: 5000 } };
+		expect((await sendWebhook(target, facts)).status).toBe(200);
+		expect((await spObject(target.hostId).getHost())?.facts.memoryFreeMiB).toBe(5000);
+		const dryRun = (await (
+			await postMigration(vmId, target.hostId, true)
+		).json()) as MigrationRecord;
+		const headroom = dryRun.assessment.rules.find((rule) => rule.id === "low-target-headroom");
+		// A 4096 MiB VM on 5000 MiB free: 81.92 % of the headroom.
+		expect(headroom).toMatchObject({ score: 81.92, triggered: true });
+		expect(source.hostId).not.toBe(target.hostId);
+	});
+
+	it("answers not_found for an unknown migration", async () => {
+		const { source } = await migrationSetup();
+		const response = await sendWebhook(source, {
+			type: "migration.completed",
+			data: { migrationId: "no-such-migration" },
+		});
+		expect(response.status).toBe(404);
+		expect((await problemOf(response)).code).toBe("not_found");
+	});
+
+	it("ignores migration events from a host that is not a party, changing nothing", async () => {
+		const { vmId, domain, target } = await migrationSetup();
+		const outsider = await createHostWith(domain);
+		const { migrationId } = await startMigration(vmId, target.hostId);
+		const before = await getMigration(migrationId);
+		const response = await sendWebhook(outsider, {
+			type: "migration.failed",
+			data: { migrationId, reason: "forged" },
+		});
+		expect(response.status).toBe(404);
+		expect(await getMigration(migrationId)).toEqual(before);
+		expect((await admin("GET", `/v1/migrations/${migrationId}`)).status).toBe(200);
+	});
+});

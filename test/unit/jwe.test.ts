@@ -1,0 +1,99 @@
+// Proves the JWE layer (shared/jwe.ts): the public JWKS derived from the
+// private key set, decryption by kid over a ring of keys, and that every
+// disallowed algorithm, unknown kid or undecryptable input is invalid_jwe
+// without leaking jose's messages. Claim checks are proven in claims.test.ts.
+import { exportJWK, generateKeyPair } from "jose";
+import { beforeAll, describe, expect, it } from "vitest";
+import { type KeyRing, loadKeyRing, openBroadcastRequest } from "../../shared/jwe";
+import { claimsFor, encryptRequest } from "../support/jwe";
+
+let ring: KeyRing;
+const target = { domain: "dom-1", vm: "vm-1", key: "k" };
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+async function privateJwk(kid: string) {
+	const { privateKey } = await generateKeyPair("ECDH-ES+A256KW", {
+		crv: "P-256",
+		extractable: true,
+	});
+	return { ...(await exportJWK(privateKey)), kid };
+}
+
+async function refusal(jwe: string): Promise<{ code?: string; message?: string }> {
+	try {
+		await openBroadcastRequest(jwe, ring, nowSeconds());
+		return {};
+	} catch (error) {
+		return error as { code?: string; message?: string };
+	}
+}
+
+beforeAll(async () => {
+	ring = await loadKeyRing(JSON.stringify([await privateJwk("new"), await privateJwk("old")]));
+});
+
+describe("loadKeyRing", () => {
+	it("publishes each key without its private part, in order", () => {
+		expect(ring.publicKeys.map((key) => key.kid)).toEqual(["new", "old"]);
+		for (const key of ring.publicKeys) {
+			expect(key).not.toHaveProperty("d");
+			expect(key).toMatchObject({ kty: "EC", crv: "P-256", alg: "ECDH-ES+A256KW", use: "enc" });
+		}
+	});
+
+	it("refuses a key set that is not private P-256 JWKs with kids", async () => {
+		for (const bad of ["[]", "{}", JSON.stringify([{ kty: "EC", crv: "P-256" }])]) {
+			await expect(loadKeyRing(bad)).rejects.toThrow(/JWE_PRIVATE_KEYS/);
+		}
+	});
+});
+
+describe("openBroadcastRequest", () => {
+	it("decrypts with the key the kid names, old or new", async () => {
+		for (const publicKey of ring.publicKeys) {
+			const claims = claimsFor(target);
+			expect(
+				await openBroadcastRequest(await encryptRequest(publicKey, claims), ring, nowSeconds()),
+			).toEqual(claims);
+		}
+	});
+
+	it("refuses a kid that names the wrong key of the ring", async () => {
+		const [newKey, oldKey] = ring.publicKeys;
+		if (!newKey || !oldKey) throw new Error("two keys expected");
+		const jwe = await encryptRequest(newKey, claimsFor(target), { kid: oldKey.kid });
+		expect(await refusal(jwe)).toMatchObject({ code: "invalid_jwe" });
+	});
+
+	it("refuses other algorithms with invalid_jwe", async () => {
+		const [key] = ring.publicKeys;
+		if (!key) throw new Error("key expected");
+		for (const header of [
+			{ alg: "ECDH-ES" },
+			{ alg: "ECDH-ES+A128KW" },
+			{ enc: "A128CBC-HS256" },
+			{ enc: "A256CBC-HS512" },
+		]) {
+			expect(await refusal(await encryptRequest(key, claimsFor(target), header))).toMatchObject({
+				code: "invalid_jwe",
+			});
+		}
+	});
+
+	it("refuses tampered ciphertext with a generic message", async () => {
+		const [key] = ring.publicKeys;
+		if (!key) throw new Error("key expected");
+		const parts = (await encryptRequest(key, claimsFor(target))).split(".");
+		const ciphertext = parts[3] ?? "";
+		parts[3] = `${ciphertext.slice(0, -2)}${ciphertext.endsWith("A") ? "B" : "A"}${ciphertext.slice(-1)}`;
+		const problem = await refusal(parts.join("."));
+		expect(problem).toMatchObject({ code: "invalid_jwe" });
+		expect(problem.message).not.toMatch(/jose|JWE(Decryption|Invalid)/);
+	});
+
+	it("refuses anything that is not a compact JWE", async () => {
+		for (const body of ["", "a.b.c", "a.b.c.d.e", "x".repeat(1000)]) {
+			expect(await refusal(body)).toMatchObject({ code: "invalid_jwe" });
+		}
+	});
+});
