@@ -209,9 +209,11 @@ export class TransferEngine {
 		this.device.outbox.flushChannel(`agent:${this.device.identity().hostId}`).catch((error) => {
 			log("warn", "vf.hold delivery pass failed", { error: String(error) });
 		});
-		// The hold window holds only the table write: once the hold and its lease
-		// alarm are durable, the lift follows.
-		await Promise.all([this.device.scheduleAlarm(), this.device.storage.sync()]);
+		// The hold window holds only the table write: once the hold's lease alarm
+		// is set, the lift follows. No fsync is awaited here: the output gate keeps
+		// every outgoing message (vf.hold included) until the hold is durable, and
+		// a hold lost with its lift in a crash leaves a `reserved` step that rolls back.
+		await this.device.scheduleAlarm();
 	}
 
 	/** Stores the new offset, bumps the version and lifts the hold, in one transaction. */
