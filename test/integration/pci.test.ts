@@ -413,3 +413,25 @@ describe("events", () => {
 		expect(lifted?.durationMs).toEqual(expect.any(Number));
 	});
 });
+
+describe("OpenAPI", () => {
+	it("documents every PCI route with its problems", async () => {
+		const document = (await (await call("/openapi.json")).json()) as {
+			paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+		};
+		const device = "/v1/hosts/{hostId}/pci-devices/{bdf}";
+		expect(Object.keys(document.paths[device] ?? {}).sort()).toEqual(["get", "put"]);
+		expect(Object.keys(document.paths["/v1/hosts/{hostId}/pci-devices"] ?? {})).toEqual(["get"]);
+		for (const [suffix, status] of [
+			["/vfs", "409"],
+			["/translate", "503"],
+			["/vfs/{vfIndex}/transfer", "409"],
+			["/translation-table", "404"],
+			["/events", "404"],
+		] as const) {
+			const operations = Object.values(document.paths[`${device}${suffix}`] ?? {});
+			expect(operations, suffix).toHaveLength(1);
+			expect(Object.keys(operations[0]?.responses ?? {}), suffix).toContain(status);
+		}
+	});
+});
