@@ -20,8 +20,10 @@ import {
 	activateFunction,
 	createFunction,
 	mappingCovering,
+	nextReservationExpiryMs,
 	releaseFunction,
 	reserveFunction,
+	settleExpiredReservations,
 } from "./pci-device/functions";
 import {
 	freeVfSlotsOnHost,
@@ -264,7 +266,9 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 
 	/** Reserves a VF for an incoming transfer; the same `allocationId` gets the same VF. */
 	async reserveVf(request: ReserveRequest): Promise<ReservedVf> {
-		return reserveFunction(this, this.#requireDevice(), request);
+		const reserved = reserveFunction(this, this.#requireDevice(), request);
+		await this.scheduleAlarm();
+		return reserved;
 	}
 
 	/** Turns a reservation into an allocated VF (idempotent). */
@@ -297,9 +301,22 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 			.map((row) => row.bdf);
 	}
 
-	/** Completes or rolls back stalled transfers and retries undelivered messages. */
+	/** The step a transfer run by this device has reached, or null when it never began here. */
+	async transferStep(transferId: string): Promise<TransferStep | null> {
+		return this.#transfers.stepOf(transferId);
+	}
+
+	/**
+	 * Completes or rolls back stalled transfers, settles expired reservations
+	 * of incoming transfers and retries undelivered messages.
+	 */
 	override async alarm(): Promise<void> {
 		await this.#transfers.resumeStalled();
+		await settleExpiredReservations(this, (owner, transferId) =>
+			this.#isMe(owner.hostId, owner.bdf)
+				? this.transferStep(transferId)
+				: deviceStub(this.env, owner.hostId, owner.bdf).transferStep(transferId),
+		);
 		await this.#deliverOutbox();
 	}
 
@@ -323,9 +340,11 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 	}
 
 	async scheduleAlarm(): Promise<void> {
-		const due = [this.#transfers.nextDeadlineMs(), this.outbox.nextAttemptMs()].filter(
-			(value): value is number => value !== undefined,
-		);
+		const due = [
+			this.#transfers.nextDeadlineMs(),
+			this.outbox.nextAttemptMs(),
+			nextReservationExpiryMs(this.sql),
+		].filter((value): value is number => value !== undefined);
 		if (due.length > 0) await this.storage.setAlarm(Math.min(...due));
 	}
 

@@ -8,8 +8,11 @@ import { addressKey, formatHex, mappingOffset, rangeFits } from "../../shared/pc
 import { Problem } from "../../shared/problem";
 import type { CreatedVfRecord } from "../../shared/schemas/pci";
 import type { DeviceContext, ReservedVf, ReserveRequest } from "./context";
-import type { DeviceRow, MappingRow } from "./rows";
+import type { DeviceRow, MappingRow, SlotRow } from "./rows";
 import { lowestFreeIndex, placeVf, slotByAllocation } from "./slots";
+
+/** How long a reservation waits for its transfer before the target asks the driver's device. */
+export const reservationLeaseMs = 30_000;
 
 function freeIndexOrRefuse(sql: SqlStorage, device: DeviceRow): number {
 	const vfIndex = lowestFreeIndex(sql, device);
@@ -29,8 +32,9 @@ function insertSlot(
 	state: "active" | "reserved",
 ): void {
 	sql.exec(
-		`INSERT INTO slots (vf_index, allocation_id, vm_id, virtual_address, owner_host_id, owner_bdf, state, created_at)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		`INSERT INTO slots (vf_index, allocation_id, vm_id, virtual_address, owner_host_id, owner_bdf, state,
+			created_at, reserved_until_ms)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		slot.vfIndex,
 		slot.allocationId,
 		slot.vmId,
@@ -39,6 +43,7 @@ function insertSlot(
 		owner.bdf,
 		state,
 		new Date().toISOString(),
+		state === "reserved" ? Date.now() + reservationLeaseMs : null,
 	);
 }
 
@@ -171,7 +176,10 @@ export function activateFunction(context: DeviceContext, allocationId: string): 
 	const slot = slotByAllocation(context.sql, allocationId);
 	if (!slot || slot.state === "active") return;
 	context.storage.transactionSync(() => {
-		context.sql.exec("UPDATE slots SET state = 'active' WHERE allocation_id = ?", allocationId);
+		context.sql.exec(
+			"UPDATE slots SET state = 'active', reserved_until_ms = NULL WHERE allocation_id = ?",
+			allocationId,
+		);
 		context.recordEvent({
 			type: "vf.activated",
 			vfIndex: slot.vf_index,
@@ -193,4 +201,49 @@ export function releaseFunction(context: DeviceContext, allocationId: string): v
 			virtualAddress: slot.virtual_address,
 		});
 	});
+}
+
+/** When the earliest reservation lease runs out, if any reservation is open. */
+export function nextReservationExpiryMs(sql: SqlStorage): number | undefined {
+	const [row] = sql
+		.exec<{ due: number | null }>(
+			"SELECT MIN(reserved_until_ms) AS due FROM slots WHERE state = 'reserved'",
+		)
+		.toArray();
+	return row?.due ?? undefined;
+}
+
+/**
+ * Settles every reservation whose lease ran out by asking the driver's device
+ * how its transfer ended: lifted or completed → activate; rolled back or never
+ * begun there (a reservation that landed after a rollback) → release; still
+ * running or unreachable → ask again after another lease.
+ */
+export async function settleExpiredReservations(
+	context: DeviceContext,
+	stepOf: (owner: { hostId: string; bdf: string }, transferId: string) => Promise<string | null>,
+): Promise<void> {
+	const expired = context.sql
+		.exec<SlotRow>(
+			"SELECT * FROM slots WHERE state = 'reserved' AND reserved_until_ms <= ?",
+			Date.now(),
+		)
+		.toArray();
+	for (const slot of expired) {
+		let step: string | null | undefined;
+		try {
+			step = await stepOf({ hostId: slot.owner_host_id, bdf: slot.owner_bdf }, slot.allocation_id);
+		} catch {
+			step = undefined;
+		}
+		if (step === "lifted" || step === "completed") activateFunction(context, slot.allocation_id);
+		else if (step === null || step === "rolled_back") releaseFunction(context, slot.allocation_id);
+		else {
+			context.sql.exec(
+				"UPDATE slots SET reserved_until_ms = ? WHERE allocation_id = ?",
+				Date.now() + reservationLeaseMs,
+				slot.allocation_id,
+			);
+		}
+	}
 }

@@ -30,6 +30,7 @@ export interface SlotRow extends Record<string, SqlStorageValue> {
 	owner_bdf: string;
 	state: "active" | "reserved";
 	created_at: string;
+	reserved_until_ms: number | null;
 }
 
 /** `mappings` row: one translation-table entry of this device (the driver's device). */

@@ -346,6 +346,11 @@ export class TransferEngine {
 		}
 	}
 
+	/** The step `transferId` has reached, or null when it never began here. */
+	stepOf(transferId: string): TransferStep | null {
+		return this.#load(transferId)?.step ?? null;
+	}
+
 	/** When the alarm must next look at an open transfer, if any. */
 	nextDeadlineMs(): number | undefined {
 		const [row] = this.device.sql
