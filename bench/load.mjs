@@ -49,3 +49,36 @@ export function percentile(values, p) {
 export function fixed(value, digits = 2) {
 	return Number.isFinite(value) ? value.toFixed(digits) : "n/a";
 }
+
+/**
+ * Closed-loop load for requests that cannot be pre-built (each needs a fresh
+ * JWE, say): `concurrency` workers call `task()` back to back for
+ * `durationMs`. Returns the same summary as `load`.
+ */
+export async function closedLoop({ task, concurrency = 16, durationMs = 5_000 }) {
+	const latenciesMs = [];
+	let errors = 0;
+	const deadline = performance.now() + durationMs;
+	const startedAt = performance.now();
+	await Promise.all(
+		Array.from({ length: concurrency }, async () => {
+			while (performance.now() < deadline) {
+				const sentAt = performance.now();
+				try {
+					if ((await task()) === false) errors++;
+				} catch {
+					errors++;
+				}
+				latenciesMs.push(performance.now() - sentAt);
+			}
+		}),
+	);
+	const elapsedSeconds = (performance.now() - startedAt) / 1000;
+	return {
+		requests: latenciesMs.length,
+		rps: latenciesMs.length / elapsedSeconds,
+		p50Ms: percentile(latenciesMs, 50),
+		p99Ms: percentile(latenciesMs, 99),
+		errors,
+	};
+}

@@ -41,7 +41,8 @@ export async function registerDevice(
 	bdf: string,
 	geometry: Partial<typeof sriov> = {},
 ): Promise<void> {
-	await ensureHost(hostId);
+	// Another fixture (e.g. a migration's) may have created the host already.
+	if ((await admin("GET", `/v1/hosts/${hostId}`)).status !== 200) await ensureHost(hostId);
 	const response = await admin("PUT", devicePath(hostId, bdf), {
 		vendorId: "0x8086",
 		deviceId: "0x1572",

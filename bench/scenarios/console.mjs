@@ -1,0 +1,172 @@
+// Issue 2's benchmark: session establishment throughput, broadcast latency as
+// the domain grows, and relay round trip and throughput, each against a
+// baseline measured in the same run on the same workerd.
+import {
+	broadcastEncrypter,
+	connectAgent,
+	createHost,
+	enrolVm,
+	openSocket,
+	requestSession,
+} from "../lib/fleet-client.mjs";
+import { closedLoop, fixed, median, percentile } from "../load.mjs";
+
+const runId = Date.now().toString(36);
+
+/** A new domain of `size` hosts, the VM enrolled on the last one, its agent connected. */
+async function domainWithVm(ctx, label, size, echoConsole = false) {
+	const domain = `bench-${runId}-${label}`;
+	let lastHost;
+	for (let index = 0; index < size; index++) {
+		const hostId = `${domain}-h${index}`;
+		lastHost = { hostId, ...(await createHost(ctx.baseUrl, ctx.adminToken, hostId, domain)) };
+	}
+	const vmId = `${domain}-vm`;
+	const { key } = await enrolVm(ctx.baseUrl, ctx.adminToken, lastHost.hostId, vmId);
+	const agent = await connectAgent(ctx.baseUrl, lastHost.hostId, lastHost.agentToken, {
+		echoConsole,
+	});
+	return { domain, vmId, key, agent };
+}
+
+async function establishment(ctx, encrypt) {
+	const target = await domainWithVm(ctx, "establish", 4);
+	const session = await closedLoop({
+		concurrency: 16,
+		durationMs: 8_000,
+		task: async () => {
+			const response = await requestSession(
+				ctx.baseUrl,
+				await encrypt({ ...target, vm: target.vmId }),
+			);
+			await response.arrayBuffer();
+			return response.status === 201;
+		},
+	});
+	const baseline = await closedLoop({
+		concurrency: 16,
+		durationMs: 8_000,
+		task: async () => {
+			const response = await fetch(`${ctx.baselineUrl}/rpc`);
+			await response.arrayBuffer();
+			return response.ok;
+		},
+	});
+	target.agent.close();
+	return `### Session establishment (16 concurrent clients, JWE built per request on the client)
+
+| what | req/s | p50 ms | p99 ms | errors |
+| --- | --- | --- | --- | --- |
+| POST /v1/sessions (decrypt, replay check, broadcast to 4 SPs, id match, key check, session.open) | ${fixed(session.rps, 0)} | ${fixed(session.p50Ms, 1)} | ${fixed(session.p99Ms, 1)} | ${session.errors} |
+| baseline: Hono route + one DO RPC | ${fixed(baseline.rps, 0)} | ${fixed(baseline.p50Ms, 1)} | ${fixed(baseline.p99Ms, 1)} | ${baseline.errors} |
+
+Throughput ratio (sessions / baseline): **${fixed(session.rps / baseline.rps)}** (goal ≥ 0.5).
+`;
+}
+
+async function broadcastLatency(ctx, encrypt) {
+	const rows = [];
+	let oneSpMs;
+	for (const size of [1, 16, 64, 256]) {
+		const target = await domainWithVm(ctx, `broadcast${size}`, size);
+		const latenciesMs = [];
+		for (let attempt = 0; attempt < 40; attempt++) {
+			const jwe = await encrypt({ ...target, vm: target.vmId });
+			const sentAt = performance.now();
+			const response = await requestSession(ctx.baseUrl, jwe);
+			await response.arrayBuffer();
+			if (response.status !== 201) throw new Error(`session request failed: ${response.status}`);
+			latenciesMs.push(performance.now() - sentAt);
+		}
+		target.agent.close();
+		const p50 = median(latenciesMs.slice(5));
+		oneSpMs ??= p50;
+		rows.push(
+			`| ${size} | ${fixed(p50, 1)} | ${fixed(percentile(latenciesMs.slice(5), 99), 1)} | ${fixed(p50 / oneSpMs)} |`,
+		);
+	}
+	return `### Broadcast latency by domain size (sequential requests, first 5 of 40 dropped as warm-up)
+
+| service processors | p50 ms | p99 ms | p50 ratio to 1 SP |
+| --- | --- | --- | --- |
+${rows.join("\n")}
+
+Goal: 256 SPs ≤ 4× the latency of 1.
+`;
+}
+
+/** Round trips of 64-byte frames on an open socket, sequentially. */
+async function roundTrips(socket, count) {
+	const frame = Buffer.alloc(64, 7);
+	const latenciesMs = [];
+	for (let index = 0; index < count; index++) {
+		const sentAt = performance.now();
+		await new Promise((resolve) => {
+			socket.once("message", resolve);
+			socket.send(frame);
+		});
+		latenciesMs.push(performance.now() - sentAt);
+	}
+	return latenciesMs.slice(Math.floor(count / 10));
+}
+
+/** Sends 1 MiB in 4 KiB frames and waits until all of it has come back. */
+async function throughputMiBps(socket) {
+	const frame = Buffer.alloc(4096, 1);
+	const totalBytes = 1024 * 1024;
+	let received = 0;
+	const startedAt = performance.now();
+	const done = new Promise((resolve) => {
+		const onMessage = (data) => {
+			received += data.length;
+			if (received >= totalBytes) {
+				socket.off("message", onMessage);
+				resolve();
+			}
+		};
+		socket.on("message", onMessage);
+	});
+	for (let sent = 0; sent < totalBytes; sent += frame.length) socket.send(frame);
+	await done;
+	return 1 / ((performance.now() - startedAt) / 1000);
+}
+
+async function relay(ctx, encrypt) {
+	const target = await domainWithVm(ctx, "relay", 1, true);
+	const response = await requestSession(ctx.baseUrl, await encrypt({ ...target, vm: target.vmId }));
+	const { userChannel } = await response.json();
+	const user = await openSocket(userChannel.url);
+	// Wait for the VM side to attach: the first echo proves the whole path.
+	await roundTrips(user, 1);
+	const relayed = await roundTrips(user, 500);
+	const relayedMiBps = await throughputMiBps(user);
+	user.close();
+	target.agent.close();
+
+	const echo = await openSocket(`${ctx.baselineUrl.replace(/^http/, "ws")}/ws`);
+	const direct = await roundTrips(echo, 500);
+	const directMiBps = await throughputMiBps(echo);
+	echo.close();
+
+	return `### Relay (user → SP → VM console echo → SP → user)
+
+| path | RTT p50 ms | RTT p99 ms | 1 MiB in 4 KiB frames, MiB/s |
+| --- | --- | --- | --- |
+| Edgevisor relay through the service processor | ${fixed(median(relayed))} | ${fixed(percentile(relayed, 99))} | ${fixed(relayedMiBps)} |
+| baseline: direct WebSocket echo in a DO | ${fixed(median(direct))} | ${fixed(percentile(direct, 99))} | ${fixed(directMiBps)} |
+
+RTT ratio (relay / direct echo): **${fixed(median(relayed) / median(direct))}** (goal ≤ 2). The relay path has
+two extra WebSocket hops (SP → agent's VM channel and back), both through the wrangler dev proxy.
+`;
+}
+
+/** Issue 2's scenario. */
+export async function run(ctx) {
+	const encrypt = await broadcastEncrypter(ctx.baseUrl);
+	const parts = [
+		await establishment(ctx, encrypt),
+		await broadcastLatency(ctx, encrypt),
+		await relay(ctx, encrypt),
+	];
+	return `## Console access\n\n${parts.join("\n")}`;
+}
