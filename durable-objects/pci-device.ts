@@ -37,10 +37,12 @@ import type { TransferStep } from "./pci-device/rows";
 import {
 	type DeviceRow,
 	deviceRecord,
+	eventRecord,
 	type MappingRow,
 	mappingNumbers,
 	type SlotRow,
 	tableEntry,
+	transferRecord,
 } from "./pci-device/rows";
 import { schema } from "./pci-device/schema";
 import { slotsInUse } from "./pci-device/slots";
@@ -197,16 +199,7 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 		return this.sql
 			.exec<Record<string, SqlStorageValue>>("SELECT * FROM events ORDER BY id DESC LIMIT ?", limit)
 			.toArray()
-			.map((row) => ({
-				id: row.id as number,
-				type: row.type as DeviceEventRecord["type"],
-				at: row.at as string,
-				vfIndex: row.vf_index as number | null,
-				virtualAddress: row.virtual_address as string | null,
-				transferId: row.transfer_id as string | null,
-				durationMs: row.duration_ms as number | null,
-				mappingVersion: row.mapping_version as number | null,
-			}));
+			.map(eventRecord);
 	}
 
 	/**
@@ -238,7 +231,7 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 
 	/** Runs a transfer of a mapping in this device's table; idempotent by `transferId`. */
 	async transferMapping(order: TransferOrder): Promise<TransferRecord> {
-		return this.#transfers.result(await this.#transfers.run(order));
+		return transferRecord(await this.#transfers.run(order));
 	}
 
 	/**
@@ -320,11 +313,13 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 		await this.#deliverOutbox();
 	}
 
+	/** This device's host and BDF; `device_not_found` when unregistered. */
 	identity(): { hostId: string; bdf: string } {
 		const device = this.#requireDevice();
 		return { hostId: device.host_id, bdf: device.bdf };
 	}
 
+	/** Appends an event to the device's timeline (inside the caller's transaction). */
 	recordEvent(event: EventInput): void {
 		this.sql.exec(
 			`INSERT INTO events (type, at, vf_index, virtual_address, transfer_id, duration_ms, mapping_version)
@@ -339,6 +334,7 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 		);
 	}
 
+	/** Sets the alarm to the earliest transfer deadline, outbox retry or reservation expiry. */
 	async scheduleAlarm(): Promise<void> {
 		const due = [
 			this.#transfers.nextDeadlineMs(),
@@ -348,6 +344,7 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 		if (due.length > 0) await this.storage.setAlarm(Math.min(...due));
 	}
 
+	/** Another device's object, or this one when it names this device. */
 	peer(hostId: string, bdf: string): PeerDevice {
 		return this.#isMe(hostId, bdf)
 			? this

@@ -14,7 +14,6 @@
 
 import { addressKey, formatHex, mappingOffset } from "../../shared/pci";
 import { Problem } from "../../shared/problem";
-import type { TransferRecord } from "../../shared/schemas/pci";
 import { log } from "../../workers/log";
 import type { DeviceContext } from "./context";
 import type { MappingRow, TransferRow, TransferStep } from "./rows";
@@ -359,28 +358,6 @@ export class TransferEngine {
 			)
 			.toArray();
 		return row?.due ?? undefined;
-	}
-
-	/** The contract's answer for a completed transfer. */
-	result(transfer: TransferRow): TransferRecord {
-		return {
-			transferId: transfer.transfer_id,
-			state: "completed",
-			from: {
-				hostId: transfer.from_host_id,
-				bdf: transfer.from_bdf,
-				vfIndex: transfer.from_vf_index,
-			},
-			to: {
-				hostId: transfer.to_host_id,
-				bdf: transfer.to_bdf,
-				vfIndex: transfer.to_vf_index ?? 0,
-				vfBdf: transfer.to_vf_bdf ?? "",
-				baseAddress: transfer.to_base ?? "",
-			},
-			offset: transfer.offset ?? "",
-			mappingVersion: transfer.mapping_version ?? 0,
-		};
 	}
 
 	#notifyDriver(
