@@ -21,6 +21,7 @@ import {
 	createFunction,
 	mappingCovering,
 	nextReservationExpiryMs,
+	ownerServedHere,
 	releaseFunction,
 	reserveFunction,
 	settleExpiredReservations,
@@ -149,7 +150,7 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 	 * memory for the lift (at most `holdWaitMs`), so it never answers with the
 	 * address of a function that is being swapped.
 	 */
-	async translate(virtualAddressText: string): Promise<TranslationRecord> {
+	async translate(virtualAddressText: string, forwarded = false): Promise<TranslationRecord> {
 		const address = parseHexAddress(virtualAddressText);
 		if (address === undefined) {
 			throw new Problem("invalid_request", "body.virtualAddress: must be a hex address 0x…");
@@ -159,7 +160,12 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 			const mapping = mappingCovering(this.sql, address);
 			const physical = mapping && translateThrough(address, mappingNumbers(mapping));
 			if (!mapping || physical === undefined) {
-				this.#requireDevice();
+				const device = this.#requireDevice();
+				const owner = forwarded ? undefined : ownerServedHere(this.sql, device, address);
+				if (owner) {
+					// A function transferred here: its mapping lives on the driver's device.
+					return deviceStub(this.env, owner.hostId, owner.bdf).translate(virtualAddressText, true);
+				}
 				throw new Problem("address_not_mapped", `no mapping covers ${formatHex(address)}`);
 			}
 			if (mapping.state === "active") {

@@ -247,3 +247,28 @@ export async function settleExpiredReservations(
 		}
 	}
 }
+
+/**
+ * The driver's device of a function that was transferred to this device and
+ * whose mapping starts at or below `address` (the closest one), so a translate
+ * sent to the device now serving a function can be answered by the table that
+ * holds its mapping. Undefined when no such function is here.
+ */
+export function ownerServedHere(
+	sql: SqlStorage,
+	device: DeviceRow,
+	address: bigint,
+): { hostId: string; bdf: string } | undefined {
+	let closest: { start: bigint; hostId: string; bdf: string } | undefined;
+	for (const slot of sql.exec<SlotRow>(
+		"SELECT * FROM slots WHERE state = 'active' AND NOT (owner_host_id = ? AND owner_bdf = ?)",
+		device.host_id,
+		device.bdf,
+	)) {
+		const start = BigInt(slot.virtual_address);
+		if (start <= address && (!closest || start > closest.start)) {
+			closest = { start, hostId: slot.owner_host_id, bdf: slot.owner_bdf };
+		}
+	}
+	return closest && { hostId: closest.hostId, bdf: closest.bdf };
+}

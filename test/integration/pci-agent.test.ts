@@ -2,8 +2,9 @@
 // workerd: a transfer notifies the driver host's agent with `vf.hold` before
 // `vf.lift` (contract fields, the from- and to-function), notifications made
 // while the agent is away arrive in the same order when it connects, and
-// translate accepts that host's agent token but no other. It does not prove
-// the agent channel itself (ids, acks, replacement): that is team access's.
+// translate accepts that host's agent token but no other (also on the device
+// a function was transferred to). It does not prove the agent channel itself
+// (ids, acks, replacement): that is team access's.
 import { describe, expect, it } from "vitest";
 import { connectAgent } from "../support/console";
 import { call, problemOf } from "../support/http";
@@ -81,6 +82,24 @@ describe("PCI and the host agent", () => {
 		const response = await translateWithToken(driverHost, agentToken);
 		expect(response.status).toBe(200);
 		expect(await response.json()).toMatchObject({ physicalAddress: "0x800000000", vfIndex: 0 });
+	});
+
+	it("translates through the device now serving the function with that host's agent token", async () => {
+		const { driverHost, targetHost } = await transferSetup();
+		await transfer(driverHost, driverBdf, 0, targetHost, targetBdf);
+		const response = await call(`${devicePath(targetHost, targetBdf)}/translate`, {
+			method: "POST",
+			headers: {
+				Authorization: `Bearer ${await ensureHost(targetHost)}`,
+				"Content-Type": "application/json",
+			},
+			body: JSON.stringify({ virtualAddress: "0x7f0000000010" }),
+		});
+		expect(response.status).toBe(200);
+		expect(await response.json()).toMatchObject({
+			physicalAddress: "0x900000010",
+			hostId: targetHost,
+		});
 	});
 
 	it("refuses another host's agent token and a wrong token with unauthorized", async () => {

@@ -348,6 +348,22 @@ describe("transfer", () => {
 		});
 	});
 
+	it("answers a translate sent to the device now serving the function from the driver's table", async () => {
+		const { host, target } = await twoDevices();
+		await transfer(host, pf, 0, target, other);
+		const { status, body } = await translate(target, other, "0x7f0000000123");
+		expect(status).toBe(200);
+		expect(body).toEqual({
+			physicalAddress: "0x900000123",
+			hostId: target,
+			bdf: other,
+			vfIndex: 0,
+			mappingVersion: 2,
+		});
+		expect((await translate(target, other, "0x7f0000004000")).body.code).toBe("address_not_mapped");
+		expect((await translate(target, other, "0x1000")).body.code).toBe("address_not_mapped");
+	});
+
 	it("answers device_not_found for an unknown target, changing nothing", async () => {
 		const { host } = await twoDevices();
 		const refused = await transfer(host, pf, 0, uniqueHost("none"), other);
