@@ -10,11 +10,9 @@ import { Problem } from "../../shared/problem";
 import { assess } from "../../shared/risk";
 import {
 	abandonOpen,
-	applyResult,
 	dispatchPending,
 	expireOverdue,
 	nextDeadlineMs,
-	verdictOf,
 } from "../../shared/risk/progress";
 import type {
 	MigrationEvent,
@@ -26,6 +24,7 @@ import { type HandoffPorts, runHandoff } from "./handoff";
 import { gatherInputs, historyWindowMs } from "./migration-facts";
 import { isTerminal, MigrationStore, type OutboxCall } from "./migration-store";
 import { MigrationStreams } from "./migration-stream";
+import { applyEvent, failed, outcomeCall, preview, queueValidation, settled } from "./transitions";
 
 /** Delay before retrying a cross-object call that failed. */
 const retryDelayMs = 2_000;
@@ -89,16 +88,16 @@ export class MigrationCoordinator {
 			createdAt: now.toISOString(),
 			updatedAt: now.toISOString(),
 		};
-		if (input.dryRun) return { ...this.preview(created), dryRun: true };
+		if (input.dryRun) return { ...preview(created), dryRun: true };
 		const change = this.ctx.storage.transactionSync(() => {
 			// Re-checked here: other requests may have committed while facts were gathered.
 			this.refuseIfActive();
 			const { sets, dispatched } = dispatchPending(created.validationSets, now.getTime());
-			const record = this.settle({ ...created, validationSets: sets }, now);
+			const record = settled(this.store, { ...created, validationSets: sets }, now);
 			this.store.enqueue({ kind: "index", migrationId: record.migrationId, vmId });
 			// A builtin failure fails the migration at once: its agent subtasks are never sent.
 			if (record.state === "validating") {
-				for (const key of dispatched) this.enqueueValidation(record, key);
+				for (const key of dispatched) queueValidation(this.store, record, key);
 			}
 			return this.store.insert(record);
 		});
@@ -151,7 +150,7 @@ export class MigrationCoordinator {
 		if (!record || (hostId !== record.sourceHostId && hostId !== record.targetHostId)) {
 			throw new Problem("not_found", `host ${hostId} has no migration ${migrationId}`);
 		}
-		const next = this.ctx.storage.transactionSync(() => this.transition(record, event));
+		const next = this.ctx.storage.transactionSync(() => applyEvent(this.store, record, event));
 		if (next) this.streams.publish(next);
 		await this.afterChange();
 		const latest = this.mustGet(migrationId);
@@ -179,112 +178,11 @@ export class MigrationCoordinator {
 			const change = this.ctx.storage.transactionSync(() => {
 				const sets = expireOverdue(active.validationSets, now.getTime());
 				if (JSON.stringify(sets) === JSON.stringify(active.validationSets)) return null;
-				return this.store.update(this.settle({ ...active, validationSets: sets }, now));
+				return this.store.update(settled(this.store, { ...active, validationSets: sets }, now));
 			});
 			if (change) this.streams.publish(change);
 		}
 		await this.afterChange();
-	}
-
-	private transition(record: MigrationRecord, event: MigrationEvent) {
-		const now = new Date();
-		const handingOver = this.store.handoff(record.migrationId) !== null;
-		const updatedAt = now.toISOString();
-		switch (event.type) {
-			case "validation.result": {
-				if (record.state !== "validating") return null;
-				const { subtask, ok, detail } = event.data;
-				const { sets, applied } = applyResult(record.validationSets, subtask, ok, detail);
-				if (!applied) return null;
-				return this.store.update(this.settle({ ...record, validationSets: sets }, now));
-			}
-			case "migration.progress": {
-				if (record.state !== "migrating" || handingOver) return null;
-				const { percent, phase } = event.data;
-				return this.store.update({
-					...record,
-					progress: phase === undefined ? { percent } : { percent, phase },
-					updatedAt,
-				});
-			}
-			case "migration.completed": {
-				if (record.state !== "migrating" || handingOver) return null;
-				this.store.setHandoff(record.migrationId, { step: "export" });
-				return this.store.update({
-					...record,
-					progress: { percent: 100, phase: "handoff" },
-					updatedAt,
-				});
-			}
-			case "migration.failed": {
-				if (isTerminal(record) || handingOver) return null;
-				const stage = record.state === "validating" ? "validation" : "migration";
-				return this.store.update(this.fail(record, stage, event.data.reason, now));
-			}
-		}
-	}
-
-	/** After validation changed: fail, start the migration, or keep waiting. */
-	private settle(record: MigrationRecord, now: Date): MigrationRecord {
-		const verdict = verdictOf(record.validationSets);
-		const updatedAt = now.toISOString();
-		if (verdict.verdict === "failed") return this.fail(record, "validation", verdict.reason, now);
-		if (verdict.verdict === "waiting") return { ...record, updatedAt };
-		this.store.enqueue({
-			kind: "agent",
-			hostId: record.sourceHostId,
-			command: {
-				type: "migration.start",
-				migrationId: record.migrationId,
-				vmId: record.vmId,
-				targetHostId: record.targetHostId,
-			},
-		});
-		return { ...record, state: "migrating", updatedAt };
-	}
-
-	private fail(
-		record: MigrationRecord,
-		stage: "validation" | "migration",
-		reason: string,
-		now: Date,
-	): MigrationRecord {
-		this.store.enqueue(outcomeCall(record, true, now));
-		return {
-			...record,
-			state: "failed",
-			failure: { stage, reason },
-			validationSets: abandonOpen(record.validationSets, `migration failed: ${reason}`),
-			updatedAt: now.toISOString(),
-		};
-	}
-
-	/** A dry run's record: what would happen, with agent subtasks left pending. */
-	private preview(record: MigrationRecord): MigrationRecord {
-		const verdict = verdictOf(record.validationSets);
-		if (verdict.verdict === "failed") {
-			return {
-				...record,
-				state: "failed",
-				failure: { stage: "validation", reason: verdict.reason },
-			};
-		}
-		return verdict.verdict === "passed" ? { ...record, state: "migrating" } : record;
-	}
-
-	private enqueueValidation(record: MigrationRecord, subtask: string) {
-		this.store.enqueue({
-			kind: "agent",
-			hostId: record.sourceHostId,
-			command: {
-				type: "validation.run",
-				migrationId: record.migrationId,
-				subtask,
-				vmId: record.vmId,
-				sourceHostId: record.sourceHostId,
-				targetHostId: record.targetHostId,
-			},
-		});
 	}
 
 	private refuseIfActive() {
@@ -336,7 +234,7 @@ export class MigrationCoordinator {
 			store: this.store,
 			vm: this.vm,
 			complete: (record, now) => this.store.enqueue(outcomeCall(record, false, now)),
-			fail: (record, reason, now) => this.fail(record, "migration", reason, now),
+			fail: (record, reason, now) => failed(this.store, record, "migration", reason, now),
 			publish: (change) => this.streams.publish(change),
 		};
 	}
@@ -393,14 +291,4 @@ export class MigrationCoordinator {
 		}
 		if (wakeups.length > 0) await this.ctx.storage.setAlarm(Math.min(...wakeups));
 	}
-}
-
-function outcomeCall(record: MigrationRecord, failed: boolean, now: Date): OutboxCall {
-	return {
-		kind: "outcome",
-		migrationId: record.migrationId,
-		targetHostId: record.targetHostId,
-		failed,
-		finishedAtMs: now.getTime(),
-	};
 }

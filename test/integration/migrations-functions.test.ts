@@ -4,6 +4,7 @@
 // target, so the driver's mapping then translates to the target host.
 // The transfer's own hold/lift guarantees are tested by team pci.
 import { describe, expect, it } from "vitest";
+import { admin } from "../support/http";
 import {
 	getMigration,
 	migrationSetup,
@@ -11,10 +12,17 @@ import {
 	startMigration,
 	vmObject,
 } from "../support/migration";
-import { createVf, registerDevice, translate } from "../support/pci";
+import { createVf, devicePath, sriov, translate } from "../support/pci";
 
 const bdf = "0000:3b:00.0";
 const virtualAddress = "0x7f0000000000";
+
+/** Registers a device on an existing host (keeping the host's domain). */
+async function registerDevice(hostId: string, deviceBdf: string) {
+	const body = { vendorId: "0x8086", deviceId: "0x1572", sriov };
+	const response = await admin("PUT", devicePath(hostId, deviceBdf), body);
+	expect(response.status).toBe(201);
+}
 
 describe("a VM with a virtual function", () => {
 	it("fails at once when the target has no free VF slot", async () => {

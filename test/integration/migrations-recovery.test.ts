@@ -2,24 +2,27 @@
 // never answer fail by alarm (also after the object was aborted), and
 // results that arrive after an eviction still move validation on.
 // Handoff recovery is in migrations-handoff.test.ts.
-import { abortAllDurableObjects, evictDurableObject } from "cloudflare:test";
+import {
+	abortAllDurableObjects,
+	evictDurableObject,
+	runDurableObjectAlarm,
+	runInDurableObject,
+} from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
+import type { VirtualMachine } from "../../durable-objects/virtual-machine";
 import { defaultPolicy } from "../../shared/default-policy";
 import type { MigrationRecord } from "../../shared/schemas/migrations";
 import { admin } from "../support/http";
 import {
+	agentFor,
 	getMigration,
 	migrationSetup,
 	sendWebhook,
 	startMigration,
 	vmObject,
 } from "../support/migration";
+import { probeWithin1s } from "../support/migration-policies";
 import { withTimeout } from "../support/sockets";
-
-const probeWithin1s = {
-	rules: [{ id: "always", score: "100", threshold: 50, validationSet: "probe" }],
-	validationSets: [{ id: "probe", subtasks: [{ id: "ping", kind: "agent", timeoutSeconds: 1 }] }],
-};
 
 /** Polls the record until `done` holds (the alarm is the event; bounded). */
 async function until(migrationId: string, done: (record: MigrationRecord) => boolean) {
@@ -77,5 +80,29 @@ describe("eviction during validation", () => {
 			await sendWebhook(source, { type: "validation.result", data });
 		}
 		expect((await getMigration(record.migrationId)).state).toBe("migrating");
+	});
+});
+
+describe("queued calls", () => {
+	it("survive an abort before they were made, and the alarm makes them", async () => {
+		const { vmId, source, target } = await migrationSetup();
+		const agent = await agentFor(source);
+		const { migrationId } = await startMigration(vmId, target.hostId);
+		await agent.next("migration.start");
+		// As if the object stopped right after committing a state that queued a command.
+		const stub = vmObject(vmId) as DurableObjectStub<VirtualMachine>;
+		await runInDurableObject(stub, async (_, state) => {
+			const command = { type: "migration.cancel", migrationId };
+			const call = { kind: "agent", hostId: source.hostId, command };
+			state.storage.sql.exec(
+				"INSERT INTO migration_outbox (call) VALUES (?)",
+				JSON.stringify(call),
+			);
+			await state.storage.setAlarm(Date.now() + 60_000);
+		});
+		await abortAllDurableObjects();
+		const reconnected = await agentFor(source);
+		expect(await runDurableObjectAlarm(vmObject(vmId))).toBe(true);
+		expect(await reconnected.next("migration.cancel")).toMatchObject({ migrationId });
 	});
 });

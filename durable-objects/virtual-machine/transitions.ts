@@ -1,0 +1,131 @@
+/**
+ * The state transitions of a migration, each run inside one storage
+ * transaction by the coordinator: they update the record and queue the
+ * cross-object calls the new state implies in the same transaction, so a
+ * committed state always comes with its calls.
+ */
+import { abandonOpen, applyResult, verdictOf } from "../../shared/risk/progress";
+import type { MigrationEvent, MigrationRecord } from "../../shared/schemas/migrations";
+import {
+	isTerminal,
+	type MigrationChange,
+	type MigrationStore,
+	type OutboxCall,
+} from "./migration-store";
+
+/** The outbox call recording how a migration ended (for `history.targetFailures`). */
+export function outcomeCall(record: MigrationRecord, failed: boolean, now: Date): OutboxCall {
+	return {
+		kind: "outcome",
+		migrationId: record.migrationId,
+		targetHostId: record.targetHostId,
+		failed,
+		finishedAtMs: now.getTime(),
+	};
+}
+
+/** The record failed at `stage`; open work is marked skipped and the outcome queued. */
+export function failed(
+	store: MigrationStore,
+	record: MigrationRecord,
+	stage: "validation" | "migration",
+	reason: string,
+	now: Date,
+): MigrationRecord {
+	store.enqueue(outcomeCall(record, true, now));
+	return {
+		...record,
+		state: "failed",
+		failure: { stage, reason },
+		validationSets: abandonOpen(record.validationSets, `migration failed: ${reason}`),
+		updatedAt: now.toISOString(),
+	};
+}
+
+/** After validation changed: fail, start the migration (queueing `migration.start`), or keep waiting. */
+export function settled(
+	store: MigrationStore,
+	record: MigrationRecord,
+	now: Date,
+): MigrationRecord {
+	const verdict = verdictOf(record.validationSets);
+	const updatedAt = now.toISOString();
+	if (verdict.verdict === "failed") return failed(store, record, "validation", verdict.reason, now);
+	if (verdict.verdict === "waiting") return { ...record, updatedAt };
+	store.enqueue({
+		kind: "agent",
+		hostId: record.sourceHostId,
+		command: {
+			type: "migration.start",
+			migrationId: record.migrationId,
+			vmId: record.vmId,
+			targetHostId: record.targetHostId,
+		},
+	});
+	return { ...record, state: "migrating", updatedAt };
+}
+
+/** A dry run's record: what would happen, with agent subtasks left pending. */
+export function preview(record: MigrationRecord): MigrationRecord {
+	const verdict = verdictOf(record.validationSets);
+	if (verdict.verdict === "failed") {
+		return { ...record, state: "failed", failure: { stage: "validation", reason: verdict.reason } };
+	}
+	return verdict.verdict === "passed" ? { ...record, state: "migrating" } : record;
+}
+
+/** Queues `validation.run` for one agent subtask (key `setId/subtaskId`) to the source agent. */
+export function queueValidation(store: MigrationStore, record: MigrationRecord, subtask: string) {
+	store.enqueue({
+		kind: "agent",
+		hostId: record.sourceHostId,
+		command: {
+			type: "validation.run",
+			migrationId: record.migrationId,
+			subtask,
+			vmId: record.vmId,
+			sourceHostId: record.sourceHostId,
+			targetHostId: record.targetHostId,
+		},
+	});
+}
+
+/**
+ * Applies an agent's event; null when it changes nothing (late, repeated, or
+ * arriving in a state where it has no meaning). `migration.completed` only
+ * records the start of the handoff; the coordinator runs it.
+ */
+export function applyEvent(
+	store: MigrationStore,
+	record: MigrationRecord,
+	event: MigrationEvent,
+): MigrationChange | null {
+	const now = new Date();
+	const handingOver = store.handoff(record.migrationId) !== null;
+	const updatedAt = now.toISOString();
+	switch (event.type) {
+		case "validation.result": {
+			if (record.state !== "validating") return null;
+			const { subtask, ok, detail } = event.data;
+			const { sets, applied } = applyResult(record.validationSets, subtask, ok, detail);
+			if (!applied) return null;
+			return store.update(settled(store, { ...record, validationSets: sets }, now));
+		}
+		case "migration.progress": {
+			if (record.state !== "migrating" || handingOver) return null;
+			const { percent, phase } = event.data;
+			const progress = phase === undefined ? { percent } : { percent, phase };
+			return store.update({ ...record, progress, updatedAt });
+		}
+		case "migration.completed": {
+			if (record.state !== "migrating" || handingOver) return null;
+			store.setHandoff(record.migrationId, { step: "export" });
+			return store.update({ ...record, progress: { percent: 100, phase: "handoff" }, updatedAt });
+		}
+		case "migration.failed": {
+			if (isTerminal(record) || handingOver) return null;
+			const stage = record.state === "validating" ? "validation" : "migration";
+			return store.update(failed(store, record, stage, event.data.reason, now));
+		}
+	}
+}
