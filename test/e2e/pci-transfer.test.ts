@@ -4,7 +4,7 @@
 // to its new device, and the device's timeline records the hold's duration.
 // It does not prove recovery or concurrency (the workerd integration tests do).
 import { describe, expect, inject, it } from "vitest";
-import WebSocket from "ws";
+import { connectRecordingAgent } from "./support/pci-agent";
 
 const baseUrl = inject("baseUrl");
 const adminToken = inject("adminToken");
@@ -31,50 +31,13 @@ async function createHost(hostId: string): Promise<string> {
 	return body.agentToken as string;
 }
 
-/** Connects as a host agent and collects the commands it receives (acking each). */
-function connectAgent(hostId: string, agentToken: string) {
-	const commands: Array<Record<string, unknown>> = [];
-	const waiters: Array<() => void> = [];
-	const socket = new WebSocket(`${baseUrl.replace(/^http/, "ws")}/v1/hosts/${hostId}/agent`, {
-		headers: { Authorization: `Bearer ${agentToken}` },
-	});
-	socket.on("message", (data) => {
-		const command = JSON.parse(String(data)) as Record<string, unknown>;
-		commands.push(command);
-		socket.send(JSON.stringify({ type: "ack", id: command.id }));
-		for (const wake of waiters.splice(0)) wake();
-	});
-	const opened = new Promise<void>((resolve, reject) => {
-		socket.once("open", () => resolve());
-		socket.once("error", reject);
-	});
-	/** Waits (bounded) until `count` commands of the given types have arrived. */
-	async function until(types: string[], count: number, timeoutMs = 10_000) {
-		const deadline = Date.now() + timeoutMs;
-		const matching = () => commands.filter((command) => types.includes(String(command.type)));
-		while (matching().length < count) {
-			const remaining = deadline - Date.now();
-			if (remaining <= 0) throw new Error(`only ${matching().length} of ${count} commands arrived`);
-			await new Promise<void>((resolve) => {
-				const timer = setTimeout(resolve, remaining);
-				waiters.push(() => {
-					clearTimeout(timer);
-					resolve();
-				});
-			});
-		}
-		return matching();
-	}
-	return { opened, until, close: () => socket.close() };
-}
-
 describe("PCI transfer against wrangler dev", () => {
 	it("notifies the agent vf.hold then vf.lift and routes the agent's translations to the new function", async () => {
 		const driverHost = `pci-a-${suffix}`;
 		const targetHost = `pci-b-${suffix}`;
 		const agentToken = await createHost(driverHost);
 		await createHost(targetHost);
-		const agent = connectAgent(driverHost, agentToken);
+		const agent = connectRecordingAgent(baseUrl, driverHost, agentToken);
 		await agent.opened;
 		const sriov = { totalVfs: 8, firstVfOffset: 128, vfStride: 2, vfBarSize: "0x4000" };
 		const device = (vfBarBase: string) => ({
