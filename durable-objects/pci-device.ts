@@ -1,12 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import {
-	addressKey,
-	formatHex,
-	mappingOffset,
-	parseHexAddress,
-	rangeFits,
-	translateThrough,
-} from "../shared/pci";
+import { formatHex, parseHexAddress, translateThrough } from "../shared/pci";
 import { Problem } from "../shared/problem";
 import type {
 	CreatedVfRecord,
@@ -23,6 +16,21 @@ import type {
 	ReservedVf,
 	ReserveRequest,
 } from "./pci-device/context";
+import {
+	activateFunction,
+	createFunction,
+	mappingCovering,
+	nextReservationExpiryMs,
+	ownerServedHere,
+	releaseFunction,
+	reserveFunction,
+	settleExpiredReservations,
+} from "./pci-device/functions";
+import {
+	freeVfSlotsOnHost,
+	type HostTransferRequest,
+	transferToHost,
+} from "./pci-device/host-transfer";
 import { LiftWaiters } from "./pci-device/lift-waiters";
 import { Outbox } from "./pci-device/outbox";
 import { deviceStub, directoryStub } from "./pci-device/peers";
@@ -30,13 +38,15 @@ import type { TransferStep } from "./pci-device/rows";
 import {
 	type DeviceRow,
 	deviceRecord,
+	eventRecord,
 	type MappingRow,
 	mappingNumbers,
 	type SlotRow,
 	tableEntry,
+	transferRecord,
 } from "./pci-device/rows";
 import { schema } from "./pci-device/schema";
-import { lowestFreeIndex, placeVf, slotByAllocation, slotsInUse } from "./pci-device/slots";
+import { slotsInUse } from "./pci-device/slots";
 import { TransferEngine, type TransferOrder } from "./pci-device/transfer";
 import { migrateSchema } from "./sql";
 
@@ -130,93 +140,9 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 		if (virtualAddress === undefined) {
 			throw new Problem("invalid_request", "body.virtualAddress: must be a hex address 0x…");
 		}
-		const size = BigInt(device.vf_bar_size);
-		const vfIndex = lowestFreeIndex(this.sql, device);
-		if (vfIndex === undefined) {
-			throw new Problem(
-				"no_free_vf",
-				`all ${device.total_vfs} virtual functions of ${device.bdf} are in use`,
-			);
-		}
-		if (!rangeFits(virtualAddress, size)) {
-			throw new Problem(
-				"invalid_request",
-				"body.virtualAddress: the mapping would run past 64 bits",
-			);
-		}
-		const overlapping = this.#mappingCovering(virtualAddress + size - 1n);
-		if (
-			overlapping &&
-			BigInt(overlapping.virtual_address) + BigInt(overlapping.size) > virtualAddress
-		) {
-			throw new Problem(
-				"invalid_request",
-				`body.virtualAddress: the range overlaps the mapping at ${overlapping.virtual_address}`,
-			);
-		}
-		const { vfBdf, baseAddress } = placeVf(device, vfIndex);
-		const offset = formatHex(mappingOffset(BigInt(baseAddress), virtualAddress));
-		const canonicalAddress = formatHex(virtualAddress);
-		const allocationId = crypto.randomUUID();
-		const nowMs = Date.now();
-		this.storage.transactionSync(() => {
-			this.sql.exec(
-				`INSERT INTO slots (vf_index, allocation_id, vm_id, virtual_address, owner_host_id, owner_bdf, state, created_at)
-				 VALUES (?, ?, ?, ?, ?, ?, 'active', ?)`,
-				vfIndex,
-				allocationId,
-				input.vmId,
-				canonicalAddress,
-				device.host_id,
-				device.bdf,
-				new Date(nowMs).toISOString(),
-			);
-			this.sql.exec(
-				`INSERT INTO mappings (address_key, virtual_address, size, vm_id, target_host_id, target_bdf,
-					target_vf_index, target_allocation_id, offset, state, version)
-				 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', 1)`,
-				addressKey(virtualAddress),
-				canonicalAddress,
-				formatHex(size),
-				input.vmId,
-				device.host_id,
-				device.bdf,
-				vfIndex,
-				allocationId,
-				offset,
-			);
-			this.recordEvent({
-				type: "vf.created",
-				vfIndex,
-				virtualAddress: canonicalAddress,
-				mappingVersion: 1,
-			});
-			this.outbox.add(
-				{
-					channel: `vm:${input.vmId}`,
-					attach: {
-						hostId: device.host_id,
-						bdf: device.bdf,
-						vfIndex,
-						virtualAddress: canonicalAddress,
-					},
-				},
-				nowMs,
-			);
-		});
+		const created = createFunction(this, device, input.vmId, virtualAddress);
 		await this.#deliverOutbox();
-		return {
-			vfIndex,
-			vfBdf,
-			baseAddress,
-			mapping: {
-				virtualAddress: canonicalAddress,
-				size: formatHex(size),
-				offset,
-				state: "active",
-				version: 1,
-			},
-		};
+		return created;
 	}
 
 	/**
@@ -224,17 +150,22 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 	 * memory for the lift (at most `holdWaitMs`), so it never answers with the
 	 * address of a function that is being swapped.
 	 */
-	async translate(virtualAddressText: string): Promise<TranslationRecord> {
+	async translate(virtualAddressText: string, forwarded = false): Promise<TranslationRecord> {
 		const address = parseHexAddress(virtualAddressText);
 		if (address === undefined) {
 			throw new Problem("invalid_request", "body.virtualAddress: must be a hex address 0x…");
 		}
 		const deadlineMs = Date.now() + holdWaitMs;
 		for (;;) {
-			const mapping = this.#mappingCovering(address);
+			const mapping = mappingCovering(this.sql, address);
 			const physical = mapping && translateThrough(address, mappingNumbers(mapping));
 			if (!mapping || physical === undefined) {
-				this.#requireDevice();
+				const device = this.#requireDevice();
+				const owner = forwarded ? undefined : ownerServedHere(this.sql, device, address);
+				if (owner) {
+					// A function transferred here: its mapping lives on the driver's device.
+					return deviceStub(this.env, owner.hostId, owner.bdf).translate(virtualAddressText, true);
+				}
 				throw new Problem("address_not_mapped", `no mapping covers ${formatHex(address)}`);
 			}
 			if (mapping.state === "active") {
@@ -274,16 +205,7 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 		return this.sql
 			.exec<Record<string, SqlStorageValue>>("SELECT * FROM events ORDER BY id DESC LIMIT ?", limit)
 			.toArray()
-			.map((row) => ({
-				id: row.id as number,
-				type: row.type as DeviceEventRecord["type"],
-				at: row.at as string,
-				vfIndex: row.vf_index as number | null,
-				virtualAddress: row.virtual_address as string | null,
-				transferId: row.transfer_id as string | null,
-				durationMs: row.duration_ms as number | null,
-				mappingVersion: row.mapping_version as number | null,
-			}));
+			.map(eventRecord);
 	}
 
 	/**
@@ -315,7 +237,7 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 
 	/** Runs a transfer of a mapping in this device's table; idempotent by `transferId`. */
 	async transferMapping(order: TransferOrder): Promise<TransferRecord> {
-		return this.#transfers.result(await this.#transfers.run(order));
+		return transferRecord(await this.#transfers.run(order));
 	}
 
 	/**
@@ -324,38 +246,16 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 	 * has a free VF slot with a large enough BAR. Idempotent by `transferId`;
 	 * a function already served by that host stays where it is (null).
 	 */
-	async transferToHost(input: {
-		virtualAddress: string;
-		targetHostId: string;
-		transferId: string;
-	}): Promise<TransferRecord | null> {
-		const [existing] = this.sql
-			.exec<{ to_bdf: string }>(
-				"SELECT to_bdf FROM transfers WHERE transfer_id = ?",
-				input.transferId,
-			)
-			.toArray();
-		if (existing) return this.transferMapping({ ...input, targetBdf: existing.to_bdf });
-		const key = addressKey(parseHexAddress(input.virtualAddress) ?? -1n);
-		const [mapping] = this.sql
-			.exec<MappingRow>("SELECT * FROM mappings WHERE address_key = ?", key)
-			.toArray();
-		if (!mapping) throw new Problem("not_found", `no mapping at ${input.virtualAddress}`);
-		if (mapping.target_host_id === input.targetHostId) return null;
-		const bdfs = await directoryStub(this.env, input.targetHostId).listDeviceBdfs();
-		for (const targetBdf of bdfs) {
-			try {
-				return await this.transferMapping({ ...input, targetBdf });
-			} catch (error) {
-				const code = (error as { code?: unknown }).code;
-				if (code !== "no_free_vf" && code !== "invalid_request" && code !== "device_not_found")
-					throw error;
-			}
-		}
-		throw new Problem(
-			"no_free_vf",
-			`no device on host ${input.targetHostId} has a free virtual function`,
-		);
+	async transferToHost(request: HostTransferRequest): Promise<TransferRecord | null> {
+		return transferToHost(this.sql, this.env, (order) => this.transferMapping(order), request);
+	}
+
+	/**
+	 * Directory role: free VF slots over this host's devices (with VF BARs of
+	 * at least `minSize` bytes, hex, when given), for migration capacity checks.
+	 */
+	async freeVfSlotsOnHost(hostId: string, minSize?: string): Promise<number> {
+		return freeVfSlotsOnHost(this.env, hostId, minSize);
 	}
 
 	/** Drives a transfer only as far as `untilStep`, as if the object stopped there (recovery tests). */
@@ -365,77 +265,26 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 
 	/** Reserves a VF for an incoming transfer; the same `allocationId` gets the same VF. */
 	async reserveVf(request: ReserveRequest): Promise<ReservedVf> {
-		const device = this.#requireDevice();
-		const held = slotByAllocation(this.sql, request.allocationId);
-		if (held) return { vfIndex: held.vf_index, ...placeVf(device, held.vf_index) };
-		if (BigInt(device.vf_bar_size) < BigInt(request.minSize)) {
-			throw new Problem(
-				"invalid_request",
-				`the VF BARs of ${device.bdf} are smaller than the mapping`,
-			);
-		}
-		const vfIndex = lowestFreeIndex(this.sql, device);
-		if (vfIndex === undefined) {
-			throw new Problem(
-				"no_free_vf",
-				`all ${device.total_vfs} virtual functions of ${device.bdf} are in use`,
-			);
-		}
-		this.storage.transactionSync(() => {
-			this.sql.exec(
-				`INSERT INTO slots (vf_index, allocation_id, vm_id, virtual_address, owner_host_id, owner_bdf, state, created_at)
-				 VALUES (?, ?, ?, ?, ?, ?, 'reserved', ?)`,
-				vfIndex,
-				request.allocationId,
-				request.vmId,
-				request.virtualAddress,
-				request.ownerHostId,
-				request.ownerBdf,
-				new Date().toISOString(),
-			);
-			this.recordEvent({
-				type: "vf.reserved",
-				vfIndex,
-				virtualAddress: request.virtualAddress,
-				transferId: request.allocationId,
-			});
-		});
-		return { vfIndex, ...placeVf(device, vfIndex) };
+		const reserved = reserveFunction(this, this.#requireDevice(), request);
+		await this.scheduleAlarm();
+		return reserved;
 	}
 
 	/** Turns a reservation into an allocated VF (idempotent). */
 	async activateVf(allocationId: string): Promise<void> {
-		const slot = slotByAllocation(this.sql, allocationId);
-		if (!slot || slot.state === "active") return;
-		this.storage.transactionSync(() => {
-			this.sql.exec("UPDATE slots SET state = 'active' WHERE allocation_id = ?", allocationId);
-			this.recordEvent({
-				type: "vf.activated",
-				vfIndex: slot.vf_index,
-				virtualAddress: slot.virtual_address,
-				transferId: allocationId,
-			});
-		});
+		activateFunction(this, allocationId);
 	}
 
 	/** Frees the slot of an allocation or reservation (idempotent; a reused index is untouched). */
 	async releaseVf(allocationId: string): Promise<void> {
-		const slot = slotByAllocation(this.sql, allocationId);
-		if (!slot) return;
-		this.storage.transactionSync(() => {
-			this.sql.exec("DELETE FROM slots WHERE allocation_id = ?", allocationId);
-			this.recordEvent({
-				type: "vf.released",
-				vfIndex: slot.vf_index,
-				virtualAddress: slot.virtual_address,
-			});
-		});
+		releaseFunction(this, allocationId);
 	}
 
-	/** Free VF slots on this device. */
-	async freeVfSlots(): Promise<number> {
+	/** Free VF slots on this device (none when its VF BARs are smaller than `minSize`). */
+	async freeVfSlots(minSize?: string): Promise<number> {
 		const device = this.#device();
-		return device ? device.total_vfs - slotsInUse(this.sql) : 0;
+		if (!device || (minSize && BigInt(device.vf_bar_size) < BigInt(minSize))) return 0;
+		return device.total_vfs - slotsInUse(this.sql);
 	}
 
 	/** Directory role: records that `bdf` is a device of this host. */
@@ -451,17 +300,32 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 			.map((row) => row.bdf);
 	}
 
-	/** Completes or rolls back stalled transfers and retries undelivered messages. */
+	/** The step a transfer run by this device has reached, or null when it never began here. */
+	async transferStep(transferId: string): Promise<TransferStep | null> {
+		return this.#transfers.stepOf(transferId);
+	}
+
+	/**
+	 * Completes or rolls back stalled transfers, settles expired reservations
+	 * of incoming transfers and retries undelivered messages.
+	 */
 	override async alarm(): Promise<void> {
 		await this.#transfers.resumeStalled();
+		await settleExpiredReservations(this, (owner, transferId) =>
+			this.#isMe(owner.hostId, owner.bdf)
+				? this.transferStep(transferId)
+				: deviceStub(this.env, owner.hostId, owner.bdf).transferStep(transferId),
+		);
 		await this.#deliverOutbox();
 	}
 
+	/** This device's host and BDF; `device_not_found` when unregistered. */
 	identity(): { hostId: string; bdf: string } {
 		const device = this.#requireDevice();
 		return { hostId: device.host_id, bdf: device.bdf };
 	}
 
+	/** Appends an event to the device's timeline (inside the caller's transaction). */
 	recordEvent(event: EventInput): void {
 		this.sql.exec(
 			`INSERT INTO events (type, at, vf_index, virtual_address, transfer_id, duration_ms, mapping_version)
@@ -476,13 +340,17 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 		);
 	}
 
+	/** Sets the alarm to the earliest transfer deadline, outbox retry or reservation expiry. */
 	async scheduleAlarm(): Promise<void> {
-		const due = [this.#transfers.nextDeadlineMs(), this.outbox.nextAttemptMs()].filter(
-			(value): value is number => value !== undefined,
-		);
+		const due = [
+			this.#transfers.nextDeadlineMs(),
+			this.outbox.nextAttemptMs(),
+			nextReservationExpiryMs(this.sql),
+		].filter((value): value is number => value !== undefined);
 		if (due.length > 0) await this.storage.setAlarm(Math.min(...due));
 	}
 
+	/** Another device's object, or this one when it names this device. */
 	peer(hostId: string, bdf: string): PeerDevice {
 		return this.#isMe(hostId, bdf)
 			? this
@@ -511,16 +379,6 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 
 	#record(device: DeviceRow): DeviceRecord {
 		return deviceRecord(device, slotsInUse(this.sql));
-	}
-
-	/** The mapping with the greatest start ≤ `address` (mappings never overlap). */
-	#mappingCovering(address: bigint): MappingRow | undefined {
-		return this.sql
-			.exec<MappingRow>(
-				"SELECT * FROM mappings WHERE address_key <= ? ORDER BY address_key DESC LIMIT 1",
-				addressKey(address),
-			)
-			.toArray()[0];
 	}
 }
 

@@ -3,7 +3,12 @@
  * JSON. Kept apart from the object so the state machine reads as steps.
  */
 import { parseBdf, parseSignedHex, type SriovGeometry } from "../../shared/pci";
-import type { DeviceRecord, TableEntryRecord } from "../../shared/schemas/pci";
+import type {
+	DeviceEventRecord,
+	DeviceRecord,
+	TableEntryRecord,
+	TransferRecord,
+} from "../../shared/schemas/pci";
 
 /** `device` row. */
 export interface DeviceRow extends Record<string, SqlStorageValue> {
@@ -30,6 +35,7 @@ export interface SlotRow extends Record<string, SqlStorageValue> {
 	owner_bdf: string;
 	state: "active" | "reserved";
 	created_at: string;
+	reserved_until_ms: number | null;
 }
 
 /** `mappings` row: one translation-table entry of this device (the driver's device). */
@@ -138,5 +144,41 @@ export function mappingNumbers(row: MappingRow) {
 		virtualAddress: BigInt(row.virtual_address),
 		size: BigInt(row.size),
 		offset: parseSignedHex(row.offset) ?? 0n,
+	};
+}
+
+/** A completed transfer as the contract answers it. */
+export function transferRecord(transfer: TransferRow): TransferRecord {
+	return {
+		transferId: transfer.transfer_id,
+		state: "completed",
+		from: {
+			hostId: transfer.from_host_id,
+			bdf: transfer.from_bdf,
+			vfIndex: transfer.from_vf_index,
+		},
+		to: {
+			hostId: transfer.to_host_id,
+			bdf: transfer.to_bdf,
+			vfIndex: transfer.to_vf_index ?? 0,
+			vfBdf: transfer.to_vf_bdf ?? "",
+			baseAddress: transfer.to_base ?? "",
+		},
+		offset: transfer.offset ?? "",
+		mappingVersion: transfer.mapping_version ?? 0,
+	};
+}
+
+/** An `events` row as the contract shows it. */
+export function eventRecord(row: Record<string, SqlStorageValue>): DeviceEventRecord {
+	return {
+		id: row.id as number,
+		type: row.type as DeviceEventRecord["type"],
+		at: row.at as string,
+		vfIndex: row.vf_index as number | null,
+		virtualAddress: row.virtual_address as string | null,
+		transferId: row.transfer_id as string | null,
+		durationMs: row.duration_ms as number | null,
+		mappingVersion: row.mapping_version as number | null,
 	};
 }

@@ -58,4 +58,6 @@ export const schema: ReadonlyArray<string> = [
 		attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL
 	);
 	CREATE TABLE directory (bdf TEXT PRIMARY KEY);`,
+	// A reservation made for an incoming transfer expires unless the transfer settles it.
+	"ALTER TABLE slots ADD COLUMN reserved_until_ms INTEGER",
 ];

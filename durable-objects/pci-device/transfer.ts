@@ -14,7 +14,6 @@
 
 import { addressKey, formatHex, mappingOffset } from "../../shared/pci";
 import { Problem } from "../../shared/problem";
-import type { TransferRecord } from "../../shared/schemas/pci";
 import { log } from "../../workers/log";
 import type { DeviceContext } from "./context";
 import type { MappingRow, TransferRow, TransferStep } from "./rows";
@@ -209,9 +208,11 @@ export class TransferEngine {
 		this.device.outbox.flushChannel(`agent:${this.device.identity().hostId}`).catch((error) => {
 			log("warn", "vf.hold delivery pass failed", { error: String(error) });
 		});
-		// The hold window holds only the table write: once the hold and its lease
-		// alarm are durable, the lift follows.
-		await Promise.all([this.device.scheduleAlarm(), this.device.storage.sync()]);
+		// The hold window holds only the table write: once the hold's lease alarm
+		// is set, the lift follows. No fsync is awaited here: the output gate keeps
+		// every outgoing message (vf.hold included) until the hold is durable, and
+		// a hold lost with its lift in a crash leaves a `reserved` step that rolls back.
+		await this.device.scheduleAlarm();
 	}
 
 	/** Stores the new offset, bumps the version and lifts the hold, in one transaction. */
@@ -344,6 +345,11 @@ export class TransferEngine {
 		}
 	}
 
+	/** The step `transferId` has reached, or null when it never began here. */
+	stepOf(transferId: string): TransferStep | null {
+		return this.#load(transferId)?.step ?? null;
+	}
+
 	/** When the alarm must next look at an open transfer, if any. */
 	nextDeadlineMs(): number | undefined {
 		const [row] = this.device.sql
@@ -352,28 +358,6 @@ export class TransferEngine {
 			)
 			.toArray();
 		return row?.due ?? undefined;
-	}
-
-	/** The contract's answer for a completed transfer. */
-	result(transfer: TransferRow): TransferRecord {
-		return {
-			transferId: transfer.transfer_id,
-			state: "completed",
-			from: {
-				hostId: transfer.from_host_id,
-				bdf: transfer.from_bdf,
-				vfIndex: transfer.from_vf_index,
-			},
-			to: {
-				hostId: transfer.to_host_id,
-				bdf: transfer.to_bdf,
-				vfIndex: transfer.to_vf_index ?? 0,
-				vfBdf: transfer.to_vf_bdf ?? "",
-				baseAddress: transfer.to_base ?? "",
-			},
-			offset: transfer.offset ?? "",
-			mappingVersion: transfer.mapping_version ?? 0,
-		};
 	}
 
 	#notifyDriver(

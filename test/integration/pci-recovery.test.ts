@@ -150,6 +150,48 @@ describe("transfer recovery", () => {
 	});
 });
 
+describe("reservations on the target device", () => {
+	/** Lets the target's reservation leases run out, then runs its alarm. */
+	async function expireReservations(targetHost: string) {
+		const target = deviceStub(targetHost, targetBdf);
+		await runInDurableObject(target, (_instance, state) => {
+			state.storage.sql.exec("UPDATE slots SET reserved_until_ms = 0 WHERE state = 'reserved'");
+		});
+		await runInDurableObject(target, (instance: PciDevice) => instance.alarm());
+	}
+
+	it("releases a reservation that landed after its transfer was rolled back", async () => {
+		const { driverHost, targetHost, driver, transferId } = await interruptedTransfer("reserving");
+		await evictDurableObject(driver);
+		await runAlarmAfterRestart(driverHost);
+		await deviceStub(targetHost, targetBdf).reserveVf({
+			allocationId: transferId,
+			vmId: "vm-rec",
+			virtualAddress,
+			ownerHostId: driverHost,
+			ownerBdf: driverBdf,
+			minSize: "0x4000",
+		});
+		expect((await deviceOf(targetHost, targetBdf)).body.vfsInUse).toBe(1);
+		await expireReservations(targetHost);
+		await expectRolledBack(driverHost, targetHost);
+	});
+
+	it("activates a reservation whose transfer was lifted, and the transfer still completes", async () => {
+		const { driverHost, targetHost, driver } = await interruptedTransfer("lifted");
+		await expireReservations(targetHost);
+		const targetEvents = await (
+			await admin("GET", `${devicePath(targetHost, targetBdf)}/events`)
+		).json();
+		expect((targetEvents as { events: Array<{ type: string }> }).events[0]?.type).toBe(
+			"vf.activated",
+		);
+		await evictDurableObject(driver);
+		await runAlarmAfterRestart(driverHost);
+		await expectCompleted(driverHost, targetHost);
+	});
+});
+
 describe("translate during a hold", () => {
 	it("shows the entry as held in the translation table while the hold lasts", async () => {
 		const { driverHost, driver } = await interruptedTransfer("held");

@@ -348,6 +348,22 @@ describe("transfer", () => {
 		});
 	});
 
+	it("answers a translate sent to the device now serving the function from the driver's table", async () => {
+		const { host, target } = await twoDevices();
+		await transfer(host, pf, 0, target, other);
+		const { status, body } = await translate(target, other, "0x7f0000000123");
+		expect(status).toBe(200);
+		expect(body).toEqual({
+			physicalAddress: "0x900000123",
+			hostId: target,
+			bdf: other,
+			vfIndex: 0,
+			mappingVersion: 2,
+		});
+		expect((await translate(target, other, "0x7f0000004000")).body.code).toBe("address_not_mapped");
+		expect((await translate(target, other, "0x1000")).body.code).toBe("address_not_mapped");
+	});
+
 	it("answers device_not_found for an unknown target, changing nothing", async () => {
 		const { host } = await twoDevices();
 		const refused = await transfer(host, pf, 0, uniqueHost("none"), other);
@@ -411,5 +427,27 @@ describe("events", () => {
 			mappingVersion: 2,
 		});
 		expect(lifted?.durationMs).toEqual(expect.any(Number));
+	});
+});
+
+describe("OpenAPI", () => {
+	it("documents every PCI route with its problems", async () => {
+		const document = (await (await call("/openapi.json")).json()) as {
+			paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+		};
+		const device = "/v1/hosts/{hostId}/pci-devices/{bdf}";
+		expect(Object.keys(document.paths[device] ?? {}).sort()).toEqual(["get", "put"]);
+		expect(Object.keys(document.paths["/v1/hosts/{hostId}/pci-devices"] ?? {})).toEqual(["get"]);
+		for (const [suffix, status] of [
+			["/vfs", "409"],
+			["/translate", "503"],
+			["/vfs/{vfIndex}/transfer", "409"],
+			["/translation-table", "404"],
+			["/events", "404"],
+		] as const) {
+			const operations = Object.values(document.paths[`${device}${suffix}`] ?? {});
+			expect(operations, suffix).toHaveLength(1);
+			expect(Object.keys(operations[0]?.responses ?? {}), suffix).toContain(status);
+		}
 	});
 });

@@ -1,0 +1,75 @@
+/**
+ * Transfers for migrations: move a driver's function to "a device of host H
+ * with a free slot", chosen deterministically (the host's devices in BDF
+ * order, the first whose reservation succeeds), and count a host's free VF
+ * slots so a migration policy can check capacity before it starts.
+ */
+import { addressKey, parseHexAddress } from "../../shared/pci";
+import { Problem } from "../../shared/problem";
+import type { TransferRecord } from "../../shared/schemas/pci";
+import { deviceStub, directoryStub } from "./peers";
+import type { MappingRow } from "./rows";
+import type { TransferOrder } from "./transfer";
+
+/** What a migration asks for: this mapping, onto that host, under this idempotency key. */
+export interface HostTransferRequest {
+	virtualAddress: string;
+	targetHostId: string;
+	transferId: string;
+}
+
+/** Refusals that mean "try the host's next device". */
+const tryNext = new Set(["no_free_vf", "invalid_request", "device_not_found"]);
+
+/**
+ * Runs the transfer of the mapping at `virtualAddress` onto the first device
+ * of the target host that takes it; null when a device of that host already
+ * serves it. A retry with the same `transferId` resumes or returns the same transfer.
+ */
+export async function transferToHost(
+	sql: SqlStorage,
+	env: Env,
+	run: (order: TransferOrder) => Promise<TransferRecord>,
+	request: HostTransferRequest,
+): Promise<TransferRecord | null> {
+	const [existing] = sql
+		.exec<{ to_bdf: string }>(
+			"SELECT to_bdf FROM transfers WHERE transfer_id = ?",
+			request.transferId,
+		)
+		.toArray();
+	if (existing) return run({ ...request, targetBdf: existing.to_bdf });
+	const address = parseHexAddress(request.virtualAddress);
+	const [mapping] =
+		address === undefined
+			? []
+			: sql
+					.exec<MappingRow>("SELECT * FROM mappings WHERE address_key = ?", addressKey(address))
+					.toArray();
+	if (!mapping) throw new Problem("not_found", `no mapping at ${request.virtualAddress}`);
+	if (mapping.target_host_id === request.targetHostId) return null;
+	for (const targetBdf of await directoryStub(env, request.targetHostId).listDeviceBdfs()) {
+		try {
+			return await run({ ...request, virtualAddress: mapping.virtual_address, targetBdf });
+		} catch (error) {
+			if (!tryNext.has(String((error as { code?: unknown }).code))) throw error;
+		}
+	}
+	throw new Problem(
+		"no_free_vf",
+		`no device on host ${request.targetHostId} has a free virtual function`,
+	);
+}
+
+/** Free VF slots over all devices of `hostId` (those whose BAR is at least `minSize`, when given). */
+export async function freeVfSlotsOnHost(
+	env: Env,
+	hostId: string,
+	minSize?: string,
+): Promise<number> {
+	const bdfs = await directoryStub(env, hostId).listDeviceBdfs();
+	const counts = await Promise.all(
+		bdfs.map((bdf) => deviceStub(env, hostId, bdf).freeVfSlots(minSize)),
+	);
+	return counts.reduce((sum, count) => sum + count, 0);
+}
