@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { Problem } from "../shared/problem";
 import type { SessionOpened, SessionRequest } from "./service-processor";
 import { migrateSchema } from "./sql";
+import { serviceProcessor, virtualMachine } from "./stubs";
 
 const schemaVersionKey = "schema_version";
 
@@ -102,8 +103,7 @@ export class BroadcastDomain extends DurableObject<Env> {
 		if (holders.length === 1 && only) return only;
 		if (holders.length > 1) {
 			// Mid-handoff both SPs hold the row; the VM object's placement decides.
-			const vm = this.env.VIRTUAL_MACHINE.get(this.env.VIRTUAL_MACHINE.idFromName(vmId));
-			const placement = await vm.getPlacement();
+			const placement = await virtualMachine(this.env, vmId).getPlacement();
 			if (placement && holders.includes(placement.hostId)) return placement.hostId;
 		}
 		if (holders.length === 0 && answers.some((answer) => answer.status === "rejected")) {
@@ -113,6 +113,6 @@ export class BroadcastDomain extends DurableObject<Env> {
 	}
 
 	private serviceProcessor(hostId: string) {
-		return this.env.SERVICE_PROCESSOR.get(this.env.SERVICE_PROCESSOR.idFromName(hostId));
+		return serviceProcessor(this.env, hostId);
 	}
 }

@@ -21,6 +21,7 @@ import { SessionStore } from "./service-processor/sessions";
 import { toVmView, type VmRow, VmTable, type VmView } from "./service-processor/table";
 import { acceptUpgrade } from "./service-processor/upgrades";
 import { forgetWebhook, type VerifiedWebhook, verifyWebhook } from "./service-processor/webhooks";
+import { virtualMachine } from "./stubs";
 
 export type { SessionOpened, SessionRequest } from "./service-processor/access";
 export type { AgentCommandInput } from "./service-processor/agent";
@@ -121,7 +122,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 	async enrollVm(vmId: string, input: VmInput): Promise<VmEnrolment> {
 		const host = this.hosts.require();
 		if (this.table.get(vmId)) return this.updateVm(vmId, input);
-		const vm = this.env.VIRTUAL_MACHINE.get(this.env.VIRTUAL_MACHINE.idFromName(vmId));
+		const vm = virtualMachine(this.env, vmId);
 		await vm.claimPlacement(host.hostId);
 		const key = newVmKey();
 		const row: VmRow = {
@@ -167,7 +168,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 	async removeVm(vmId: string): Promise<void> {
 		const host = this.hosts.require();
 		this.requireVm(vmId);
-		const vm = this.env.VIRTUAL_MACHINE.get(this.env.VIRTUAL_MACHINE.idFromName(vmId));
+		const vm = virtualMachine(this.env, vmId);
 		await vm.releasePlacement(host.hostId);
 		if (!this.table.delete(vmId)) return;
 		this.sessions.closeForVm(vmId, "vm_removed");

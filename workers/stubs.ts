@@ -1,19 +1,11 @@
-/** Durable Object stubs by the names the cross-object contract fixes (TEAM.md). */
-
-/** The service processor of `hostId`. */
-export function serviceProcessor(env: Env, hostId: string) {
-	return env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(hostId));
-}
-
-/** The broadcast domain named `domain`. */
-export function broadcastDomain(env: Env, domain: string) {
-	return env.BROADCAST_DOMAIN.get(env.BROADCAST_DOMAIN.idFromName(domain));
-}
-
-/** The fleet directory singleton. */
-export function fleet(env: Env) {
-	return env.FLEET.get(env.FLEET.idFromName("fleet"));
-}
+export {
+	broadcastDomain,
+	fleet,
+	pciDevice,
+	pciDirectory,
+	serviceProcessor,
+	virtualMachine,
+} from "../durable-objects/stubs";
 
 /**
  * Forwards a WebSocket upgrade to a Durable Object. Its response's headers

@@ -3,20 +3,10 @@
  * `hostId/bdf`, a host's device directory, the host's service processor and
  * the VM's object (names per the cross-object RPC contract).
  */
+import { serviceProcessor, virtualMachine } from "../stubs";
 import type { AttachedFunction } from "../virtual-machine";
 
-/** The PciDevice object of a physical function. */
-export function deviceStub(env: Env, hostId: string, bdf: string) {
-	return env.PCI_DEVICE.get(env.PCI_DEVICE.idFromName(`${hostId}/${bdf}`));
-}
-
-/**
- * The PciDevice object that acts as a host's device directory. Its name has
- * no `/`, so it can never be a device's object.
- */
-export function directoryStub(env: Env, hostId: string) {
-	return env.PCI_DEVICE.get(env.PCI_DEVICE.idFromName(hostId));
-}
+export { pciDevice as deviceStub, pciDirectory as directoryStub } from "../stubs";
 
 /** A driver notification for the host agent (API.md, host agent channel). */
 export interface DriverNotification {
@@ -38,11 +28,9 @@ export type OutboxMessage =
 export async function deliver(env: Env, message: OutboxMessage): Promise<void> {
 	if ("command" in message) {
 		const hostId = message.channel.slice("agent:".length);
-		const sp = env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(hostId));
-		await sp.enqueueAgentCommand({ ...message.command });
+		await serviceProcessor(env, hostId).enqueueAgentCommand({ ...message.command });
 		return;
 	}
 	const vmId = message.channel.slice("vm:".length);
-	const vm = env.VIRTUAL_MACHINE.get(env.VIRTUAL_MACHINE.idFromName(vmId));
-	await vm.attachFunction(message.attach);
+	await virtualMachine(env, vmId).attachFunction(message.attach);
 }

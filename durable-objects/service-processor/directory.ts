@@ -1,3 +1,4 @@
+import { broadcastDomain, fleet as fleetStub } from "../stubs";
 import type { HostRecord } from "./host";
 
 /**
@@ -64,12 +65,12 @@ export class DirectorySync {
 
 	private async perform(task: TaskRow, host: HostRecord): Promise<void> {
 		if (task.kind === "directory") {
-			const fleet = this.env.FLEET.get(this.env.FLEET.idFromName("fleet"));
+			const fleet = fleetStub(this.env);
 			// The current row, not the queued domain: the newest write wins.
 			await fleet.upsertHost({ hostId: host.hostId, domain: host.domain, site: host.site });
 			return;
 		}
-		const domain = this.env.BROADCAST_DOMAIN.get(this.env.BROADCAST_DOMAIN.idFromName(task.domain));
+		const domain = broadcastDomain(this.env, task.domain);
 		if (task.kind === "join") await domain.join(host.hostId);
 		else await domain.leave(host.hostId);
 	}

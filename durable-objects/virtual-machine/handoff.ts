@@ -11,6 +11,7 @@
 import { asProblem } from "../../shared/problem";
 import type { MigrationRecord } from "../../shared/schemas/migrations";
 import { deviceStub } from "../pci-device/peers";
+import { serviceProcessor } from "../stubs";
 import type { AttachedFunction } from "../virtual-machine";
 import { isTerminal, type MigrationChange, type MigrationStore } from "./migration-store";
 import type { VmPorts } from "./migrations";
@@ -26,10 +27,6 @@ export interface HandoffPorts {
 	/** The failed record (queues the failed outcome). */
 	fail(record: MigrationRecord, reason: string, now: Date): MigrationRecord;
 	publish(change: MigrationChange): void;
-}
-
-function serviceProcessor(env: Env, hostId: string) {
-	return env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(hostId));
 }
 
 /**

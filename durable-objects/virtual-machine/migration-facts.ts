@@ -13,6 +13,7 @@ import {
 } from "../../shared/risk";
 import { deviceStub, directoryStub } from "../pci-device/peers";
 import type { HostRecord, VmRow } from "../service-processor";
+import { fleet as fleetStub, serviceProcessor } from "../stubs";
 import type { AttachedFunction, Placement } from "../virtual-machine";
 
 /** How far back `history` counts migrations and failures. */
@@ -47,10 +48,6 @@ function compiledFor(policyJson: string): CompiledPolicy {
 	return compiled;
 }
 
-function sp(env: Env, hostId: string) {
-	return env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(hostId));
-}
-
 /** SR-IOV capacity of a host as rules see it (`target.pci`), from team pci's device directory. */
 async function pciCapacity(env: Env, hostId: string): Promise<RiskHost["pci"]> {
 	const bdfs = await directoryStub(env, hostId).listDeviceBdfs();
@@ -83,12 +80,12 @@ export async function gatherInputs(
 	if (source.hostId === targetHostId) {
 		throw new Problem("same_host", `VM ${vm.vmId} already runs on host ${targetHostId}`);
 	}
-	const fleet = env.FLEET.get(env.FLEET.idFromName("fleet"));
+	const fleet = fleetStub(env);
 	const [sourceHost, targetHost, vmRow, policy, targetFailures, sourcePci, targetPci] =
 		await Promise.all([
-			sp(env, source.hostId).getHost(),
-			sp(env, targetHostId).getHost(),
-			sp(env, source.hostId).exportVm(vm.vmId),
+			serviceProcessor(env, source.hostId).getHost(),
+			serviceProcessor(env, targetHostId).getHost(),
+			serviceProcessor(env, source.hostId).exportVm(vm.vmId),
 			fleet.getPolicy(),
 			fleet.countTargetFailures(targetHostId, now.getTime() - historyWindowMs),
 			pciCapacity(env, source.hostId),

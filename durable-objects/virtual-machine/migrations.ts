@@ -19,6 +19,7 @@ import type {
 	MigrationRecord,
 	MigrationRequest,
 } from "../../shared/schemas/migrations";
+import { fleet as fleetStub, serviceProcessor } from "../stubs";
 import type { AttachedFunction, Placement } from "../virtual-machine";
 import { type HandoffPorts, runHandoff } from "./handoff";
 import { gatherInputs, historyWindowMs } from "./migration-facts";
@@ -262,17 +263,14 @@ export class MigrationCoordinator {
 	}
 
 	private async make(call: OutboxCall): Promise<void> {
-		const fleet = this.env.FLEET.get(this.env.FLEET.idFromName("fleet"));
+		const fleet = fleetStub(this.env);
 		switch (call.kind) {
 			case "index":
 				return fleet.indexMigration(call.migrationId, call.vmId);
 			case "outcome":
 				return fleet.recordMigrationOutcome(call);
 			case "agent": {
-				const sp = this.env.SERVICE_PROCESSOR.get(
-					this.env.SERVICE_PROCESSOR.idFromName(call.hostId),
-				);
-				await sp.enqueueAgentCommand(call.command);
+				await serviceProcessor(this.env, call.hostId).enqueueAgentCommand(call.command);
 				return;
 			}
 		}

@@ -5,8 +5,7 @@ import { MigrationRecord, MigrationRequest } from "../../shared/schemas/migratio
 import { problemResponses } from "../../shared/schemas/openapi";
 import { createRouter } from "../app";
 import { adminSecurity, requireAdmin } from "../middleware/auth";
-import { virtualMachine } from "../migration-objects";
-import { fleet } from "../stubs";
+import { fleet, virtualMachine } from "../stubs";
 
 /** Routes for migrations; see ../shared/API.md ("Migrations"). */
 export const migrationRoutes = createRouter();

@@ -21,7 +21,7 @@ import {
 } from "../../shared/schemas/pci";
 import { type AppEnv, createRouter } from "../app";
 import { adminSecurity, bearerToken, isAdmin, requireAdmin } from "../middleware/auth";
-import { serviceProcessor } from "../stubs";
+import { pciDevice, pciDirectory, serviceProcessor } from "../stubs";
 
 /** Routes for PCI devices, VFs, translation and transfer; see ../shared/API.md. */
 export const pciRoutes = createRouter();
@@ -42,7 +42,7 @@ function deviceOf(c: Context<AppEnv>, hostId: string, bdf: string) {
 	const canonical = canonicalBdf(bdf);
 	if (!canonical)
 		throw new Problem("invalid_request", "param.bdf: must be a PCI address DDDD:BB:DD.F");
-	return c.env.PCI_DEVICE.get(c.env.PCI_DEVICE.idFromName(`${hostId}/${canonical}`));
+	return pciDevice(c.env, hostId, canonical);
 }
 
 function pciId(value: string | number): number {
@@ -133,7 +133,7 @@ pciRoutes.openapi(
 	}),
 	async (c) => {
 		const { hostId } = c.req.valid("param");
-		const directory = c.env.PCI_DEVICE.get(c.env.PCI_DEVICE.idFromName(hostId));
+		const directory = pciDirectory(c.env, hostId);
 		const bdfs = await directory.listDeviceBdfs();
 		const devices = await Promise.all(bdfs.map((bdf) => deviceOf(c, hostId, bdf).getDevice()));
 		return c.json({ devices: devices.filter((device) => device !== null) }, 200);

@@ -4,8 +4,7 @@ import { Problem } from "../../shared/problem";
 import { WebhookEvent } from "../../shared/schemas/migrations";
 import { problemResponses } from "../../shared/schemas/openapi";
 import { createRouter } from "../app";
-import { virtualMachine } from "../migration-objects";
-import { fleet, serviceProcessor } from "../stubs";
+import { fleet, serviceProcessor, virtualMachine } from "../stubs";
 
 /** Routes for agent webhooks; see ../shared/API.md ("Agent webhooks"). */
 export const webhookRoutes = createRouter();
