@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
+import { adminRequest } from "../lib/fleet-client.mjs";
 import { fixed, median, percentile } from "../load.mjs";
 import { generateWorkload } from "../migration/workload.mjs";
 
@@ -75,18 +76,6 @@ function evaluate(engine, workload) {
 	return totals;
 }
 
-async function api(baseUrl, adminToken, method, path, body) {
-	const response = await fetch(`${baseUrl}${path}`, {
-		method,
-		headers: { Authorization: `Bearer ${adminToken}`, "Content-Type": "application/json" },
-		body: body === undefined ? undefined : JSON.stringify(body),
-	});
-	if (response.status >= 300) {
-		throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-	}
-	return response.json();
-}
-
 /** Latency of one dry-run assessment vs one bare DO RPC, sequential requests. */
 async function latency({ baseUrl, adminToken, baselineUrl, load }) {
 	const host = (site) => ({
@@ -96,9 +85,9 @@ async function latency({ baseUrl, adminToken, baselineUrl, load }) {
 		memoryMiB: 262_144,
 		hypervisor: { name: "qemu-kvm", version: "8.2.0" },
 	});
-	await api(baseUrl, adminToken, "PUT", "/v1/hosts/bench-src", host("fra1"));
-	await api(baseUrl, adminToken, "PUT", "/v1/hosts/bench-dst", host("ams1"));
-	await api(baseUrl, adminToken, "PUT", "/v1/hosts/bench-src/vms/bench-vm", {
+	await adminRequest(baseUrl, adminToken, "PUT", "/v1/hosts/bench-src", host("fra1"));
+	await adminRequest(baseUrl, adminToken, "PUT", "/v1/hosts/bench-dst", host("ams1"));
+	await adminRequest(baseUrl, adminToken, "PUT", "/v1/hosts/bench-src/vms/bench-vm", {
 		memoryMiB: 8192,
 		vcpus: 4,
 	});

@@ -3,6 +3,8 @@
 // window (hold → lift, as the driver device records it) of transfers run while
 // 16 clients translate without pause, with the count of failed translates;
 // and the end-to-end latency of a transfer, idle and under that load.
+
+import { adminRequest } from "../lib/fleet-client.mjs";
 import { fixed, median, percentile } from "../load.mjs";
 
 const repeats = 3;
@@ -14,21 +16,9 @@ const driverBdf = "0000:3b:00.0";
 const targetBdfs = ["0000:5e:00.0", "0000:af:00.0"];
 const virtualAddress = "0x7f0000000000";
 
-async function api(baseUrl, adminToken, method, path, body) {
-	const response = await fetch(`${baseUrl}${path}`, {
-		method,
-		headers: { Authorization: `Bearer ${adminToken}`, "Content-Type": "application/json" },
-		body: body === undefined ? undefined : JSON.stringify(body),
-	});
-	if (response.status >= 300) {
-		throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-	}
-	return response.json();
-}
-
 async function setUp(baseUrl, adminToken) {
 	for (const hostId of [driverHost, targetHost]) {
-		await api(baseUrl, adminToken, "PUT", `/v1/hosts/${hostId}`, {
+		await adminRequest(baseUrl, adminToken, "PUT", `/v1/hosts/${hostId}`, {
 			domain: "bench-pci",
 			site: "fra-1",
 			cpu: { model: "AMD EPYC 9654", flags: ["avx2"] },
@@ -41,31 +31,37 @@ async function setUp(baseUrl, adminToken) {
 		deviceId: "0x1572",
 		sriov: { totalVfs: 64, firstVfOffset: 0x80, vfStride: 1, vfBarBase, vfBarSize: "0x4000" },
 	});
-	await api(
+	await adminRequest(
 		baseUrl,
 		adminToken,
 		"PUT",
 		`/v1/hosts/${driverHost}/pci-devices/${driverBdf}`,
 		device("0x800000000"),
 	);
-	await api(
+	await adminRequest(
 		baseUrl,
 		adminToken,
 		"PUT",
 		`/v1/hosts/${targetHost}/pci-devices/${targetBdfs[0]}`,
 		device("0x900000000"),
 	);
-	await api(
+	await adminRequest(
 		baseUrl,
 		adminToken,
 		"PUT",
 		`/v1/hosts/${targetHost}/pci-devices/${targetBdfs[1]}`,
 		device("0xa00000000"),
 	);
-	await api(baseUrl, adminToken, "POST", `/v1/hosts/${driverHost}/pci-devices/${driverBdf}/vfs`, {
-		vmId: "bench-vm",
-		virtualAddress,
-	});
+	await adminRequest(
+		baseUrl,
+		adminToken,
+		"POST",
+		`/v1/hosts/${driverHost}/pci-devices/${driverBdf}/vfs`,
+		{
+			vmId: "bench-vm",
+			virtualAddress,
+		},
+	);
 	return { hostId: driverHost, bdf: driverBdf, vfIndex: 0 };
 }
 
@@ -75,7 +71,7 @@ async function transferChain(baseUrl, adminToken, start, count) {
 	const latenciesMs = [];
 	for (let index = 0; index < count; index++) {
 		const startedAt = performance.now();
-		const result = await api(
+		const result = await adminRequest(
 			baseUrl,
 			adminToken,
 			"POST",
@@ -90,7 +86,7 @@ async function transferChain(baseUrl, adminToken, start, count) {
 
 /** Hold durations (ms) the driver device recorded for the given transfer count, newest first. */
 async function holdWindowsMs(baseUrl, adminToken, count) {
-	const { events } = await api(
+	const { events } = await adminRequest(
 		baseUrl,
 		adminToken,
 		"GET",
