@@ -85,7 +85,8 @@ describe("openBroadcastRequest", () => {
 		if (!key) throw new Error("key expected");
 		const parts = (await encryptRequest(key, claimsFor(target))).split(".");
 		const ciphertext = parts[3] ?? "";
-		parts[3] = `${ciphertext.slice(0, -2)}${ciphertext.endsWith("A") ? "B" : "A"}${ciphertext.slice(-1)}`;
+		// The first character's six bits all belong to the first byte, so changing it always tampers.
+		parts[3] = `${ciphertext.startsWith("A") ? "B" : "A"}${ciphertext.slice(1)}`;
 		const problem = await refusal(parts.join("."));
 		expect(problem).toMatchObject({ code: "invalid_jwe" });
 		expect(problem.message).not.toMatch(/jose|JWE(Decryption|Invalid)/);
