@@ -1,4 +1,5 @@
 import { constantTimeEqual } from "../../shared/crypto";
+import type { HostDescription } from "../../shared/host";
 import type { JsonLeaf } from "../../shared/json";
 import { hashSecret, newAgentToken, newWebhookSecret } from "../../shared/keys";
 import { Problem } from "../../shared/problem";
@@ -8,13 +9,7 @@ import type { HostInput } from "../../shared/schemas/hosts";
 export type FactValue = JsonLeaf;
 
 /** A host and its latest facts, as rules and routes see it. */
-export interface HostRecord {
-	hostId: string;
-	domain: string;
-	site: string;
-	cpu: { model: string; flags: string[] };
-	memoryMiB: number;
-	hypervisor: { name: string; version: string };
+export interface HostRecord extends HostDescription {
 	facts: { memoryFreeMiB?: number; [fact: string]: FactValue | undefined };
 	createdAt: string;
 	updatedAt: string;

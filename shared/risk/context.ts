@@ -3,6 +3,7 @@
  * and `history`, and the two sample contexts a policy is type-checked against.
  */
 import type { CelInput } from "@bufbuild/cel";
+import type { HostDescription } from "../host";
 
 /** The VM being moved. */
 export interface RiskVm {
@@ -14,13 +15,7 @@ export interface RiskVm {
 }
 
 /** A host record with its latest facts, plus its SR-IOV capacity. */
-export interface RiskHost {
-	hostId: string;
-	domain: string;
-	site: string;
-	cpu: { model: string; flags: string[] };
-	memoryMiB: number;
-	hypervisor: { name: string; version: string };
+export interface RiskHost extends HostDescription {
 	/** Latest `host.facts`; every field may be missing (guard with `has()`). */
 	facts: { memoryFreeMiB?: number; [fact: string]: unknown };
 	/** Free VF slots over the host's registered SR-IOV devices. */
