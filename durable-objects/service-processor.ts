@@ -4,7 +4,12 @@ import { Problem } from "../shared/problem";
 import type { HostInput } from "../shared/schemas/hosts";
 import type { VmInput } from "../shared/schemas/vms";
 import { log } from "../workers/log";
-import { openSession, type SessionOpened, type SessionRequest } from "./service-processor/access";
+import {
+	type BroadcastRoute,
+	openSession,
+	type SessionOpened,
+	type SessionRequest,
+} from "./service-processor/access";
 import { AgentChannel, type AgentCommandInput } from "./service-processor/agent";
 import { type AuditEvent, AuditTrail } from "./service-processor/audit";
 import { DirectorySync, directoryRetryMs } from "./service-processor/directory";
@@ -23,7 +28,7 @@ import { acceptUpgrade } from "./service-processor/upgrades";
 import { forgetWebhook, type VerifiedWebhook, verifyWebhook } from "./service-processor/webhooks";
 import { virtualMachine } from "./stubs";
 
-export type { SessionOpened, SessionRequest } from "./service-processor/access";
+export type { BroadcastRoute, SessionOpened, SessionRequest } from "./service-processor/access";
 export type { AgentCommandInput } from "./service-processor/agent";
 export type { HostFacts, HostRecord } from "./service-processor/host";
 export type { SessionRecord } from "./service-processor/session-record";
@@ -33,6 +38,11 @@ export type { VmRow, VmView } from "./service-processor/table";
 export type VmEnrolment =
 	| { created: true; vm: VmView; key: string }
 	| { created: false; vm: VmView };
+
+/** Storage key marking a VM whose row was exported for a handoff. */
+function handoffKey(vmId: string): string {
+	return `handoff:${vmId}`;
+}
 
 function secondsFromEnv(value: string | undefined, fallbackSeconds: number): number {
 	const seconds = Number(value);
@@ -53,6 +63,8 @@ export class ServiceProcessor extends DurableObject<Env> {
 	private readonly relay: Relay;
 	private readonly directory: DirectorySync;
 	private schemaReady = false;
+	/** The alarm this instance last set (null: none), undefined until it knows. */
+	private alarmAtMs: number | null | undefined;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -170,6 +182,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 		this.requireVm(vmId);
 		const vm = virtualMachine(this.env, vmId);
 		await vm.releasePlacement(host.hostId);
+		this.ctx.storage.kv.delete(handoffKey(vmId));
 		if (!this.table.delete(vmId)) return;
 		this.sessions.closeForVm(vmId, "vm_removed");
 		this.audit.record("vm.removed", { vmId });
@@ -181,15 +194,23 @@ export class ServiceProcessor extends DurableObject<Env> {
 		return this.table.list().map(toVmView);
 	}
 
-	/** Handoff: the row as stored, for the migration target to adopt. */
+	/**
+	 * Handoff: the row as stored, for the migration target to adopt. From here
+	 * until the release, this SP answers for the VM only when a flooded
+	 * broadcast chose it by placement, never as a domain's learned holder.
+	 */
 	async exportVm(vmId: string): Promise<VmRow | null> {
 		if (!this.schemaReady) return null;
-		return this.table.get(vmId) ?? null;
+		const row = this.table.get(vmId);
+		if (row) this.ctx.storage.kv.put(handoffKey(vmId), Date.now());
+		return row ?? null;
 	}
 
 	/** Handoff: inserts the row as-is (same key hash and version); idempotent. */
 	async adoptVm(row: VmRow): Promise<void> {
 		this.hosts.require();
+		// A VM coming back to a host it once left starts without the old handoff mark.
+		this.ctx.storage.kv.delete(handoffKey(row.vmId));
 		if (this.table.insert(row)) {
 			this.audit.record("vm.adopted", { vmId: row.vmId, detail: { keyVersion: row.keyVersion } });
 		}
@@ -199,6 +220,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 	async releaseVm(vmId: string, reason: string): Promise<void> {
 		if (!this.schemaReady) return;
 		this.sessions.closeForVm(vmId, reason);
+		this.ctx.storage.kv.delete(handoffKey(vmId));
 		if (this.table.delete(vmId)) this.audit.record("vm.released", { vmId, detail: { reason } });
 	}
 
@@ -210,16 +232,21 @@ export class ServiceProcessor extends DurableObject<Env> {
 		return host?.domain === domain && this.table.get(vmId) !== undefined;
 	}
 
-	/** Broadcast phase 2: secures the user side, checks the key, asks the agent for the VM side. */
-	async openSession(request: SessionRequest): Promise<SessionOpened> {
+	/**
+	 * Broadcast phase 2: secures the user side, checks the key, asks the agent
+	 * for the VM side. Reached by `route` "learned" when the domain sends the
+	 * request to this SP alone, "flooded" after every member was asked.
+	 */
+	async openSession(request: SessionRequest, route: BroadcastRoute): Promise<SessionOpened> {
 		const parts = {
 			hosts: this.hosts,
 			table: this.table,
 			sessions: this.sessions,
 			audit: this.audit,
 			sql: this.ctx.storage.sql,
+			handingOff: (vmId: string) => this.ctx.storage.kv.get(handoffKey(vmId)) !== undefined,
 		};
-		const opened = await openSession(parts, request);
+		const opened = await openSession(parts, request, route);
 		await this.scheduleAlarm();
 		return opened;
 	}
@@ -302,6 +329,8 @@ export class ServiceProcessor extends DurableObject<Env> {
 	// ---- Alarm: timeouts and directory retries -----------------------------
 
 	override async alarm(): Promise<void> {
+		// The alarm that woke us is spent.
+		this.alarmAtMs = undefined;
 		if (!this.schemaReady) return;
 		this.sessions.closeExpired(Date.now());
 		this.sessions.closeOrphaned();
@@ -325,7 +354,11 @@ export class ServiceProcessor extends DurableObject<Env> {
 		const deadlines = [this.sessions.nextDeadlineMs()];
 		if (this.directory.hasPending()) deadlines.push(Date.now() + directoryRetryMs);
 		const defined = deadlines.filter((deadline) => deadline !== undefined);
-		if (defined.length === 0) await this.ctx.storage.deleteAlarm();
-		else await this.ctx.storage.setAlarm(Math.min(...defined));
+		const nextMs = defined.length === 0 ? null : Math.min(...defined);
+		// A new session's deadline is usually later than the earliest one: nothing to write.
+		if (nextMs === this.alarmAtMs) return;
+		if (nextMs === null) await this.ctx.storage.deleteAlarm();
+		else await this.ctx.storage.setAlarm(nextMs);
+		this.alarmAtMs = nextMs;
 	}
 }
