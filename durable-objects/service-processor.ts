@@ -21,7 +21,7 @@ import {
 } from "./service-processor/host";
 import { Relay, type RelayAttachment } from "./service-processor/relay";
 import { migrateServiceProcessor, schemaVersionKey } from "./service-processor/schema";
-import type { SessionRecord } from "./service-processor/session-record";
+import type { SessionLimits, SessionRecord } from "./service-processor/session-record";
 import { SessionStore } from "./service-processor/sessions";
 import { toVmView, type VmRow, VmTable, type VmView } from "./service-processor/table";
 import { acceptUpgrade } from "./service-processor/upgrades";
@@ -62,6 +62,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 	private readonly sessions: SessionStore;
 	private readonly relay: Relay;
 	private readonly directory: DirectorySync;
+	private readonly sessionLimits: SessionLimits;
 	private schemaReady = false;
 	/** The alarm this instance last set (null: none), undefined until it knows. */
 	private alarmAtMs: number | null | undefined;
@@ -72,10 +73,11 @@ export class ServiceProcessor extends DurableObject<Env> {
 		this.table = new VmTable(ctx.storage.sql);
 		this.audit = new AuditTrail(ctx.storage.sql);
 		this.agent = new AgentChannel(ctx);
-		this.sessions = new SessionStore(ctx, this.audit, this.agent, {
+		this.sessionLimits = {
 			idleMs: secondsFromEnv(env.SESSION_IDLE_TIMEOUT_SECONDS, 900) * 1000,
 			maxMs: secondsFromEnv(env.SESSION_MAX_DURATION_SECONDS, 43_200) * 1000,
-		});
+		};
+		this.sessions = new SessionStore(ctx, this.audit, this.agent, this.sessionLimits);
 		this.relay = new Relay(ctx, this.sessions, this.audit);
 		this.directory = new DirectorySync(ctx.storage.sql, env, () => this.hosts.get());
 		// An object that never held a host writes nothing: public routes (agent and
@@ -247,7 +249,8 @@ export class ServiceProcessor extends DurableObject<Env> {
 			handingOff: (vmId: string) => this.ctx.storage.kv.get(handoffKey(vmId)) !== undefined,
 		};
 		const opened = await openSession(parts, request, route);
-		await this.scheduleAlarm();
+		const { idleMs, maxMs } = this.sessionLimits;
+		await this.scheduleAlarm(Date.now() + Math.min(idleMs, maxMs));
 		return opened;
 	}
 
@@ -350,12 +353,22 @@ export class ServiceProcessor extends DurableObject<Env> {
 		}
 	}
 
-	private async scheduleAlarm(): Promise<void> {
+	/**
+	 * Sets the alarm to the earliest deadline. `newDeadlineMs` is the only
+	 * deadline added since the alarm was last set (a new session's): when the
+	 * alarm is already earlier, nothing needs scanning or writing.
+	 */
+	private async scheduleAlarm(newDeadlineMs?: number): Promise<void> {
+		if (newDeadlineMs !== undefined && this.alarmAtMs !== undefined) {
+			if (this.alarmAtMs !== null && this.alarmAtMs <= newDeadlineMs) return;
+			await this.ctx.storage.setAlarm(newDeadlineMs);
+			this.alarmAtMs = newDeadlineMs;
+			return;
+		}
 		const deadlines = [this.sessions.nextDeadlineMs()];
 		if (this.directory.hasPending()) deadlines.push(Date.now() + directoryRetryMs);
 		const defined = deadlines.filter((deadline) => deadline !== undefined);
 		const nextMs = defined.length === 0 ? null : Math.min(...defined);
-		// A new session's deadline is usually later than the earliest one: nothing to write.
 		if (nextMs === this.alarmAtMs) return;
 		if (nextMs === null) await this.ctx.storage.deleteAlarm();
 		else await this.ctx.storage.setAlarm(nextMs);
