@@ -2,11 +2,11 @@
 // recorded as asciicast v2 — header, then events in order, binary decoded as
 // UTF-8 with replacement — served live from the service processor and, once
 // the session closes for any reason, written to R2 (rows deleted only after
-// the put); after an eviction that closed the sockets, the alarm stores it.
+// the put); a failed put (R2 made unavailable to the object) is retried by
+// the alarm; after an eviction that closed the sockets, the alarm stores it.
 // Recording stops at the 8 MiB cap and is marked truncated. Also every
-// error path of GET /v1/sessions/{sessionId}/recording. Does not provoke a
-// failing R2 put (local R2 has no honest failure mode); the alarm path that
-// retries one is covered through the eviction case.
+// error path of GET /v1/sessions/{sessionId}/recording. Does not measure the
+// relay's cost of recording.
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
@@ -232,6 +232,31 @@ describe("storing in R2 when the session closes", () => {
 		expect(await storedCast(opened.sessionId)).toBeNull();
 		expect(await runDurableObjectAlarm(sp(host.hostId))).toBe(true);
 		expect((await storedCast(opened.sessionId))?.text).toContain('"before eviction"');
+		expect((await record(opened.sessionId)).recording).toMatchObject({ stored: true });
+	});
+
+	it("keeps the rows when the put fails and stores them when the alarm retries", async () => {
+		const { opened, host } = await sessionWithOutput(["kept for retry"]);
+		const stub = sp(host.hostId);
+		// R2 is an outside service: it is made unavailable for this one object, nothing of ours is replaced.
+		await runInDurableObject(stub, (instance) => {
+			const target = instance as unknown as { env: Env };
+			const unavailable = {
+				put: () => Promise.reject(new Error("R2 unavailable")),
+			} as unknown as R2Bucket;
+			target.env = { ...target.env, RECORDINGS: unavailable };
+		});
+		expect((await admin("DELETE", `/v1/sessions/${opened.sessionId}`)).status).toBe(204);
+		expect(await storedCast(opened.sessionId)).toBeNull();
+		expect((await record(opened.sessionId)).recording).toMatchObject({ stored: false, events: 1 });
+		expect((await fetchRecording(opened.sessionId)).text).toContain('"kept for retry"');
+		const alarmAt = await runInDurableObject(stub, (instance, state) => {
+			(instance as unknown as { env: Env }).env = env;
+			return state.storage.getAlarm();
+		});
+		expect(alarmAt).toEqual(expect.any(Number));
+		expect(await runDurableObjectAlarm(stub)).toBe(true);
+		expect((await storedCast(opened.sessionId))?.text).toContain('"kept for retry"');
 		expect((await record(opened.sessionId)).recording).toMatchObject({ stored: true });
 	});
 
