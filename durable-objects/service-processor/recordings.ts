@@ -12,10 +12,14 @@ import type { RecordingSummary } from "./session-record";
 
 /**
  * Console recordings in asciicast v2. While a session is live, each VM→user
- * frame becomes one event row in SQLite (in-process, so the relay stays
- * cheap; never an R2 call per frame). When the session closes the recording
- * is finished, written to R2 as one object, and its rows are deleted only
- * after the put succeeded; a failed put is retried by the object's alarm.
+ * frame becomes one event row in SQLite (never an R2 call per frame). Rows
+ * are written in batches at most `recordingFlushMs` later (and before any
+ * read): a write per frame would make the next frame wait for a storage
+ * commit (output gate), like the relay's byte counters (sessions.ts). An
+ * eviction can lose at most that last second of a recording, never a
+ * relayed frame. When the session closes the recording is finished, written
+ * to R2 as one object, and its rows are deleted only after the put
+ * succeeded; a failed put is retried by the object's alarm.
  *
  * Only the VM's output is recorded, never the user's input: what a user types
  * may be a password, and a recording is readable by every admin.
@@ -26,6 +30,14 @@ export const maxRecordingBytes = 8 * 1024 * 1024;
 
 /** How long after a failed put the alarm tries again. */
 export const recordingRetryMs = 10_000;
+
+/** How long recorded events may wait in memory before they are written. */
+export const recordingFlushMs = 1_000;
+
+/** Buffered event bytes that force an early write, bounding the object's memory. */
+const maxBufferedBytes = 256 * 1024;
+
+type BufferedEvent = { sessionId: string; line: string; lineBytes: number };
 
 type RecordingRow = {
 	session_id: string;
@@ -56,6 +68,9 @@ function summaryOf(row: RecordingRow): RecordingSummary {
 /** Records VM output per session and hands finished recordings to R2. */
 export class Recorder {
 	private readonly live = new Map<string, LiveRecording>();
+	private buffered: BufferedEvent[] = [];
+	private bufferedBytes = 0;
+	private flushTimer: ReturnType<typeof setTimeout> | undefined;
 	/** Puts in flight, so concurrent closers await the same one instead of writing twice. */
 	private readonly storing = new Map<string, Promise<void>>();
 	/** Finished since the last store attempt of this instance (saves a query per frame). */
@@ -127,17 +142,35 @@ export class Recorder {
 				return;
 			}
 			live.bytes += lineBytes;
-			this.sql.exec(
-				"INSERT INTO recording_events (session_id, line) VALUES (?, ?)",
-				sessionId,
-				line,
-			);
-			this.sql.exec(
-				"UPDATE recordings SET bytes = bytes + ?, events = events + 1 WHERE session_id = ?",
-				lineBytes,
-				sessionId,
-			);
+			this.buffered.push({ sessionId, line, lineBytes });
+			this.bufferedBytes += lineBytes;
 		}
+		if (this.bufferedBytes >= maxBufferedBytes) this.flush();
+		else this.flushTimer ??= setTimeout(() => this.flush(), recordingFlushMs);
+	}
+
+	/** Writes the buffered events; every read of recordings calls this first. */
+	flush(): void {
+		clearTimeout(this.flushTimer);
+		this.flushTimer = undefined;
+		if (this.buffered.length === 0) return;
+		const events = this.buffered;
+		this.buffered = [];
+		this.bufferedBytes = 0;
+		this.storage.transactionSync(() => {
+			for (const { sessionId, line, lineBytes } of events) {
+				this.sql.exec(
+					"INSERT INTO recording_events (session_id, line) VALUES (?, ?)",
+					sessionId,
+					line,
+				);
+				this.sql.exec(
+					"UPDATE recordings SET bytes = bytes + ?, events = events + 1 WHERE session_id = ?",
+					lineBytes,
+					sessionId,
+				);
+			}
+		});
 	}
 
 	/** Ends a session's recording (it then waits to be stored); no-op without one. */
@@ -145,6 +178,7 @@ export class Recorder {
 		const live = this.liveRecording(sessionId);
 		// Bytes of a character the VM never completed become one replacement character.
 		if (live && !live.truncated) this.append(sessionId, live, live.decoder.decode());
+		this.flush();
 		this.live.delete(sessionId);
 		const finished = this.sql.exec(
 			"UPDATE recordings SET finished = 1 WHERE session_id = ? AND finished = 0",
@@ -155,12 +189,14 @@ export class Recorder {
 
 	/** The recording summary of a session, or null when it has none. */
 	summary(sessionId: string): RecordingSummary | null {
+		this.flush();
 		const row = this.row(sessionId);
 		return row ? summaryOf(row) : null;
 	}
 
 	/** The recording as asciicast text while it is in SQLite; null when there is none. */
 	read(sessionId: string): RecordingRead | null {
+		this.flush();
 		const row = this.row(sessionId);
 		if (!row) return null;
 		if (row.stored === 1) return { stored: true, cast: null };

@@ -221,6 +221,8 @@ describe("storing in R2 when the session closes", () => {
 
 	it("stores it through the alarm after an eviction closed the sockets (closeOrphaned)", async () => {
 		const { opened, host, user } = await sessionWithOutput(["before eviction"]);
+		// A read writes the buffered events; an eviction loses at most the last unwritten second.
+		expect((await record(opened.sessionId)).recording?.events).toBe(1);
 		await evictDurableObject(sp(host.hostId), { webSockets: "close" });
 		await user.waitClosed();
 		// The next request rebuilds the object, whose constructor closes the orphaned session.
@@ -262,6 +264,7 @@ describe("storing in R2 when the session closes", () => {
 
 	it("keeps recording across an eviction that kept the sockets", async () => {
 		const { opened, host, user, vm } = await sessionWithOutput(["first"]);
+		expect((await record(opened.sessionId)).recording?.events).toBe(1);
 		await evictDurableObject(sp(host.hostId));
 		vm.send("second");
 		expect(await user.next()).toBe("second");
