@@ -1,10 +1,13 @@
 import { DurableObject } from "cloudflare:workers";
-import { Problem } from "../shared/problem";
+import { BoundedMap } from "../shared/bounded-map";
+import { asProblem, Problem } from "../shared/problem";
 import type { SessionOpened, SessionRequest } from "./service-processor";
 import { migrateSchema } from "./sql";
 import { serviceProcessor, virtualMachine } from "./stubs";
 
 const schemaVersionKey = "schema_version";
+/** Learned VM → member entries kept per domain (a few hundred KiB at most). */
+const maxLearnedHolders = 10_000;
 
 function vmNotFound(): Problem {
 	return new Problem("vm_not_found", "no service processor in the domain holds this VM");
@@ -35,6 +38,12 @@ export class BroadcastDomain extends DurableObject<Env> {
 	}
 
 	private schemaReady = false;
+
+	/**
+	 * VM id → the member that last answered for it. Memory only: an evicted
+	 * domain relearns by flooding. Bounded; the oldest entry goes first.
+	 */
+	private readonly learnedHolders = new BoundedMap<string, string>(maxLearnedHolders);
 
 	private prepareSchema(): void {
 		migrateSchema(this.ctx.storage, schema, schemaVersionKey);
@@ -67,15 +76,30 @@ export class BroadcastDomain extends DurableObject<Env> {
 	}
 
 	/**
-	 * Refuses a replayed jti, then broadcasts: every member is asked in parallel
-	 * whether it holds the VM id, and the one that does runs both steps.
+	 * Refuses a replayed jti, then delivers the request. Like a learning switch,
+	 * the domain floods a VM id it has not seen answered to every member and
+	 * learns which one answered; later requests for that VM go to that member
+	 * alone. A learned member that no longer holds the VM (removed, moved, or
+	 * mid-handoff, see `ServiceProcessor.openSession`) refuses, and the request
+	 * is flooded as if never learned — so the answer is always the one a flood
+	 * would give.
 	 */
 	async openSession(request: BroadcastRequest): Promise<SessionOpened> {
 		if (!this.schemaReady) throw vmNotFound();
 		this.rememberJti(request.jti, request.expSeconds);
-		const holder = await this.findHolder(request.vmId, request.domain);
 		const { expSeconds: _expSeconds, ...sessionRequest } = request;
-		return this.serviceProcessor(holder).openSession(sessionRequest);
+		const learned = this.learnedHolders.get(request.vmId);
+		if (learned) {
+			try {
+				return await this.serviceProcessor(learned).openSession(sessionRequest, "learned");
+			} catch (error) {
+				if (asProblem(error)?.code !== "vm_not_found") throw error;
+				this.learnedHolders.delete(request.vmId);
+			}
+		}
+		const holder = await this.findHolder(request.vmId, request.domain);
+		this.learnedHolders.set(request.vmId, holder);
+		return this.serviceProcessor(holder).openSession(sessionRequest, "flooded");
 	}
 
 	private rememberJti(jti: string, expSeconds: number): void {

@@ -4,7 +4,12 @@ import { Problem } from "../shared/problem";
 import type { HostInput } from "../shared/schemas/hosts";
 import type { VmInput } from "../shared/schemas/vms";
 import { log } from "../workers/log";
-import { openSession, type SessionOpened, type SessionRequest } from "./service-processor/access";
+import {
+	type BroadcastRoute,
+	openSession,
+	type SessionOpened,
+	type SessionRequest,
+} from "./service-processor/access";
 import { AgentChannel, type AgentCommandInput } from "./service-processor/agent";
 import { type AuditEvent, AuditTrail } from "./service-processor/audit";
 import { DirectorySync, directoryRetryMs } from "./service-processor/directory";
@@ -20,6 +25,7 @@ import { migrateServiceProcessor, schemaVersionKey } from "./service-processor/s
 import {
 	type ChannelGrant,
 	mintChannelToken,
+	type SessionLimits,
 	type SessionRecord,
 	userTokenTtlMs,
 } from "./service-processor/session-record";
@@ -30,7 +36,7 @@ import { Viewers } from "./service-processor/viewers";
 import { forgetWebhook, type VerifiedWebhook, verifyWebhook } from "./service-processor/webhooks";
 import { virtualMachine } from "./stubs";
 
-export type { SessionOpened, SessionRequest } from "./service-processor/access";
+export type { BroadcastRoute, SessionOpened, SessionRequest } from "./service-processor/access";
 export type { AgentCommandInput } from "./service-processor/agent";
 export type { HostFacts, HostRecord } from "./service-processor/host";
 export type { RecordingRead } from "./service-processor/recordings";
@@ -41,6 +47,11 @@ export type { VmRow, VmView } from "./service-processor/table";
 export type VmEnrolment =
 	| { created: true; vm: VmView; key: string }
 	| { created: false; vm: VmView };
+
+/** Storage key marking a VM whose row was exported for a handoff. */
+function handoffKey(vmId: string): string {
+	return `handoff:${vmId}`;
+}
 
 function secondsFromEnv(value: string | undefined, fallbackSeconds: number): number {
 	const seconds = Number(value);
@@ -63,7 +74,10 @@ export class ServiceProcessor extends DurableObject<Env> {
 	private readonly viewers: Viewers;
 	private readonly relay: Relay;
 	private readonly directory: DirectorySync;
+	private readonly sessionLimits: SessionLimits;
 	private schemaReady = false;
+	/** The alarm this instance last set (null: none), undefined until it knows. */
+	private alarmAtMs: number | null | undefined;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -73,7 +87,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 		this.agent = new AgentChannel(ctx);
 		this.recorder = new Recorder(ctx.storage, this.audit);
 		this.viewers = new Viewers(ctx, this.audit);
-		const limits = {
+		this.sessionLimits = {
 			idleMs: secondsFromEnv(env.SESSION_IDLE_TIMEOUT_SECONDS, 900) * 1000,
 			maxMs: secondsFromEnv(env.SESSION_MAX_DURATION_SECONDS, 43_200) * 1000,
 		};
@@ -81,7 +95,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 			ctx,
 			this.audit,
 			this.agent,
-			limits,
+			this.sessionLimits,
 			this.recorder,
 			this.viewers,
 		);
@@ -194,6 +208,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 		this.requireVm(vmId);
 		const vm = virtualMachine(this.env, vmId);
 		await vm.releasePlacement(host.hostId);
+		this.ctx.storage.kv.delete(handoffKey(vmId));
 		if (!this.table.delete(vmId)) return;
 		this.sessions.closeForVm(vmId, "vm_removed");
 		this.audit.record("vm.removed", { vmId });
@@ -206,15 +221,23 @@ export class ServiceProcessor extends DurableObject<Env> {
 		return this.table.list().map(toVmView);
 	}
 
-	/** Handoff: the row as stored, for the migration target to adopt. */
+	/**
+	 * Handoff: the row as stored, for the migration target to adopt. From here
+	 * until the release, this SP answers for the VM only when a flooded
+	 * broadcast chose it by placement, never as a domain's learned holder.
+	 */
 	async exportVm(vmId: string): Promise<VmRow | null> {
 		if (!this.schemaReady) return null;
-		return this.table.get(vmId) ?? null;
+		const row = this.table.get(vmId);
+		if (row) this.ctx.storage.kv.put(handoffKey(vmId), Date.now());
+		return row ?? null;
 	}
 
 	/** Handoff: inserts the row as-is (same key hash and version); idempotent. */
 	async adoptVm(row: VmRow): Promise<void> {
 		this.hosts.require();
+		// A VM coming back to a host it once left starts without the old handoff mark.
+		this.ctx.storage.kv.delete(handoffKey(row.vmId));
 		if (this.table.insert(row)) {
 			this.audit.record("vm.adopted", { vmId: row.vmId, detail: { keyVersion: row.keyVersion } });
 		}
@@ -224,6 +247,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 	async releaseVm(vmId: string, reason: string): Promise<void> {
 		if (!this.schemaReady) return;
 		this.sessions.closeForVm(vmId, reason);
+		this.ctx.storage.kv.delete(handoffKey(vmId));
 		if (this.table.delete(vmId)) this.audit.record("vm.released", { vmId, detail: { reason } });
 		await this.storeRecordings();
 	}
@@ -236,17 +260,23 @@ export class ServiceProcessor extends DurableObject<Env> {
 		return host?.domain === domain && this.table.get(vmId) !== undefined;
 	}
 
-	/** Broadcast phase 2: secures the user side, checks the key, asks the agent for the VM side. */
-	async openSession(request: SessionRequest): Promise<SessionOpened> {
+	/**
+	 * Broadcast phase 2: secures the user side, checks the key, asks the agent
+	 * for the VM side. Reached by `route` "learned" when the domain sends the
+	 * request to this SP alone, "flooded" after every member was asked.
+	 */
+	async openSession(request: SessionRequest, route: BroadcastRoute): Promise<SessionOpened> {
 		const parts = {
 			hosts: this.hosts,
 			table: this.table,
 			sessions: this.sessions,
 			audit: this.audit,
 			sql: this.ctx.storage.sql,
+			handingOff: (vmId: string) => this.ctx.storage.kv.get(handoffKey(vmId)) !== undefined,
 		};
-		const opened = await openSession(parts, request);
-		await this.scheduleAlarm();
+		const opened = await openSession(parts, request, route);
+		const { idleMs, maxMs } = this.sessionLimits;
+		await this.scheduleAlarm(Date.now() + Math.min(idleMs, maxMs));
 		return opened;
 	}
 
@@ -354,6 +384,8 @@ export class ServiceProcessor extends DurableObject<Env> {
 	// ---- Alarm: timeouts, recording puts and directory retries -------------
 
 	override async alarm(): Promise<void> {
+		// The alarm that woke us is spent.
+		this.alarmAtMs = undefined;
 		if (!this.schemaReady) return;
 		this.sessions.closeExpired(Date.now());
 		this.sessions.closeOrphaned();
@@ -387,12 +419,26 @@ export class ServiceProcessor extends DurableObject<Env> {
 		}
 	}
 
-	private async scheduleAlarm(): Promise<void> {
+	/**
+	 * Sets the alarm to the earliest deadline. `newDeadlineMs` is the only
+	 * deadline added since the alarm was last set (a new session's): when the
+	 * alarm is already earlier, nothing needs scanning or writing.
+	 */
+	private async scheduleAlarm(newDeadlineMs?: number): Promise<void> {
+		if (newDeadlineMs !== undefined && this.alarmAtMs !== undefined) {
+			if (this.alarmAtMs !== null && this.alarmAtMs <= newDeadlineMs) return;
+			await this.ctx.storage.setAlarm(newDeadlineMs);
+			this.alarmAtMs = newDeadlineMs;
+			return;
+		}
 		const deadlines = [this.sessions.nextDeadlineMs()];
 		if (this.directory.hasPending()) deadlines.push(Date.now() + directoryRetryMs);
 		if (this.recorder.hasUnstored()) deadlines.push(Date.now() + recordingRetryMs);
 		const defined = deadlines.filter((deadline) => deadline !== undefined);
-		if (defined.length === 0) await this.ctx.storage.deleteAlarm();
-		else await this.ctx.storage.setAlarm(Math.min(...defined));
+		const nextMs = defined.length === 0 ? null : Math.min(...defined);
+		if (nextMs === this.alarmAtMs) return;
+		if (nextMs === null) await this.ctx.storage.deleteAlarm();
+		else await this.ctx.storage.setAlarm(nextMs);
+		this.alarmAtMs = nextMs;
 	}
 }

@@ -21,9 +21,22 @@ export function freePort() {
 /**
  * Runs wrangler dev on `port`. `envFile` supplies secrets, `persistTo` the
  * local state folder, `config` another wrangler.toml. Resolves once
- * `healthPath` answers; `stop()` ends it.
+ * `healthPath` answers; `stop()` ends it. wrangler picks some of its own
+ * ports (inspector, internal sockets) and two instances starting at once can
+ * pick the same one: that start is retried.
  */
-export async function startWranglerDev({
+export async function startWranglerDev(options) {
+	for (let attempt = 1; ; attempt++) {
+		try {
+			return await startOnce(options);
+		} catch (error) {
+			const portClash = String(error?.message).includes("Address already in use");
+			if (!portClash || attempt === 3) throw error;
+		}
+	}
+}
+
+async function startOnce({
 	port,
 	envFile,
 	persistTo,

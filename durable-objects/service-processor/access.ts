@@ -25,6 +25,13 @@ export interface SessionRequest {
 	channelOrigin: string;
 }
 
+/**
+ * How the request reached this SP: "flooded" when every member of the domain
+ * was asked and this one was chosen (by placement if two hold the row),
+ * "learned" when the domain sent it here alone because this SP answered last.
+ */
+export type BroadcastRoute = "flooded" | "learned";
+
 /** `201` body of `POST /v1/sessions`. */
 export interface SessionOpened {
 	sessionId: string;
@@ -42,15 +49,20 @@ export async function openSession(
 		sessions: SessionStore;
 		audit: AuditTrail;
 		sql: SqlStorage;
+		/** True while the VM's row is being handed off to another SP. */
+		handingOff(vmId: string): boolean;
 	},
 	request: SessionRequest,
+	route: BroadcastRoute,
 ): Promise<SessionOpened> {
 	const { hosts, table, sessions, audit, sql } = parts;
 	const { vmId, jti } = request;
 	const host = hosts.get();
 	// A stale domain member (the host moved domains) must not answer for the old domain.
 	const vm = host?.domain === request.domain ? table.get(vmId) : undefined;
-	if (!host || !vm) {
+	// Mid-handoff two SPs hold the row: only a flood, which asks the placement, may pick one.
+	const mustFlood = route === "learned" && parts.handingOff(vmId);
+	if (!host || !vm || mustFlood) {
 		throw new Problem("vm_not_found", "no service processor in the domain holds this VM");
 	}
 	audit.record("session.requested", { vmId, detail: { jti } });

@@ -7,12 +7,15 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { establishedSession } from "../support/console";
+import { establishedSession, openSession } from "../support/console";
 import { admin } from "../support/http";
 
 const sp = (hostId: string) => env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(hostId));
 const record = async (sessionId: string) =>
 	(await (await admin("GET", `/v1/sessions/${sessionId}`)).json()) as Record<string, unknown>;
+
+const alarmOf = (hostId: string) =>
+	runInDurableObject(sp(hostId), (_instance, state) => state.storage.getAlarm());
 
 async function age(hostId: string, column: "last_activity_ms" | "created_ms", byMs: number) {
 	await runInDurableObject(sp(hostId), (_instance, state) => {
@@ -69,10 +72,24 @@ describe("eviction mid-session", () => {
 describe("session timeouts", () => {
 	it("schedules an alarm for an open session", async () => {
 		const { host } = await establishedSession();
-		const alarmAt = await runInDurableObject(sp(host.hostId), (_instance, state) =>
-			state.storage.getAlarm(),
-		);
-		expect(alarmAt).toEqual(expect.any(Number));
+		expect(await alarmOf(host.hostId)).toEqual(expect.any(Number));
+	});
+
+	it("keeps the alarm at the earliest deadline as later sessions open", async () => {
+		const { host } = await establishedSession();
+		const first = await alarmOf(host.hostId);
+		await openSession({ domain: host.domain, vm: host.vmId, key: host.key });
+		expect(await alarmOf(host.hostId)).toBe(first);
+	});
+
+	it("sets an alarm again for a session opened after the last one closed", async () => {
+		const { host, opened } = await establishedSession();
+		await admin("DELETE", `/v1/sessions/${opened.sessionId}`);
+		// The alarm finds no open session and clears itself.
+		await runDurableObjectAlarm(sp(host.hostId));
+		expect(await alarmOf(host.hostId)).toBeNull();
+		await openSession({ domain: host.domain, vm: host.vmId, key: host.key });
+		expect(await alarmOf(host.hostId)).toEqual(expect.any(Number));
 	});
 
 	it("closes an idle session with idle_timeout and both sockets with the reason", async () => {

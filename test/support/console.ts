@@ -143,17 +143,28 @@ export async function establishedSession() {
 	return { host, agent, opened, user, vm, command };
 }
 
+/** The service processor object of `hostId`. */
+export function serviceProcessor(hostId: string) {
+	return env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(hostId));
+}
+
 /**
  * Two hosts in one domain with a VM enrolled on the source and its row
  * adopted by the target (the state mid-handoff, before placement moves).
+ * `beforeHandoff` runs once the VM is enrolled, before its row is exported.
  */
-export async function midHandoff() {
+export async function midHandoff(
+	beforeHandoff: (vm: {
+		domain: string;
+		vm: string;
+		key: string;
+	}) => Promise<void> = async () => {},
+) {
 	const domain = unique("dom");
 	const source = await createHost(unique("src"), domain);
 	const target = await createHost(unique("dst"), domain);
 	const { vmId, key } = await enrolVm(source.hostId);
-	const serviceProcessor = (hostId: string) =>
-		env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(hostId));
+	await beforeHandoff({ domain, vm: vmId, key });
 	const row = await serviceProcessor(source.hostId).exportVm(vmId);
 	if (!row) throw new Error("no row to hand off");
 	await serviceProcessor(target.hostId).adoptVm(row);
