@@ -31,6 +31,7 @@ export class ApiError extends Error {
  * @property {string} [rawBody] sent verbatim with `contentType`
  * @property {string} [contentType]
  * @property {boolean} [auth] send the admin token (default true)
+ * @property {string} [accept] the Accept header; any type but JSON answers with the text as `body`
  */
 
 /**
@@ -45,9 +46,13 @@ export function createApiClient({ baseUrl, token, fetchImpl = fetch }) {
 	 * @param {RequestOptions} [options]
 	 * @returns {Promise<{status: number, body: any, headers: Headers}>}
 	 */
-	async function request(method, path, { body, rawBody, contentType, auth = true } = {}) {
+	async function request(
+		method,
+		path,
+		{ body, rawBody, contentType, auth = true, accept = "application/json" } = {},
+	) {
 		/** @type {Record<string, string>} */
-		const headers = { Accept: "application/json" };
+		const headers = { Accept: accept };
 		if (auth && token) headers.Authorization = `Bearer ${token}`;
 		let payload;
 		if (rawBody !== undefined) {
@@ -86,7 +91,8 @@ export function createApiClient({ baseUrl, token, fetchImpl = fetch }) {
 				retryAfterSeconds: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
 			});
 		}
-		return { status: response.status, body: parsed, headers: response.headers };
+		const asText = accept !== "application/json";
+		return { status: response.status, body: asText ? text : parsed, headers: response.headers };
 	}
 	return { baseUrl, token, request };
 }

@@ -9,6 +9,7 @@ import { registerDeviceCommands } from "./device-commands.mjs";
 import { registerFleetCommands } from "./fleet-commands.mjs";
 import { registerMigrationCommands } from "./migration-commands.mjs";
 import { exitCodes } from "./output.mjs";
+import { registerSessionCommands } from "./session-commands.mjs";
 
 const program = new Command("edgevisor")
 	.description("Edgevisor: VM consoles, fleet, migrations and PCI functions from the shell.")
@@ -44,6 +45,7 @@ program
 		),
 	);
 registerFleetCommands(program);
+registerSessionCommands(program);
 registerMigrationCommands(program);
 registerDeviceCommands(program);
 

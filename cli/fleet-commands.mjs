@@ -1,6 +1,6 @@
 // @ts-check
-// Admin commands for hosts, the VMs of each service-processor table, their
-// keys, and console sessions.
+// Admin commands for hosts, the VMs of each service-processor table and
+// their keys. Console sessions are in session-commands.mjs.
 import { Option } from "commander";
 import { segment } from "./api.mjs";
 import { action, positiveInteger } from "./context.mjs";
@@ -152,46 +152,6 @@ export function registerFleetCommands(program) {
 			action(async ({ api, json }, /** @type {any} */ options) => {
 				await api.request("DELETE", vmPath(options));
 				print(json, { deleted: options.vm }, () => console.log(`${options.vm} deleted`));
-			}),
-		);
-
-	const sessions = program.command("sessions").description("console sessions");
-	sessions
-		.command("list")
-		.description("a host's sessions")
-		.addOption(hostOption())
-		.action(
-			action(async ({ api, json }, /** @type {{host: string}} */ { host }) => {
-				const { body } = await api.request("GET", `/v1/hosts/${segment(host)}/sessions`);
-				print(json, body, () =>
-					printTable(body.sessions, [
-						"sessionId",
-						"vmId",
-						"state",
-						"createdAt",
-						"bytesFromUser",
-						"bytesFromVm",
-						"closeReason",
-					]),
-				);
-			}),
-		);
-	sessions
-		.command("show <sessionId>")
-		.description("one session with its audit moments")
-		.action(
-			action(async ({ api, json }, /** @type {string} */ sessionId) => {
-				const { body } = await api.request("GET", `/v1/sessions/${segment(sessionId)}`);
-				print(json, body, () => printRecord(body));
-			}),
-		);
-	sessions
-		.command("terminate <sessionId>")
-		.description("close both sides of a session")
-		.action(
-			action(async ({ api, json }, /** @type {string} */ sessionId) => {
-				await api.request("DELETE", `/v1/sessions/${segment(sessionId)}`);
-				print(json, { terminated: sessionId }, () => console.log(`${sessionId} terminated`));
 			}),
 		);
 }

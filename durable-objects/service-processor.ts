@@ -19,19 +19,28 @@ import {
 	type HostRecord,
 	HostStore,
 } from "./service-processor/host";
+import { Recorder, type RecordingRead, recordingRetryMs } from "./service-processor/recordings";
 import { Relay, type RelayAttachment } from "./service-processor/relay";
 import { migrateServiceProcessor, schemaVersionKey } from "./service-processor/schema";
-import type { SessionLimits, SessionRecord } from "./service-processor/session-record";
+import {
+	type ChannelGrant,
+	mintChannelToken,
+	type SessionLimits,
+	type SessionRecord,
+	userTokenTtlMs,
+} from "./service-processor/session-record";
 import { SessionStore } from "./service-processor/sessions";
 import { toVmView, type VmRow, VmTable, type VmView } from "./service-processor/table";
 import { acceptUpgrade } from "./service-processor/upgrades";
+import { Viewers } from "./service-processor/viewers";
 import { forgetWebhook, type VerifiedWebhook, verifyWebhook } from "./service-processor/webhooks";
 import { virtualMachine } from "./stubs";
 
 export type { BroadcastRoute, SessionOpened, SessionRequest } from "./service-processor/access";
 export type { AgentCommandInput } from "./service-processor/agent";
 export type { HostFacts, HostRecord } from "./service-processor/host";
-export type { SessionRecord } from "./service-processor/session-record";
+export type { RecordingRead } from "./service-processor/recordings";
+export type { ChannelGrant, SessionRecord } from "./service-processor/session-record";
 export type { VmRow, VmView } from "./service-processor/table";
 
 /** Result of enrolling or updating a VM: the key only on enrolment. */
@@ -51,8 +60,9 @@ function secondsFromEnv(value: string | undefined, fallbackSeconds: number): num
 
 /**
  * One host's service processor: its host record, the SP table of VMs with
- * their key hashes, the console sessions it relays, the host agent's control
- * channel with its command queue, seen webhook ids and the audit trail.
+ * their key hashes, the console sessions it relays (with their read-only
+ * viewers and asciicast recordings), the host agent's control channel with
+ * its command queue, seen webhook ids and the audit trail.
  */
 export class ServiceProcessor extends DurableObject<Env> {
 	private readonly hosts: HostStore;
@@ -60,6 +70,8 @@ export class ServiceProcessor extends DurableObject<Env> {
 	private readonly audit: AuditTrail;
 	private readonly agent: AgentChannel;
 	private readonly sessions: SessionStore;
+	private readonly recorder: Recorder;
+	private readonly viewers: Viewers;
 	private readonly relay: Relay;
 	private readonly directory: DirectorySync;
 	private readonly sessionLimits: SessionLimits;
@@ -73,12 +85,21 @@ export class ServiceProcessor extends DurableObject<Env> {
 		this.table = new VmTable(ctx.storage.sql);
 		this.audit = new AuditTrail(ctx.storage.sql);
 		this.agent = new AgentChannel(ctx);
+		this.recorder = new Recorder(ctx.storage, this.audit);
+		this.viewers = new Viewers(ctx, this.audit);
 		this.sessionLimits = {
 			idleMs: secondsFromEnv(env.SESSION_IDLE_TIMEOUT_SECONDS, 900) * 1000,
 			maxMs: secondsFromEnv(env.SESSION_MAX_DURATION_SECONDS, 43_200) * 1000,
 		};
-		this.sessions = new SessionStore(ctx, this.audit, this.agent, this.sessionLimits);
-		this.relay = new Relay(ctx, this.sessions, this.audit);
+		this.sessions = new SessionStore(
+			ctx,
+			this.audit,
+			this.agent,
+			this.sessionLimits,
+			this.recorder,
+			this.viewers,
+		);
+		this.relay = new Relay(ctx, this.sessions, this.audit, this.recorder, this.viewers);
 		this.directory = new DirectorySync(ctx.storage.sql, env, () => this.hosts.get());
 		// An object that never held a host writes nothing: public routes (agent and
 		// channel upgrades) may name any host id, and must not create storage for it.
@@ -86,6 +107,8 @@ export class ServiceProcessor extends DurableObject<Env> {
 			this.prepareSchema();
 			// After an eviction that closed the sockets, no session may stay open silently.
 			this.sessions.closeOrphaned();
+			// A constructor cannot await a put: the alarm stores what closed here.
+			if (this.recorder.hasNewlyFinished()) ctx.blockConcurrencyWhile(() => this.scheduleAlarm());
 		}
 	}
 
@@ -175,6 +198,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 		const keyVersion = this.table.rotateKey(vmId, keyHash);
 		this.sessions.closeForVm(vmId, "key_rotated");
 		this.audit.record("vm.key_rotated", { vmId, detail: { keyVersion } });
+		await this.storeRecordings();
 		return { keyVersion, key };
 	}
 
@@ -188,6 +212,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 		if (!this.table.delete(vmId)) return;
 		this.sessions.closeForVm(vmId, "vm_removed");
 		this.audit.record("vm.removed", { vmId });
+		await this.storeRecordings();
 	}
 
 	/** The SP table without keys or hashes. */
@@ -224,6 +249,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 		this.sessions.closeForVm(vmId, reason);
 		this.ctx.storage.kv.delete(handoffKey(vmId));
 		if (this.table.delete(vmId)) this.audit.record("vm.released", { vmId, detail: { reason } });
+		await this.storeRecordings();
 	}
 
 	// ---- Sessions ----------------------------------------------------------
@@ -270,7 +296,29 @@ export class ServiceProcessor extends DurableObject<Env> {
 	async terminateSession(sessionId: string): Promise<boolean> {
 		if (!this.schemaReady || !this.sessions.get(sessionId)) return false;
 		this.sessions.close(sessionId, "terminated");
+		await this.storeRecordings();
 		return true;
+	}
+
+	/**
+	 * Hands out a single-use read-only viewer channel of a live session;
+	 * throws `not_found` for an unknown session, `session_closed` for a closed one.
+	 */
+	async openViewer(sessionId: string, channelOrigin: string): Promise<ChannelGrant> {
+		const minted = await mintChannelToken();
+		// Checked after the await, so the check and the token insert are one step.
+		const session = this.schemaReady ? this.sessions.get(sessionId) : null;
+		if (!session) throw new Problem("not_found", "no such session");
+		if (session.state === "closed") {
+			throw new Problem("session_closed", `the session is closed (${session.closeReason})`);
+		}
+		return this.sessions.grantChannel(sessionId, "viewer", minted, channelOrigin, userTokenTtlMs);
+	}
+
+	/** A session's recording: its text while in SQLite, or `stored` when it is in R2; null without one. */
+	async readRecording(sessionId: string): Promise<RecordingRead | null> {
+		if (!this.schemaReady) return null;
+		return this.recorder.read(sessionId);
 	}
 
 	/** The audit trail, newest first. */
@@ -309,10 +357,13 @@ export class ServiceProcessor extends DurableObject<Env> {
 		const attachment = socket.deserializeAttachment() as RelayAttachment | { role: "agent" } | null;
 		if (attachment?.role === "agent") this.agent.receive(message);
 		else if (attachment) this.relay.relay(socket, attachment, message);
+		// A relayed frame can close its session (buffer overflow); checked in memory.
+		if (this.recorder.hasNewlyFinished()) await this.storeRecordings();
 	}
 
 	override async webSocketClose(socket: WebSocket, code: number, reason: string): Promise<void> {
 		this.onSocketGone(socket);
+		await this.storeRecordings();
 		try {
 			socket.close(code === 1005 || code === 1006 ? 1000 : code, reason);
 		} catch {
@@ -322,6 +373,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 
 	override async webSocketError(socket: WebSocket): Promise<void> {
 		this.onSocketGone(socket);
+		await this.storeRecordings();
 	}
 
 	private onSocketGone(socket: WebSocket): void {
@@ -329,7 +381,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 		if (attachment && attachment.role !== "agent") this.relay.detach(attachment);
 	}
 
-	// ---- Alarm: timeouts and directory retries -----------------------------
+	// ---- Alarm: timeouts, recording puts and directory retries -------------
 
 	override async alarm(): Promise<void> {
 		// The alarm that woke us is spent.
@@ -337,7 +389,21 @@ export class ServiceProcessor extends DurableObject<Env> {
 		if (!this.schemaReady) return;
 		this.sessions.closeExpired(Date.now());
 		this.sessions.closeOrphaned();
+		await this.storeRecordings({ retry: true });
 		await this.syncDirectory();
+		await this.scheduleAlarm();
+	}
+
+	/**
+	 * Writes recordings of sessions that closed to R2. Called after anything
+	 * that may close a session; with `retry` (the alarm) also those whose put
+	 * failed before. A failure leaves the rows in SQLite for the alarm.
+	 */
+	private async storeRecordings({ retry = false }: { retry?: boolean } = {}): Promise<void> {
+		if (!retry && !this.recorder.hasNewlyFinished()) return;
+		const failed = await this.recorder.storeFinished(this.env.RECORDINGS);
+		if (failed === 0) return;
+		log("warn", "recording put failed; the alarm will retry", { failed });
 		await this.scheduleAlarm();
 	}
 
@@ -367,6 +433,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 		}
 		const deadlines = [this.sessions.nextDeadlineMs()];
 		if (this.directory.hasPending()) deadlines.push(Date.now() + directoryRetryMs);
+		if (this.recorder.hasUnstored()) deadlines.push(Date.now() + recordingRetryMs);
 		const defined = deadlines.filter((deadline) => deadline !== undefined);
 		const nextMs = defined.length === 0 ? null : Math.min(...defined);
 		if (nextMs === this.alarmAtMs) return;

@@ -14,6 +14,7 @@ import { jwksRoutes } from "./routes/jwks";
 import { migrationRoutes } from "./routes/migrations";
 import { pciRoutes } from "./routes/pci";
 import { policyRoutes } from "./routes/policy";
+import { recordingRoutes } from "./routes/recordings";
 import { sessionRoutes } from "./routes/sessions";
 import { vmRoutes } from "./routes/vms";
 import { webhookRoutes } from "./routes/webhooks";
@@ -58,6 +59,8 @@ app.use(
 app.route("/", healthRoutes);
 app.route("/", hostRoutes);
 app.route("/", vmRoutes);
+// Before sessionRoutes, whose `/v1/sessions/{sessionId}/{side}` would claim `/recording`.
+app.route("/", recordingRoutes);
 app.route("/", sessionRoutes);
 app.route("/", jwksRoutes);
 app.route("/", agentRoutes);

@@ -20,7 +20,11 @@ export type AuditEventType =
 	| "channel.user_attached"
 	| "channel.vm_attached"
 	| "session.established"
-	| "session.closed";
+	| "session.closed"
+	| "viewer.attached"
+	| "viewer.detached"
+	| "recording.truncated"
+	| "recording.stored";
 
 /** One audit event as the admin route returns it. */
 export interface AuditEvent {

@@ -1,6 +1,8 @@
 import type { AuditTrail } from "./audit";
-import { type Side, sideTag } from "./session-record";
+import type { Recorder } from "./recordings";
+import { type ChannelSide, type Side, sideTag } from "./session-record";
 import type { SessionStore } from "./sessions";
+import type { Viewers } from "./viewers";
 
 /**
  * The console relay: both sockets of a session live on this object (accepted
@@ -8,11 +10,12 @@ import type { SessionStore } from "./sessions";
  * binary frame goes to the other side verbatim and in order. Frames sent
  * before the other side attaches wait in SQLite, bounded, and are flushed on
  * attach. All handlers are synchronous, which is what keeps the order.
+ * VM output also goes to the session's read-only viewers and its recording.
  */
 
-/** What a relay socket carries across hibernation. */
+/** What a relay or viewer socket carries across hibernation. */
 export interface RelayAttachment {
-	role: Side;
+	role: ChannelSide;
 	sessionId: string;
 }
 
@@ -31,14 +34,25 @@ export class Relay {
 		private readonly ctx: DurableObjectState,
 		private readonly sessions: SessionStore,
 		private readonly audit: AuditTrail,
+		private readonly recorder: Recorder,
+		private readonly viewers: Viewers,
 	) {}
 
 	private get sql(): SqlStorage {
 		return this.ctx.storage.sql;
 	}
 
-	/** Accepts one side's socket, delivers what the other side sent meanwhile, and updates the state. */
-	attach(sessionId: string, side: Side, socket: WebSocket): void {
+	/**
+	 * Accepts a channel's socket whose token was just spent: a viewer joins
+	 * the session's viewers; a side gets what the other side sent meanwhile,
+	 * and the session's state is updated.
+	 */
+	attach(sessionId: string, side: ChannelSide, socket: WebSocket): void {
+		if (side === "viewer") this.viewers.attach(sessionId, socket);
+		else this.attachSide(sessionId, side, socket);
+	}
+
+	private attachSide(sessionId: string, side: Side, socket: WebSocket): void {
 		this.ctx.acceptWebSocket(socket, [sideTag(side, sessionId)]);
 		socket.serializeAttachment({ role: side, sessionId } satisfies RelayAttachment);
 		const now = new Date().toISOString();
@@ -54,6 +68,7 @@ export class Relay {
 			sessionId,
 			vmId: session?.vmId,
 		});
+		if (side === "vm" && session) this.recorder.begin(sessionId, session.vmId);
 		const pending = this.sql
 			.exec<{ seq: number; text: string | null; data: ArrayBuffer | null }>(
 				"SELECT seq, text, data FROM pending_frames WHERE session_id = ? AND to_side = ? ORDER BY seq",
@@ -77,9 +92,14 @@ export class Relay {
 		}
 	}
 
-	/** Relays one frame from `socket` to the other side, counting its bytes. */
+	/**
+	 * Relays one frame from `socket` to the other side, counting its bytes;
+	 * VM output also reaches the viewers and the recording. A viewer's frames
+	 * are dropped: they never reach the VM.
+	 */
 	relay(socket: WebSocket, attachment: RelayAttachment, message: string | ArrayBuffer): void {
 		const { role, sessionId } = attachment;
+		if (role === "viewer") return;
 		const byteLength =
 			typeof message === "string" ? encoder.encode(message).byteLength : message.byteLength;
 		if (!this.sessions.isOpen(sessionId)) {
@@ -88,11 +108,13 @@ export class Relay {
 		}
 		this.sessions.countFrame(sessionId, role, byteLength);
 		const [peer] = this.ctx.getWebSockets(sideTag(peerOf(role), sessionId));
-		if (peer) {
-			peer.send(message);
-			return;
+		if (peer) peer.send(message);
+		else this.hold(sessionId, peerOf(role), message);
+		if (role === "vm") {
+			this.viewers.broadcast(sessionId, message);
+			// After the sends, so the recording's write does not hold them back.
+			this.recorder.recordOutput(sessionId, message);
 		}
-		this.hold(sessionId, peerOf(role), message);
 	}
 
 	private hold(sessionId: string, toSide: Side, message: string | ArrayBuffer): void {
@@ -115,8 +137,10 @@ export class Relay {
 		);
 	}
 
-	/** A side hung up: the session ends, and the other side is closed with the reason. */
+	/** A side hung up: the session ends, and the other side is closed with the reason. A viewer just leaves. */
 	detach(attachment: RelayAttachment): void {
-		this.sessions.close(attachment.sessionId, `${attachment.role}_disconnected`);
+		const { role, sessionId } = attachment;
+		if (role !== "viewer") this.sessions.close(sessionId, `${role}_disconnected`);
+		else if (this.sessions.isOpen(sessionId)) this.viewers.left(sessionId);
 	}
 }

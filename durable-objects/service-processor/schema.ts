@@ -84,6 +84,28 @@ const migrations: string[] = [
 		detail TEXT
 	);
 	`,
+	// Console recordings (asciicast v2): one row per session whose VM side
+	// attached; its event lines wait in recording_events until the closed
+	// recording is in R2. `bytes` is the size of the .cast so far.
+	`
+	CREATE TABLE recordings (
+		session_id TEXT PRIMARY KEY,
+		start_ms INTEGER NOT NULL,
+		header TEXT NOT NULL,
+		bytes INTEGER NOT NULL,
+		events INTEGER NOT NULL DEFAULT 0,
+		truncated INTEGER NOT NULL DEFAULT 0,
+		finished INTEGER NOT NULL DEFAULT 0,
+		stored INTEGER NOT NULL DEFAULT 0
+	);
+	CREATE INDEX recordings_to_store ON recordings (finished, stored);
+	CREATE TABLE recording_events (
+		seq INTEGER PRIMARY KEY AUTOINCREMENT,
+		session_id TEXT NOT NULL,
+		line TEXT NOT NULL
+	);
+	CREATE INDEX recording_events_by_session ON recording_events (session_id, seq);
+	`,
 ];
 
 /** Where the schema version is kept (synchronous KV, see ../sql.ts). */

@@ -6,6 +6,9 @@ import { hostOfSessionId } from "../../shared/session-id";
 /** The two ends of a console session. */
 export type Side = "user" | "vm";
 
+/** Every channel a session hands out a token for: its two ends and read-only viewers. */
+export type ChannelSide = Side | "viewer";
+
 /** Session states (API.md): the VM side attaches after the user side is secured. */
 export type SessionState = "vm_pending" | "established" | "closed";
 
@@ -23,6 +26,34 @@ export interface SessionRecord {
 	closeReason: string | null;
 	bytesFromUser: number;
 	bytesFromVm: number;
+	/** Read-only viewers attached now (additive to API.md). */
+	viewers: number;
+	/** The asciicast recording, once the VM side attached (additive to API.md). */
+	recording: RecordingSummary | null;
+}
+
+/** What a session record tells about its recording. */
+export interface RecordingSummary {
+	/** Size of the .cast so far (header included). */
+	bytes: number;
+	events: number;
+	/** Recording stopped at the size cap. */
+	truncated: boolean;
+	/** Written to the recordings bucket (the session closed). */
+	stored: boolean;
+}
+
+/** A channel URL with its single-use token, as handed to a client. */
+export interface ChannelGrant {
+	url: string;
+	token: string;
+	expiresAt: string;
+}
+
+/** A freshly minted channel token and the hash that is stored. */
+export interface MintedToken {
+	token: string;
+	tokenHash: string;
 }
 
 /** Single-use channel tokens minted for a new session, with their hashes. */
@@ -60,8 +91,11 @@ export type SessionRow = {
 	last_activity_ms: number;
 };
 
-/** The admin view of a row. */
-export function toRecord(row: SessionRow): SessionRecord {
+/** The admin view of a row, with what lives outside it. */
+export function toRecord(
+	row: SessionRow,
+	extras: { viewers: number; recording: RecordingSummary | null },
+): SessionRecord {
 	return {
 		sessionId: row.session_id,
 		hostId: hostOfSessionId(row.session_id) ?? "",
@@ -75,21 +109,39 @@ export function toRecord(row: SessionRow): SessionRecord {
 		closeReason: row.close_reason,
 		bytesFromUser: row.bytes_from_user,
 		bytesFromVm: row.bytes_from_vm,
+		viewers: row.state === "closed" ? 0 : extras.viewers,
+		recording: extras.recording,
 	};
 }
 
-/** WebSocket tag of one side of one session (hibernation API). */
-export function sideTag(side: Side, sessionId: string): string {
+/** WebSocket tag of one channel of one session (hibernation API). */
+export function sideTag(side: ChannelSide, sessionId: string): string {
 	return `${side}:${sessionId}`;
+}
+
+/** The URL a client dials for one channel of a session. */
+export function channelUrl(
+	channelOrigin: string,
+	sessionId: string,
+	side: ChannelSide,
+	token: string,
+): string {
+	return `${channelOrigin}/v1/sessions/${encodeURIComponent(sessionId)}/${side}?token=${token}`;
+}
+
+/** Mints one single-use channel token; only its hash is stored. */
+export async function mintChannelToken(): Promise<MintedToken> {
+	const token = newChannelToken();
+	return { token, tokenHash: await hashSecret(token) };
 }
 
 /** Mints the user and VM channel tokens of a new session. */
 export async function mintChannelTokens(): Promise<ChannelTokens> {
-	const userToken = newChannelToken();
-	const vmToken = newChannelToken();
-	const [userTokenHash, vmTokenHash] = await Promise.all([
-		hashSecret(userToken),
-		hashSecret(vmToken),
-	]);
-	return { userToken, userTokenHash, vmToken, vmTokenHash };
+	const [user, vm] = await Promise.all([mintChannelToken(), mintChannelToken()]);
+	return {
+		userToken: user.token,
+		userTokenHash: user.tokenHash,
+		vmToken: vm.token,
+		vmTokenHash: vm.tokenHash,
+	};
 }

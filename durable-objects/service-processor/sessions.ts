@@ -1,7 +1,12 @@
 import type { AgentChannel } from "./agent";
 import type { AuditTrail } from "./audit";
+import type { Recorder } from "./recordings";
 import {
+	type ChannelGrant,
+	type ChannelSide,
 	type ChannelTokens,
+	channelUrl,
+	type MintedToken,
 	type SessionLimits,
 	type SessionRecord,
 	type SessionRow,
@@ -10,6 +15,7 @@ import {
 	toRecord,
 	userTokenTtlMs,
 } from "./session-record";
+import type { Viewers } from "./viewers";
 
 /** How long relayed-byte counts may wait in memory before they are written. */
 export const counterFlushMs = 1_000;
@@ -35,6 +41,8 @@ export class SessionStore {
 		private readonly audit: AuditTrail,
 		private readonly agent: AgentChannel,
 		private readonly limits: SessionLimits,
+		private readonly recorder: Recorder,
+		private readonly viewers: Viewers,
 	) {}
 
 	private get sql(): SqlStorage {
@@ -85,10 +93,17 @@ export class SessionStore {
 			.toArray()[0];
 	}
 
+	private record(row: SessionRow): SessionRecord {
+		return toRecord(row, {
+			viewers: this.viewers.count(row.session_id),
+			recording: this.recorder.summary(row.session_id),
+		});
+	}
+
 	/** The session, or null. */
 	get(sessionId: string): SessionRecord | null {
 		const row = this.row(sessionId);
-		return row ? toRecord(row) : null;
+		return row ? this.record(row) : null;
 	}
 
 	/** Every session of this SP, newest first. */
@@ -97,7 +112,7 @@ export class SessionStore {
 		return this.sql
 			.exec<SessionRow>("SELECT * FROM sessions ORDER BY created_ms DESC, session_id")
 			.toArray()
-			.map(toRecord);
+			.map((row) => this.record(row));
 	}
 
 	/**
@@ -112,8 +127,8 @@ export class SessionStore {
 		userSecuredAt: string;
 		channelOrigin: string;
 		tokens: ChannelTokens;
-	}): { userChannel: { url: string; token: string; expiresAt: string } } {
-		const { sessionId, tokens } = input;
+	}): { userChannel: ChannelGrant } {
+		const { sessionId, tokens, channelOrigin } = input;
 		const nowMs = Date.now();
 		this.sql.exec(
 			`INSERT INTO sessions (session_id, vm_id, key_version, state, created_at, created_ms, user_secured_at, last_activity_ms)
@@ -126,28 +141,41 @@ export class SessionStore {
 			input.userSecuredAt,
 			nowMs,
 		);
-		const userExpiresMs = nowMs + userTokenTtlMs;
-		const insertToken =
-			"INSERT INTO channel_tokens (token_hash, session_id, side, expires_ms) VALUES (?, ?, ?, ?)";
-		this.sql.exec(insertToken, tokens.userTokenHash, sessionId, "user", userExpiresMs);
+		const user = { token: tokens.userToken, tokenHash: tokens.userTokenHash };
+		const vm = { token: tokens.vmToken, tokenHash: tokens.vmTokenHash };
+		const userChannel = this.grantChannel(sessionId, "user", user, channelOrigin, userTokenTtlMs);
 		// The agent may be offline for a while; its token lives as long as the session may.
-		this.sql.exec(insertToken, tokens.vmTokenHash, sessionId, "vm", nowMs + this.limits.maxMs);
-		const channelBase = `${input.channelOrigin}/v1/sessions/${encodeURIComponent(sessionId)}`;
+		const vmChannel = this.grantChannel(sessionId, "vm", vm, channelOrigin, this.limits.maxMs);
 		this.agent.enqueue(
-			{
-				type: "session.open",
-				sessionId,
-				vmId: input.vmId,
-				channel: { url: `${channelBase}/vm?token=${tokens.vmToken}` },
-			},
+			{ type: "session.open", sessionId, vmId: input.vmId, channel: { url: vmChannel.url } },
 			sessionId,
 		);
+		return { userChannel };
+	}
+
+	/**
+	 * Stores the hash of a minted single-use token for one channel of a
+	 * session, valid for `ttlMs`, and returns the channel's URL.
+	 */
+	grantChannel(
+		sessionId: string,
+		side: ChannelSide,
+		minted: MintedToken,
+		channelOrigin: string,
+		ttlMs: number,
+	): ChannelGrant {
+		const expiresMs = Date.now() + ttlMs;
+		this.sql.exec(
+			"INSERT INTO channel_tokens (token_hash, session_id, side, expires_ms) VALUES (?, ?, ?, ?)",
+			minted.tokenHash,
+			sessionId,
+			side,
+			expiresMs,
+		);
 		return {
-			userChannel: {
-				url: `${channelBase}/user?token=${tokens.userToken}`,
-				token: tokens.userToken,
-				expiresAt: new Date(userExpiresMs).toISOString(),
-			},
+			url: channelUrl(channelOrigin, sessionId, side, minted.token),
+			token: minted.token,
+			expiresAt: new Date(expiresMs).toISOString(),
 		};
 	}
 
@@ -155,7 +183,7 @@ export class SessionStore {
 	 * Spends a channel token: true once for a valid, unexpired token of that
 	 * session and side, false ever after. One statement, so it is atomic.
 	 */
-	consumeToken(sessionId: string, side: Side, tokenHash: string): boolean {
+	consumeToken(sessionId: string, side: ChannelSide, tokenHash: string): boolean {
 		return (
 			this.sql.exec(
 				"DELETE FROM channel_tokens WHERE token_hash = ? AND session_id = ? AND side = ? AND expires_ms > ?",
@@ -167,7 +195,10 @@ export class SessionStore {
 		);
 	}
 
-	/** Closes a session once: both sockets, its tokens and buffered frames; tells the agent. */
+	/**
+	 * Closes a session once: both sockets and its viewers (with the reason),
+	 * its tokens and buffered frames; finishes its recording; tells the agent.
+	 */
 	close(sessionId: string, reason: string): boolean {
 		this.flushCounters();
 		const closed = this.sql.exec(
@@ -189,6 +220,8 @@ export class SessionStore {
 				}
 			}
 		}
+		this.viewers.closeAll(sessionId, reason);
+		this.recorder.finish(sessionId);
 		if (this.agent.withdrawSessionOpen(sessionId)) {
 			this.agent.enqueue({ type: "session.close", sessionId, reason }, sessionId);
 		}

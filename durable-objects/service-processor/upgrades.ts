@@ -7,12 +7,12 @@ import type { SessionStore } from "./sessions";
 
 /**
  * The service processor's WebSocket upgrades: the host agent's channel
- * (bearer agent token) and the user and VM sides of a session (single-use
- * channel tokens). Refusals are problem responses built here, because a
+ * (bearer agent token), the user and VM sides of a session and its read-only
+ * viewers (single-use channel tokens). Refusals are problem responses built here, because a
  * Durable Object's fetch answers the client directly.
  */
 
-const channelPath = /^\/v1\/sessions\/([^/]+)\/(user|vm)$/;
+const channelPath = /^\/v1\/sessions\/([^/]+)\/(user|vm|viewer)$/;
 
 function problemResponse(code: ProblemCode, detail: string): Response {
 	const body = problemDetails(code, detail);
@@ -57,7 +57,7 @@ export async function acceptUpgrade(
 	const token = searchParams.get("token");
 	if (!match?.[1] || !token) return problemResponse("unauthorized", "channel token missing");
 	const sessionId = decodeURIComponent(match[1]);
-	const side = match[2] === "vm" ? "vm" : "user";
+	const side = match[2] === "vm" || match[2] === "viewer" ? match[2] : "user";
 	// Checked before the token is spent, so a plain GET cannot burn it.
 	if (!isUpgrade(request)) return notAnUpgrade();
 	const tokenHash = await hashSecret(token);

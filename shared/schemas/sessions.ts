@@ -16,6 +16,15 @@ export const SessionIdParam = z.object({
 /** Session states: the VM side attaches after the user side is secured. */
 export const SessionState = z.enum(["vm_pending", "established", "closed"]);
 
+/** A single-use channel URL handed to a client (user channel, viewer). */
+export const ChannelGrantSchema = z
+	.object({
+		url: z.string().openapi({ description: "ws:// or wss:// URL carrying the token" }),
+		token: z.string().openapi({ description: "Single-use; expires at expiresAt" }),
+		expiresAt: z.string().openapi({ format: "date-time" }),
+	})
+	.openapi("ChannelGrant");
+
 /** `201` body of `POST /v1/sessions`. */
 export const SessionOpenedSchema = z
 	.object({
@@ -23,13 +32,23 @@ export const SessionOpenedSchema = z
 		hostId: Identifier,
 		vmId: Identifier,
 		state: SessionState,
-		userChannel: z.object({
-			url: z.string().openapi({ description: "ws:// or wss:// URL carrying the token" }),
-			token: z.string().openapi({ description: "Single-use; expires at expiresAt" }),
-			expiresAt: z.string().openapi({ format: "date-time" }),
-		}),
+		userChannel: ChannelGrantSchema,
 	})
 	.openapi("SessionOpened");
+
+/** What a session record tells about its recording. */
+export const RecordingSummarySchema = z
+	.object({
+		bytes: z
+			.number()
+			.int()
+			.nonnegative()
+			.openapi({ description: "Size of the .cast so far, header included" }),
+		events: z.number().int().nonnegative(),
+		truncated: z.boolean().openapi({ description: "Recording stopped at the 8 MiB cap" }),
+		stored: z.boolean().openapi({ description: "Written to the recordings bucket" }),
+	})
+	.openapi("RecordingSummary");
 
 /** A session record as admins see it. */
 export const SessionSchema = z
@@ -49,6 +68,14 @@ export const SessionSchema = z
 		}),
 		bytesFromUser: z.number().int().nonnegative(),
 		bytesFromVm: z.number().int().nonnegative(),
+		viewers: z
+			.number()
+			.int()
+			.nonnegative()
+			.openapi({ description: "Read-only viewers attached now" }),
+		recording: RecordingSummarySchema.nullable().openapi({
+			description: "The session's asciicast recording; null until the VM side attaches",
+		}),
 	})
 	.openapi("Session");
 

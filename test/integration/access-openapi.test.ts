@@ -63,6 +63,16 @@ const routes: Array<
 	["get", "/v1/hosts/{hostId}/audit", { admin: true, success: "200", problems: ["401", "404"] }],
 	["get", "/v1/hosts/{hostId}/agent", { admin: false, success: "101", problems: ["401"] }],
 	["get", "/v1/sessions/{sessionId}/{side}", { admin: false, success: "101", problems: ["401"] }],
+	[
+		"get",
+		"/v1/sessions/{sessionId}/recording",
+		{ admin: true, success: "200", problems: ["400", "401", "404"] },
+	],
+	[
+		"post",
+		"/v1/sessions/{sessionId}/viewers",
+		{ admin: true, success: "201", problems: ["400", "401", "404", "409"] },
+	],
 ];
 
 describe("OpenAPI document for console access", () => {

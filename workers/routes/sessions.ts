@@ -108,12 +108,12 @@ const channel = createRoute({
 	method: "get",
 	path: "/v1/sessions/{sessionId}/{side}",
 	tags: ["sessions"],
-	summary: "A session's user or VM channel (WebSocket)",
+	summary: "A session's user, VM or read-only viewer channel (WebSocket)",
 	description:
-		"The URL comes from `userChannel.url` (user side) or the agent's `session.open` command (VM side) and carries a single-use token. Text and binary frames are relayed verbatim to the other side.",
+		"The URL comes from `userChannel.url` (user side), the agent's `session.open` command (VM side) or `POST /v1/sessions/{sessionId}/viewers` (viewer) and carries a single-use token. Text and binary frames are relayed verbatim to the other side; a viewer receives the VM's output from the moment it joins, and what it sends is dropped.",
 	request: {
 		params: SessionIdParam.extend({
-			side: z.enum(["user", "vm"]).openapi({ param: { name: "side", in: "path" } }),
+			side: z.enum(["user", "vm", "viewer"]).openapi({ param: { name: "side", in: "path" } }),
 		}),
 		query: z.object({ token: z.string().openapi({ param: { name: "token", in: "query" } }) }),
 	},
@@ -123,14 +123,15 @@ const channel = createRoute({
 	},
 });
 
-function hostOf(sessionId: string): string {
+/** The host whose service processor holds a session; `not_found` for a malformed id. */
+export function hostOf(sessionId: string): string {
 	const hostId = hostOfSessionId(sessionId);
 	if (!hostId) throw new Problem("not_found", "no such session");
 	return hostId;
 }
 
 /** The `ws:`/`wss:` origin matching the request's, for channel URLs. */
-function channelOrigin(requestUrl: string): string {
+export function channelOrigin(requestUrl: string): string {
 	const url = new URL(requestUrl);
 	return `${url.protocol === "https:" ? "wss:" : "ws:"}//${url.host}`;
 }

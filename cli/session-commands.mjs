@@ -1,0 +1,139 @@
+// @ts-check
+// Admin commands for console sessions: list, show, terminate, download a
+// session's recording (asciicast v2), and watch a live session read-only.
+import { writeFile } from "node:fs/promises";
+import { Option } from "commander";
+import WebSocket from "ws";
+import { segment } from "./api.mjs";
+import { action } from "./context.mjs";
+import { CliError, exitCodes, print, printRecord, printTable } from "./output.mjs";
+
+/** @typedef {import("./context.mjs").CommandContext} CommandContext */
+
+/**
+ * Streams a viewer channel's frames to stdout until the session closes or
+ * the user presses Ctrl-C. Nothing is ever sent: the channel is read-only.
+ * @param {string} sessionId
+ * @param {string} url the viewer URL with its single-use token
+ * @returns {Promise<number>} the exit code
+ */
+function streamViewer(sessionId, url) {
+	const { stdout, stderr } = process;
+	const socket = new WebSocket(url);
+	let userLeft = false;
+	const leave = () => {
+		userLeft = true;
+		socket.close(1000, "viewer left");
+	};
+	process.once("SIGINT", leave);
+	return new Promise((resolve) => {
+		socket.on("open", () => {
+			stderr.write(`Watching ${sessionId} read-only. Ctrl-C leaves.\n`);
+		});
+		socket.on("message", (data) => {
+			stdout.write(Array.isArray(data) ? Buffer.concat(data) : Buffer.from(new Uint8Array(data)));
+		});
+		socket.on("unexpected-response", (_request, response) => {
+			response.resume();
+			socket.terminate();
+			stderr.write(`edgevisor: the viewer channel was refused with HTTP ${response.statusCode}\n`);
+		});
+		socket.on("error", () => {
+			// Reported by the close handler with its code.
+		});
+		socket.on("close", (code, reasonBuffer) => {
+			process.off("SIGINT", leave);
+			const reason = reasonBuffer.toString() || (userLeft ? "viewer left" : `code ${code}`);
+			stderr.write(`\n[stopped watching: ${reason}]\n`);
+			// A session that ended (any reason) or Ctrl-C is a normal end; a dropped channel is not.
+			resolve(userLeft || code === 1000 ? exitCodes.ok : exitCodes.unavailable);
+		});
+	});
+}
+
+/** @param {import("commander").Command} program */
+export function registerSessionCommands(program) {
+	const sessions = program.command("sessions").description("console sessions");
+	sessions
+		.command("list")
+		.description("a host's sessions")
+		.addOption(new Option("--host <hostId>", "the sessions' host").makeOptionMandatory())
+		.action(
+			action(async ({ api, json }, /** @type {{host: string}} */ { host }) => {
+				const { body } = await api.request("GET", `/v1/hosts/${segment(host)}/sessions`);
+				print(json, body, () =>
+					printTable(body.sessions, [
+						"sessionId",
+						"vmId",
+						"state",
+						"createdAt",
+						"bytesFromUser",
+						"bytesFromVm",
+						"viewers",
+						"closeReason",
+					]),
+				);
+			}),
+		);
+	sessions
+		.command("show <sessionId>")
+		.description("one session with its audit moments, viewers and recording")
+		.action(
+			action(async ({ api, json }, /** @type {string} */ sessionId) => {
+				const { body } = await api.request("GET", `/v1/sessions/${segment(sessionId)}`);
+				print(json, body, () => printRecord(body));
+			}),
+		);
+	sessions
+		.command("terminate <sessionId>")
+		.description("close both sides of a session")
+		.action(
+			action(async ({ api, json }, /** @type {string} */ sessionId) => {
+				await api.request("DELETE", `/v1/sessions/${segment(sessionId)}`);
+				print(json, { terminated: sessionId }, () => console.log(`${sessionId} terminated`));
+			}),
+		);
+	sessions
+		.command("recording <sessionId>")
+		.description("a session's console recording (asciicast v2, the VM's output only)")
+		.option("-o, --output <file>", "write the .cast there instead of to stdout")
+		.action(
+			action(
+				async (
+					{ api, json },
+					/** @type {string} */ sessionId,
+					/** @type {{output?: string}} */ { output },
+				) => {
+					const { body: cast } = await api.request(
+						"GET",
+						`/v1/sessions/${segment(sessionId)}/recording`,
+						{ accept: "application/x-asciicast" },
+					);
+					if (!output) {
+						process.stdout.write(cast);
+						return;
+					}
+					await writeFile(output, cast);
+					const bytes = Buffer.byteLength(cast);
+					print(json, { sessionId, file: output, bytes }, () =>
+						console.log(`recording of ${sessionId} written to ${output} (${bytes} bytes)`),
+					);
+				},
+			),
+		);
+	sessions
+		.command("watch <sessionId>")
+		.description("watch a live session's console read-only (Ctrl-C leaves)")
+		.action(
+			action(async ({ api }, /** @type {string} */ sessionId) => {
+				const { body: viewer } = await api.request(
+					"POST",
+					`/v1/sessions/${segment(sessionId)}/viewers`,
+				);
+				if (typeof viewer?.url !== "string") {
+					throw new CliError("the server answered without a viewer URL", exitCodes.unavailable);
+				}
+				return streamViewer(sessionId, viewer.url);
+			}),
+		);
+}
