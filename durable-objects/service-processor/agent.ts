@@ -11,10 +11,24 @@ export type AgentCommandInput = { type: string; [field: string]: unknown };
 /** WebSocket tag of the agent channel (hibernation API). */
 export const agentTag = "agent";
 
+/** How long received acks may wait in memory before their commands are deleted. */
+export const ackFlushMs = 1_000;
+
 type CommandRow = { seq: number; id: string; body: string };
 
-/** The command queue and the agent socket it feeds. */
+/**
+ * The command queue and the agent socket it feeds.
+ *
+ * Acks are applied in memory at once and deleted from storage at most
+ * `ackFlushMs` later (and before any read of the queue): a write per ack
+ * would cost a storage commit per command. An eviction in between can only
+ * make an acked command be sent again, which at-least-once agents already
+ * dedupe by id.
+ */
 export class AgentChannel {
+	private readonly pendingAcks = new Set<string>();
+	private ackTimer: ReturnType<typeof setTimeout> | undefined;
+
 	constructor(private readonly ctx: DurableObjectState) {}
 
 	private get sql(): SqlStorage {
@@ -44,6 +58,7 @@ export class AgentChannel {
 		}
 		this.ctx.acceptWebSocket(socket, [agentTag]);
 		socket.serializeAttachment({ role: "agent" });
+		this.flushAcks();
 		for (const row of this.sql
 			.exec<CommandRow>("SELECT seq, id, body FROM agent_commands ORDER BY seq")
 			.toArray()) {
@@ -62,8 +77,19 @@ export class AgentChannel {
 		}
 		const { type, id } = (parsed ?? {}) as { type?: unknown; id?: unknown };
 		if (type === "ack" && typeof id === "string") {
+			this.pendingAcks.add(id);
+			this.ackTimer ??= setTimeout(() => this.flushAcks(), ackFlushMs);
+		}
+	}
+
+	/** Deletes the commands whose acks are still only in memory. */
+	private flushAcks(): void {
+		clearTimeout(this.ackTimer);
+		this.ackTimer = undefined;
+		for (const id of this.pendingAcks) {
 			this.sql.exec("DELETE FROM agent_commands WHERE id = ?", id);
 		}
+		this.pendingAcks.clear();
 	}
 
 	/**
@@ -71,6 +97,7 @@ export class AgentChannel {
 	 * closed session is pointless) and returns whether it had been delivered.
 	 */
 	withdrawSessionOpen(sessionId: string): boolean {
+		this.flushAcks();
 		const withdrawn = this.sql.exec(
 			"DELETE FROM agent_commands WHERE type = 'session.open' AND session_id = ?",
 			sessionId,
@@ -80,6 +107,7 @@ export class AgentChannel {
 
 	/** Ids of commands still waiting for an ack, oldest first. */
 	unacked(): string[] {
+		this.flushAcks();
 		return this.sql
 			.exec<{ id: string }>("SELECT id FROM agent_commands ORDER BY seq")
 			.toArray()

@@ -118,6 +118,20 @@ describe("agent commands", () => {
 		expect((await second.nextJson()).id).toBe(marker);
 	});
 
+	it("does not redeliver a command acked just before the agent reconnects", async () => {
+		const host = await createHost();
+		const first = await connectAgent(host);
+		const acked = await sp(host.hostId).enqueueAgentCommand({ type: "migration.cancel" });
+		expect((await first.nextJson()).id).toBe(acked);
+		// Reconnect at once, well before acks would be written on their own.
+		first.send(JSON.stringify({ type: "ack", id: acked }));
+		first.close();
+		await first.waitClosed();
+		const second = await connectAgent(host);
+		const marker = await sp(host.hostId).enqueueAgentCommand({ type: "marker" });
+		expect((await second.nextJson()).id).toBe(marker);
+	});
+
 	it("holds commands queued while no agent is connected and delivers them on connect", async () => {
 		const host = await createHost();
 		const id = await sp(host.hostId).enqueueAgentCommand({
