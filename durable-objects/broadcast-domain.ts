@@ -8,6 +8,8 @@ import { serviceProcessor, virtualMachine } from "./stubs";
 const schemaVersionKey = "schema_version";
 /** Learned VM → member entries kept per domain (a few hundred KiB at most). */
 const maxLearnedHolders = 10_000;
+/** How often expired jtis are deleted. */
+const jtiSweepIntervalMs = 10_000;
 
 function vmNotFound(): Problem {
 	return new Problem("vm_not_found", "no service processor in the domain holds this VM");
@@ -44,6 +46,7 @@ export class BroadcastDomain extends DurableObject<Env> {
 	 * domain relearns by flooding. Bounded; the oldest entry goes first.
 	 */
 	private readonly learnedHolders = new BoundedMap<string, string>(maxLearnedHolders);
+	private lastJtiSweepMs = 0;
 
 	private prepareSchema(): void {
 		migrateSchema(this.ctx.storage, schema, schemaVersionKey);
@@ -104,11 +107,20 @@ export class BroadcastDomain extends DurableObject<Env> {
 
 	private rememberJti(jti: string, expSeconds: number): void {
 		const sql = this.ctx.storage.sql;
-		sql.exec("DELETE FROM seen_jtis WHERE exp_seconds < ?", Math.floor(Date.now() / 1000));
+		const nowMs = Date.now();
+		// Expired jtis only take space; sweeping them now and then is enough.
+		if (nowMs - this.lastJtiSweepMs >= jtiSweepIntervalMs) {
+			sql.exec("DELETE FROM seen_jtis WHERE exp_seconds < ?", Math.floor(nowMs / 1000));
+			this.lastJtiSweepMs = nowMs;
+		}
+		// A jti seen before counts only while its exp has not passed, swept or not.
 		const inserted = sql.exec(
-			"INSERT INTO seen_jtis (jti, exp_seconds) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING",
+			`INSERT INTO seen_jtis (jti, exp_seconds) VALUES (?, ?)
+			 ON CONFLICT (jti) DO UPDATE SET exp_seconds = excluded.exp_seconds
+			 WHERE seen_jtis.exp_seconds < ?`,
 			jti,
 			expSeconds,
+			Math.floor(nowMs / 1000),
 		).rowsWritten;
 		if (inserted === 0)
 			throw new Problem("replayed_request", "this request's jti was already seen");

@@ -1,5 +1,5 @@
 // Proves POST /v1/sessions end to end inside workerd: the JWKS, JWE and
-// claim refusals (invalid_jwe), replay refusal until exp, vm_not_found,
+// claim refusals (invalid_jwe), replay refusal until exp (and not after), vm_not_found,
 // key_mismatch and the lockout with Retry-After (right key included), the
 // session record, termination, listing and the audit trail. After every
 // refusal no session exists. The relay itself is proven in relay.test.ts.
@@ -160,6 +160,24 @@ describe("POST /v1/sessions", () => {
 		const jti = crypto.randomUUID();
 		expect((await requestSession(target, { jti })).status).toBe(201);
 		await expectProblem(await requestSession(target, { jti }), 409, "replayed_request");
+	});
+
+	it("accepts a jti again once the exp it was first seen with has passed", async () => {
+		const host = await hostWithVm();
+		const target = { domain: host.domain, vm: host.vmId, key: host.key };
+		const jti = crypto.randomUUID();
+		expect((await requestSession(target, { jti })).status).toBe(201);
+		// Age the remembered exp into the past (as if two minutes went by).
+		const domain = env.BROADCAST_DOMAIN.get(env.BROADCAST_DOMAIN.idFromName(host.domain));
+		await runInDurableObject(domain, (_instance, state) => {
+			state.storage.sql.exec(
+				"UPDATE seen_jtis SET exp_seconds = exp_seconds - 3600 WHERE jti = ?",
+				jti,
+			);
+		});
+		expect((await requestSession(target, { jti })).status).toBe(201);
+		await expectProblem(await requestSession(target, { jti }), 409, "replayed_request");
+		expect(await sessionsOf(host.hostId)).toHaveLength(2);
 	});
 
 	it("refuses a body over 64 KiB with payload_too_large", async () => {
