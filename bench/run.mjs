@@ -45,7 +45,15 @@ try {
 		console.log(`bench: ${file}`);
 		const startedAt = Date.now();
 		sections.push(
-			await run({ baseUrl: worker.baseUrl, adminToken, baselineUrl: baseline.baseUrl, load }),
+			await run({
+				baseUrl: worker.baseUrl,
+				adminToken,
+				baselineUrl: baseline.baseUrl,
+				// Roots of the two wrangler dev process trees, for CPU accounting.
+				workerPid: worker.child.pid,
+				baselinePid: baseline.child.pid,
+				load,
+			}),
 		);
 		console.log(`bench: ${file} done in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
 	}

@@ -1,6 +1,8 @@
 // Issue 2's benchmark: session establishment throughput, broadcast latency as
 // the domain grows, and relay round trip and throughput, each against a
 // baseline measured in the same run on the same workerd.
+
+import { withCpu } from "../lib/cpu.mjs";
 import {
 	broadcastEncrypter,
 	connectAgent,
@@ -38,36 +40,48 @@ async function domainWithVm(ctx, label, size, echoConsole = false, vmCount = 1) 
 
 async function establishment(ctx, encrypt) {
 	const target = await domainWithVm(ctx, "establish", 4);
-	const session = await closedLoop({
-		concurrency: 16,
-		durationMs: 8_000,
-		task: async () => {
-			const response = await requestSession(
-				ctx.baseUrl,
-				await encrypt({ ...target, vm: target.vmId }),
-			);
-			await response.arrayBuffer();
-			return response.status === 201;
-		},
-	});
-	const baseline = await closedLoop({
-		concurrency: 16,
-		durationMs: 8_000,
-		task: async () => {
-			const response = await fetch(`${ctx.baselineUrl}/rpc`);
-			await response.arrayBuffer();
-			return response.ok;
-		},
-	});
+	const trees = { worker: ctx.workerPid, baseline: ctx.baselinePid };
+	const session = await withCpu(trees, () =>
+		closedLoop({
+			concurrency: 16,
+			durationMs: 8_000,
+			task: async () => {
+				const response = await requestSession(
+					ctx.baseUrl,
+					await encrypt({ ...target, vm: target.vmId }),
+				);
+				await response.arrayBuffer();
+				return response.status === 201;
+			},
+		}),
+	);
+	const baseline = await withCpu(trees, () =>
+		closedLoop({
+			concurrency: 16,
+			durationMs: 8_000,
+			task: async () => {
+				const response = await fetch(`${ctx.baselineUrl}/rpc`);
+				await response.arrayBuffer();
+				return response.ok;
+			},
+		}),
+	);
 	target.agent.close();
+	const row = (label, { result, cpuMs }) => {
+		const perRequest = (ms) => fixed(ms / result.requests, 2);
+		return `| ${label} | ${fixed(result.rps, 0)} | ${fixed(result.p50Ms, 1)} | ${fixed(result.p99Ms, 1)} | ${result.errors} | ${perRequest(cpuMs.client)} | ${perRequest(cpuMs.worker + cpuMs.baseline)} |`;
+	};
 	return `### Session establishment (16 concurrent clients, JWE built per request on the client)
 
-| what | req/s | p50 ms | p99 ms | errors |
-| --- | --- | --- | --- | --- |
-| POST /v1/sessions (decrypt, replay check, broadcast to 4 SPs, id match, key check, session.open) | ${fixed(session.rps, 0)} | ${fixed(session.p50Ms, 1)} | ${fixed(session.p99Ms, 1)} | ${session.errors} |
-| baseline: Hono route + one DO RPC | ${fixed(baseline.rps, 0)} | ${fixed(baseline.p50Ms, 1)} | ${fixed(baseline.p99Ms, 1)} | ${baseline.errors} |
+| what | req/s | p50 ms | p99 ms | errors | client CPU ms/req | server CPU ms/req |
+| --- | --- | --- | --- | --- | --- | --- |
+${row("POST /v1/sessions (decrypt, replay check, domain → learned SP, id match, key check, session.open to the agent, agent ack)", session)}
+${row("baseline: Hono route + one DO RPC", baseline)}
 
-Throughput ratio (sessions / baseline): **${fixed(session.rps / baseline.rps)}** (goal ≥ 0.5).
+Throughput ratio (sessions / baseline): **${fixed(session.result.rps / baseline.result.rps)}** (goal ≥ 0.5).
+CPU is read from /proc for this process (the clients and the simulated host agent) and for the
+wrangler dev process trees (workerd and its proxy), divided by the requests served. Every
+Durable Object invocation under wrangler dev also pays for its trace and inspector plumbing.
 `;
 }
 
