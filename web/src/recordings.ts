@@ -11,7 +11,7 @@ import {
 	durationSeconds,
 	type PlaybackPosition,
 	parseAsciicast,
-} from "../../shared/asciicast";
+} from "../../shared/asciicast-playback";
 import { ApiProblem, api, segment, send } from "./api";
 import { errorBox, h } from "./dom";
 import { hashQuery } from "./route-query";

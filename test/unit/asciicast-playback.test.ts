@@ -12,7 +12,7 @@ import {
 	durationSeconds,
 	type OutputEvent,
 	parseAsciicast,
-} from "../../shared/asciicast";
+} from "../../shared/asciicast-playback";
 
 const recording = [
 	JSON.stringify({

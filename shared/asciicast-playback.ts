@@ -1,7 +1,8 @@
 /**
- * asciicast v2 (https://docs.asciinema.org/manual/asciicast/v2/) parsing and
- * playback scheduling, with no DOM or Workers imports: the web console's player
- * drives an xterm with it, and unit tests drive it with plain numbers.
+ * Reading and playing asciicast v2 (https://docs.asciinema.org/manual/asciicast/v2/):
+ * parsing and playback scheduling, with no DOM or Workers imports. The web
+ * console's player drives an xterm with it; unit tests drive it with plain
+ * numbers. (Writing recordings is the service processor's business.)
  */
 
 /** The header line's fields the player uses. */
