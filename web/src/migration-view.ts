@@ -5,16 +5,21 @@
  * (EventSource cannot send the admin bearer header) and parsed by shared/sse.ts.
  */
 import { createSseParser } from "../../shared/sse";
-import { segment, send } from "./api";
+import { api, segment, send } from "./api";
 import { h, table } from "./dom";
 import type { MigrationRecord, RuleOutcome, SetState } from "./types";
 
 const terminalStates = new Set(["completed", "failed", "cancelled"]);
+const streamAttempts = 5;
+const pollIntervalMs = 2000;
+
+/** A number on the 0–100 scale, whatever the record holds (it only ever sizes a bar). */
+const percentOf = (value: unknown) => Math.max(0, Math.min(100, Number(value) || 0));
 
 /** The record drawn as one section. */
 export function renderMigrationRecord(record: MigrationRecord): HTMLElement {
 	const { assessment } = record;
-	const percent = Math.max(0, Math.min(100, record.progress.percent));
+	const percent = percentOf(record.progress.percent);
 	return h(
 		"section",
 		{ class: "migration", "data-state": record.state },
@@ -78,7 +83,7 @@ export function renderMigrationRecord(record: MigrationRecord): HTMLElement {
 
 /** One rule: its score as a bar, its threshold as a marker on the same 0–100 scale. */
 function riskBar(rule: RuleOutcome): HTMLElement {
-	const score = Math.max(0, Math.min(100, rule.score));
+	const score = percentOf(rule.score);
 	return h(
 		"div",
 		{ class: `rule${rule.triggered ? " triggered" : ""}`, "data-rule": rule.id },
@@ -87,7 +92,7 @@ function riskBar(rule: RuleOutcome): HTMLElement {
 			"div",
 			{ class: "bar", title: `score ${rule.score} / threshold ${rule.threshold}` },
 			h("div", { class: "score", style: `width: ${score}%` }),
-			h("div", { class: "threshold", style: `left: ${rule.threshold}%` }),
+			h("div", { class: "threshold", style: `left: ${percentOf(rule.threshold)}%` }),
 		),
 		h(
 			"span",
@@ -101,8 +106,8 @@ function riskBar(rule: RuleOutcome): HTMLElement {
 
 /**
  * Calls `onChange` with every new version of the record from the events
- * stream until the migration ends or `signal` aborts; resumes after a dropped
- * stream with Last-Event-ID.
+ * stream until the migration ends or `signal` aborts. A dropped stream is
+ * resumed with Last-Event-ID; if it keeps failing, the record is polled.
  */
 export async function followMigration(
 	migrationId: string,
@@ -110,19 +115,21 @@ export async function followMigration(
 	onChange: (record: MigrationRecord) => void,
 	signal: AbortSignal,
 ): Promise<void> {
+	const path = `/v1/migrations/${segment(migrationId)}`;
 	let state = initial.state;
 	let lastEventId: string | undefined;
-	for (let attempt = 0; !terminalStates.has(state) && !signal.aborted && attempt < 5; attempt++) {
+	const ended = () => terminalStates.has(state) || signal.aborted;
+	for (let attempt = 0; !ended() && attempt < streamAttempts; attempt++) {
 		try {
-			const response = await send("GET", `/v1/migrations/${segment(migrationId)}/events`, {
+			const response = await send("GET", `${path}/events`, {
 				accept: "text/event-stream",
 				signal,
-				...(lastEventId ? { headers: { "Last-Event-ID": lastEventId } } : {}),
+				headers: lastEventId ? { "Last-Event-ID": lastEventId } : {},
 			});
 			const reader = (response.body as ReadableStream<Uint8Array>).getReader();
 			const decoder = new TextDecoder();
 			const parser = createSseParser();
-			for (;;) {
+			while (!ended()) {
 				const { done, value } = await reader.read();
 				if (done) break;
 				for (const event of parser.push(decoder.decode(value, { stream: true }))) {
@@ -131,14 +138,17 @@ export async function followMigration(
 					state = record.state;
 					onChange(record);
 				}
-				if (terminalStates.has(state)) {
-					await reader.cancel();
-					return;
-				}
 			}
-		} catch (error) {
-			if (signal.aborted) return;
-			if (!(error instanceof SyntaxError) && attempt === 4) throw error;
+			await reader.cancel().catch(() => {});
+		} catch {
+			// Aborted, or the stream broke: the loop decides whether to go on.
 		}
+	}
+	while (!ended()) {
+		await new Promise((resolve) => setTimeout(resolve, pollIntervalMs));
+		if (signal.aborted) return;
+		const record = await api<MigrationRecord>("GET", path).catch(() => undefined);
+		if (record && record.state !== state) onChange(record);
+		state = record?.state ?? state;
 	}
 }
