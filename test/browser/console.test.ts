@@ -18,6 +18,7 @@ import {
 	newPage,
 	screenshot,
 	servesRoute,
+	submitToken,
 } from "./support";
 
 let browser: Browser;
@@ -60,7 +61,7 @@ async function typeLine(tab: Page, line: string): Promise<void> {
 
 describe("web console", () => {
 	it("refuses a wrong admin token with the problem's message", async () => {
-		await login(page, "not-the-token");
+		await submitToken(page, "not-the-token");
 		await page.locator("#login [role=alert]", { hasText: "401 unauthorized" }).waitFor();
 		expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
 	});

@@ -27,11 +27,17 @@ export async function newPage(browser: Browser): Promise<Page> {
 	return page;
 }
 
-/** Opens the console and signs in with `token` through the login form. */
-export async function login(page: Page, token = adminToken): Promise<void> {
+/** Opens the console and submits `token` through the login form. */
+export async function submitToken(page: Page, token: string): Promise<void> {
 	await page.goto(`${baseUrl}/console`);
 	await page.locator("#login input[name=token]").fill(token);
 	await page.locator("#login button[type=submit]").click();
+}
+
+/** Signs in with the admin token and waits for the signed-in navigation. */
+export async function login(page: Page): Promise<void> {
+	await submitToken(page, adminToken);
+	await page.locator("#nav").waitFor();
 }
 
 /** Saves a screenshot of the page as a test artifact. */

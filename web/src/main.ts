@@ -51,17 +51,23 @@ async function route(): Promise<void> {
 	for (const link of nav.querySelectorAll("a")) {
 		link.classList.toggle("active", path.startsWith(link.getAttribute("href") ?? "-"));
 	}
-	root.replaceChildren(h("p", { class: "muted" }, "Loading…"));
+	// Each render draws into its own container: a slower, superseded render
+	// then fills a detached element instead of overwriting the current view.
+	const container = h("div", { class: "view" }, h("p", { class: "muted" }, "Loading…"));
+	root.replaceChildren(container);
 	try {
-		const done = await view(root, params);
+		const done = await view(container, params);
 		if (sequence === renderSequence) cleanup = done;
 		else done?.();
 	} catch (error) {
+		if (sequence !== renderSequence) return;
 		if (error instanceof ApiProblem && error.code === "unauthorized") {
 			forgetToken();
 			return route();
 		}
-		root.replaceChildren(errorBox(error instanceof ApiProblem ? error.toLine() : String(error)));
+		container.replaceChildren(
+			errorBox(error instanceof ApiProblem ? error.toLine() : String(error)),
+		);
 	}
 }
 
