@@ -43,6 +43,19 @@ export default defineConfig(async (): Promise<ViteUserConfig> => {
 						fileParallelism: false,
 					},
 				},
+				{
+					test: {
+						name: "browser",
+						environment: "node",
+						include: ["test/browser/**/*.test.ts"],
+						globalSetup: ["test/browser/global-setup.ts"],
+						testTimeout: 60_000,
+						hookTimeout: 120_000,
+						fileParallelism: false,
+						// After the other projects: Chromium and a second wrangler dev on 2 shared cores.
+						sequence: { groupOrder: 1 },
+					},
+				},
 			],
 		},
 	};

@@ -54,6 +54,7 @@ try {
 
 console.log(`
 Edgevisor is running at ${localUrl}
+  Web console    ${localUrl}/console   (sign in with the admin token)
   API reference  ${localUrl}/docs
   OpenAPI        ${localUrl}/openapi.json
   Admin token    ${vars.ADMIN_TOKEN}

@@ -8,6 +8,7 @@ import { type AppEnv, rejectInvalid } from "./app";
 import { notFoundHandler, onError } from "./errors";
 import { log } from "./log";
 import { agentRoutes } from "./routes/agent";
+import { consoleRoutes } from "./routes/console";
 import { healthRoutes } from "./routes/health";
 import { hostRoutes } from "./routes/hosts";
 import { jwksRoutes } from "./routes/jwks";
@@ -68,6 +69,7 @@ app.route("/", webhookRoutes);
 app.route("/", policyRoutes);
 app.route("/", migrationRoutes);
 app.route("/", pciRoutes);
+app.route("/", consoleRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "adminToken", {
 	type: "http",

@@ -1,0 +1,197 @@
+// Proves the web console end to end in Debian's Chromium against a real
+// `wrangler dev` serving the demo fleet with simulated host agents: login and
+// its refusal, the fleet per domain and site, a service processor's table and
+// sessions, a browser terminal (JWE built in the page) answering a shell
+// command, terminating that session (its close reason shown in the terminal),
+// a migration followed to `completed` with its risk bars, and a VF transfer's
+// hold and lift on the timeline. Screenshots go to test-results/screenshots/.
+// Does not prove visual layout or other browsers. Recording playback and live
+// viewers need routes built on another branch: those two tests skip themselves
+// (with the reason) while the Worker answers "no route" for them.
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+	baseUrl,
+	demoVmKeys,
+	launchBrowser,
+	login,
+	newPage,
+	screenshot,
+	servesRoute,
+	submitToken,
+} from "./support";
+
+let browser: Browser;
+let page: Page;
+
+beforeAll(async () => {
+	browser = await launchBrowser();
+	page = await newPage(browser);
+});
+afterAll(async () => {
+	await browser?.close();
+});
+
+/** Opens a console to `vmId` in `tab` and waits until the channel is connected. */
+async function openConsole(tab: Page, domain: string, vmId: string): Promise<string> {
+	await tab.goto(`${baseUrl}/console#/terminal`);
+	await tab.locator("#connect input[name=domain]").fill(domain);
+	await tab.locator("#connect input[name=vm]").fill(vmId);
+	await tab.locator("#connect input[name=key]").fill(demoVmKeys[vmId] ?? "");
+	await tab.locator("#connect button[type=submit]").click();
+	const status = tab.locator("#terminal-status", { hasText: "connected" });
+	await status.waitFor();
+	const sessionId = (await status.textContent())?.match(/session (\S+)/)?.[1];
+	if (!sessionId) throw new Error("no session id in the terminal status");
+	return sessionId;
+}
+
+/** Waits until a terminal row of `selector` reads exactly `text` (an answer, not the echoed command). */
+async function terminalLine(tab: Page, selector: string, text: string): Promise<void> {
+	const exactly = new RegExp(`^\\s*${text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\s*$`);
+	await tab.locator(`${selector} .xterm-rows > div`).filter({ hasText: exactly }).waitFor();
+}
+
+/** Types a line into the focused terminal. */
+async function typeLine(tab: Page, line: string): Promise<void> {
+	await tab.locator("#terminal .xterm").click();
+	await tab.keyboard.type(line);
+	await tab.keyboard.press("Enter");
+}
+
+describe("web console", () => {
+	it("refuses a wrong admin token with the problem's message", async () => {
+		await submitToken(page, "not-the-token");
+		await page.locator("#login [role=alert]", { hasText: "401 unauthorized" }).waitFor();
+		expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+	});
+
+	it("shows the fleet per broadcast domain and site after login", async () => {
+		await login(page);
+		await page.locator("section.domain[data-domain=edge-prod] table.hosts").first().waitFor();
+		const prod = page.locator("section.domain[data-domain=edge-prod]");
+		expect(await prod.locator("h3").allTextContents()).toEqual(["Site ams1", "Site fra1"]);
+		expect(await prod.getByRole("link", { name: "fra1-h1" }).count()).toBe(1);
+		expect(await page.locator("section.domain[data-domain=edge-lab] tbody tr").count()).toBe(2);
+		await screenshot(page, "fleet");
+	});
+
+	it("keeps the admin token in sessionStorage only", async () => {
+		const stored = await page.evaluate(() => ({
+			session: Object.values(sessionStorage),
+			local: localStorage.length,
+		}));
+		expect(stored).toEqual({ session: [expect.any(String)], local: 0 });
+		expect(await page.context().cookies()).toEqual([]);
+	});
+
+	it("lists a service processor's table with key versions and no keys", async () => {
+		await page.goto(`${baseUrl}/console#/hosts/fra1-h1`);
+		const table = page.locator("table.vms");
+		await table.getByText("web-1", { exact: true }).waitFor();
+		const text = (await table.textContent()) ?? "";
+		expect(text).toContain("Key version");
+		for (const key of Object.values(demoVmKeys)) expect(text).not.toContain(key);
+	});
+
+	it("opens a VM's console in the browser and gets a shell answer", async () => {
+		const sessionId = await openConsole(page, "edge-prod", "web-1");
+		expect(sessionId).toMatch(/^fra1-h1~/);
+		await page.locator("#terminal .xterm-rows").getByText("root@web-1:~#").first().waitFor();
+		await typeLine(page, "hostname");
+		await terminalLine(page, "#terminal", "web-1");
+		await typeLine(page, "echo hello from the browser");
+		await terminalLine(page, "#terminal", "hello from the browser");
+		await screenshot(page, "terminal");
+	});
+
+	it("terminates a session from the host page and the terminal shows why it closed", async () => {
+		const admin = await newPage(browser);
+		try {
+			await login(admin);
+			await admin.goto(`${baseUrl}/console#/hosts/fra1-h1`);
+			const row = admin.locator("table.sessions tbody tr", {
+				has: admin.locator(".state.established"),
+			});
+			await row.first().waitFor();
+			await row.first().getByRole("button", { name: "Terminate" }).click();
+			await admin.locator("table.sessions tbody tr", { hasText: "terminated" }).first().waitFor();
+			await page.locator("#terminal-status", { hasText: "terminated" }).waitFor();
+		} finally {
+			await admin.close();
+		}
+	});
+
+	it("draws a dry run's risk rules as bars against their thresholds", async () => {
+		await page.goto(`${baseUrl}/console#/migrations?vm=db-2`);
+		await page.locator("#start-migration select[name=targetHostId]").selectOption("fra1-h1");
+		await page.locator("#start-migration input[name=dryRun]").check();
+		await page.locator("#start-migration button[type=submit]").click();
+		const result = page.locator("#migration-result");
+		await result.getByText("Dry run: nothing stored or sent").waitFor();
+		expect(await result.locator(".risk .rule").count()).toBeGreaterThanOrEqual(6);
+		expect(await result.locator(".risk .rule.triggered").count()).toBeGreaterThan(0);
+		expect(
+			await result.locator("table.sets .state.skipped, table.sets .state.pending").count(),
+		).toBeGreaterThan(0);
+	});
+
+	it("starts a migration and follows it live to completed", async () => {
+		await page.goto(`${baseUrl}/console#/migrations?vm=web-2`);
+		await page.locator("#start-migration select[name=targetHostId]").selectOption("fra1-h2");
+		await page.locator("#start-migration button[type=submit]").click();
+		await page.waitForURL(/#\/migrations\/[^/]+$/);
+		await page.locator("#migration-state", { hasText: "completed" }).waitFor({ timeout: 45_000 });
+		expect(await page.locator(".progress").getAttribute("aria-valuenow")).toBe("100");
+		await screenshot(page, "migration");
+	});
+
+	it("transfers a VF and shows its hold and lift on the VF timeline", async () => {
+		await page.goto(`${baseUrl}/console#/devices?host=fra1-h1`);
+		const device = page.locator("section.device[data-device='fra1-h1/0000:3b:00.0']");
+		const form = device.locator("form.transfer").first();
+		await form.waitFor();
+		const vfIndex = await form.getAttribute("data-vf");
+		await form.locator("select").selectOption("fra1-h3/0000:3b:00.0");
+		await form.getByRole("button").click();
+		const lane = device.locator(`.timeline .lane[data-vf='${vfIndex}']`);
+		await lane.locator("li[data-type='mapping.lifted']").waitFor();
+		expect(await lane.locator("li[data-type='mapping.held']").count()).toBe(1);
+		expect(await lane.locator(".hold").count()).toBe(1);
+		await device.locator("table.translation-table", { hasText: "fra1-h3" }).waitFor();
+		await screenshot(page, "devices");
+	});
+
+	it("plays a closed session's recording back", async (context) => {
+		const sessionId = await openConsole(page, "edge-prod", "web-3");
+		await typeLine(page, "hostname");
+		await terminalLine(page, "#terminal", "web-3");
+		await typeLine(page, "exit");
+		await page.locator("#terminal-status", { hasText: "closed" }).waitFor();
+		// Recordings are built on another branch; until it is merged this test skips itself.
+		if (!(await servesRoute("get", "/v1/sessions/{sessionId}/recording")))
+			return context.skip("no recording route on this branch");
+		await page.goto(`${baseUrl}/console#/recordings?session=${encodeURIComponent(sessionId)}`);
+		await terminalLine(page, "#playback", "web-3");
+		await page.locator("#playback-status", { hasText: "ended" }).waitFor();
+	});
+
+	it("watches a live session read-only", async (context) => {
+		const sessionId = await openConsole(page, "edge-prod", "web-1");
+		// Viewers are built on another branch; until it is merged this test skips itself.
+		if (!(await servesRoute("post", "/v1/sessions/{sessionId}/viewers")))
+			return context.skip("no viewers route on this branch");
+		const viewer = await newPage(browser);
+		try {
+			await login(viewer);
+			await viewer.goto(
+				`${baseUrl}/console#/recordings?session=${encodeURIComponent(sessionId)}&live=1`,
+			);
+			await viewer.locator("#playback-status", { hasText: "watching live" }).waitFor();
+			await typeLine(page, "echo seen by the viewer");
+			await terminalLine(viewer, "#playback", "seen by the viewer");
+		} finally {
+			await viewer.close();
+		}
+	});
+});

@@ -1,0 +1,68 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TestProject } from "vitest/node";
+// @ts-expect-error plain ESM module (typed by JSDoc, checked by tsconfig.tools.json)
+import { startSimulator } from "../../agent/simulator.mjs";
+// @ts-expect-error plain ESM script shared with `npm run dev`
+import { seedDemoFleet } from "../../scripts/demo-fleet.mjs";
+// @ts-expect-error plain ESM script shared with `npm run dev`
+import { generateJweKeySet } from "../../scripts/jwe-keys.mjs";
+// @ts-expect-error plain ESM script shared with `npm run dev`
+import { freePort, startWranglerDev } from "../../scripts/wrangler-dev.mjs";
+
+declare module "vitest" {
+	export interface ProvidedContext {
+		consoleBaseUrl: string;
+		consoleAdminToken: string;
+		/** The demo VMs' keys by VM id, as `npm run dev` keeps them in .wrangler/demo/keys. */
+		demoVmKeys: Record<string, string>;
+	}
+}
+
+/**
+ * Starts what `npm run dev` shows, on fresh state: a real `wrangler dev`
+ * (whose `[build]` step bundles the console), the demo fleet seeded through
+ * the public API, and the simulated host agents for it, living for the whole
+ * browser project.
+ */
+export default async function setup(project: TestProject) {
+	const workDir = await mkdtemp(join(tmpdir(), "edgevisor-browser-"));
+	const adminToken = `browser-${crypto.randomUUID()}`;
+	const envFile = join(workDir, ".env");
+	await writeFile(
+		envFile,
+		`ADMIN_TOKEN=${adminToken}\nJWE_PRIVATE_KEYS='${await generateJweKeySet(1)}'\n`,
+	);
+	const server = await startWranglerDev({
+		port: await freePort(),
+		envFile,
+		persistTo: join(workDir, "state"),
+	});
+	const { fleet, notes } = await seedDemoFleet({
+		baseUrl: server.baseUrl,
+		adminToken,
+		demoDir: join(workDir, "demo"),
+	});
+	if (notes.length > 0) throw new Error(`demo fleet seeded with notes: ${notes.join("; ")}`);
+	const simulator = startSimulator({
+		baseUrl: server.baseUrl,
+		hosts: fleet.hosts,
+		vms: fleet.vms,
+		behaviour: { validationLatencyMs: [100, 400], migrationTimeScale: 0.5 },
+	});
+	const keys = await Promise.all(
+		fleet.vms.map(async (vm: { vmId: string; keyFile: string }) => [
+			vm.vmId,
+			(await readFile(vm.keyFile, "utf8")).trim(),
+		]),
+	);
+	project.provide("consoleBaseUrl", server.baseUrl);
+	project.provide("consoleAdminToken", adminToken);
+	project.provide("demoVmKeys", Object.fromEntries(keys));
+	return async () => {
+		simulator.stop();
+		await server.stop();
+		await rm(workDir, { recursive: true, force: true });
+	};
+}

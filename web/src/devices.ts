@@ -1,0 +1,157 @@
+/**
+ * `#/devices`: per host, its SR-IOV physical functions with their translation
+ * tables, a per-VF timeline of holds (from the device's events route), and a
+ * form to transfer a VF to another device.
+ */
+import { ApiProblem, api, segment } from "./api";
+import { errorBox, formatTime, h, table } from "./dom";
+import { hashQuery } from "./route-query";
+import type { DeviceEventRecord, DeviceRecord, HostRecord, TableEntryRecord } from "./types";
+import { vfTimeline } from "./vf-timeline";
+
+/** Host picker, then every device of the chosen host. */
+export async function renderDevices(root: HTMLElement) {
+	const { hosts } = await api<{ hosts: HostRecord[] }>("GET", "/v1/hosts");
+	const sorted = [...hosts].sort((a, b) => a.hostId.localeCompare(b.hostId));
+	const chosen = hashQuery().get("host") ?? sorted[0]?.hostId ?? "";
+	const picker = h(
+		"select",
+		{ id: "device-host" },
+		...sorted.map((host) =>
+			h("option", { value: host.hostId, selected: host.hostId === chosen }, host.hostId),
+		),
+	);
+	picker.addEventListener("change", () => {
+		location.hash = `#/devices?host=${segment(picker.value)}`;
+	});
+	const panel = h("div");
+	root.replaceChildren(h("h1", {}, "Devices"), h("label", {}, "Host ", picker), panel);
+	await drawHost(chosen, sorted, panel);
+	return undefined;
+}
+
+async function drawHost(hostId: string, hosts: HostRecord[], panel: HTMLElement): Promise<void> {
+	const { devices } = await api<{ devices: DeviceRecord[] }>(
+		"GET",
+		`/v1/hosts/${segment(hostId)}/pci-devices`,
+	);
+	if (devices.length === 0) {
+		panel.replaceChildren(h("p", { class: "muted" }, `No SR-IOV devices on ${hostId}.`));
+		return;
+	}
+	const targets = (
+		await Promise.all(
+			hosts.map(async (host) => {
+				const list = await api<{ devices: DeviceRecord[] }>(
+					"GET",
+					`/v1/hosts/${segment(host.hostId)}/pci-devices`,
+				);
+				return list.devices;
+			}),
+		)
+	).flat();
+	panel.replaceChildren(
+		...(await Promise.all(devices.map((device) => deviceSection(device, targets, panel, hosts)))),
+	);
+}
+
+async function deviceSection(
+	device: DeviceRecord,
+	targets: DeviceRecord[],
+	panel: HTMLElement,
+	hosts: HostRecord[],
+): Promise<HTMLElement> {
+	const path = `/v1/hosts/${segment(device.hostId)}/pci-devices/${segment(device.bdf)}`;
+	const [{ entries }, { events }] = await Promise.all([
+		api<{ entries: TableEntryRecord[] }>("GET", `${path}/translation-table`),
+		api<{ events: DeviceEventRecord[] }>("GET", `${path}/events`),
+	]);
+	return h(
+		"section",
+		{ class: "device", "data-device": `${device.hostId}/${device.bdf}` },
+		h(
+			"h2",
+			{},
+			h("code", {}, device.bdf),
+			` ${device.vendorId}:${device.deviceId} · ${device.vfsInUse} of ${device.sriov.totalVfs} VFs in use`,
+		),
+		h("h3", {}, "Translation table"),
+		entries.length === 0
+			? h("p", { class: "muted" }, "No mappings first made through this device.")
+			: table(
+					[
+						{ title: "VM", cell: (entry) => entry.vmId },
+						{ title: "Virtual address", cell: (entry) => h("code", {}, entry.virtualAddress) },
+						{ title: "Size", cell: (entry) => entry.size },
+						{
+							title: "Served by",
+							cell: (entry) =>
+								`${entry.target.hostId} ${entry.target.bdf} VF ${entry.target.vfIndex}`,
+						},
+						{ title: "Offset", cell: (entry) => h("code", {}, entry.offset) },
+						{
+							title: "State",
+							cell: (entry) => h("span", { class: `state ${entry.state}` }, entry.state),
+						},
+						{ title: "Version", cell: (entry) => entry.version },
+						{
+							title: "",
+							cell: (entry) =>
+								entry.target.hostId === device.hostId && entry.target.bdf === device.bdf
+									? transferForm(device, entry.target.vfIndex, targets, panel, hosts)
+									: "",
+						},
+					],
+					entries,
+					{ class: "translation-table" },
+				),
+		h("h3", {}, "VF timeline"),
+		vfTimeline(events),
+		h("p", { class: "muted" }, `Registered ${formatTime(device.createdAt)}`),
+	);
+}
+
+/** Transfers one VF of `device` to a free VF of the chosen target device. */
+function transferForm(
+	device: DeviceRecord,
+	vfIndex: number,
+	targets: DeviceRecord[],
+	panel: HTMLElement,
+	hosts: HostRecord[],
+): HTMLElement {
+	const others = targets.filter(
+		(target) => !(target.hostId === device.hostId && target.bdf === device.bdf),
+	);
+	const select = h(
+		"select",
+		{ name: "target" },
+		...others.map((target) =>
+			h("option", { value: `${target.hostId}/${target.bdf}` }, `${target.hostId} ${target.bdf}`),
+		),
+	);
+	const message = h("span");
+	const form = h(
+		"form",
+		{ class: "inline transfer", "data-vf": vfIndex },
+		select,
+		h("button", { type: "submit" }, `Transfer VF ${vfIndex}`),
+		message,
+	);
+	form.addEventListener("submit", async (event) => {
+		event.preventDefault();
+		const [targetHostId = "", targetBdf = ""] = select.value.split("/");
+		try {
+			await api(
+				"POST",
+				`/v1/hosts/${segment(device.hostId)}/pci-devices/${segment(device.bdf)}/vfs/${vfIndex}/transfer`,
+				{ targetHostId, targetBdf },
+			);
+			await drawHost(device.hostId, hosts, panel);
+		} catch (error) {
+			message.replaceChildren(
+				errorBox(error instanceof ApiProblem ? error.toLine() : String(error)),
+			);
+		}
+	});
+	return form;
+}

@@ -1,0 +1,143 @@
+/**
+ * `#/migrations`: every VM's migrations and a form to start one (or a dry
+ * run); `#/migrations/{id}`: one migration explained (see migration-view.ts)
+ * and followed live through its Server-Sent Events stream.
+ */
+import { ApiProblem, api, segment } from "./api";
+import { errorBox, formatTime, h, table } from "./dom";
+import { followMigration, renderMigrationRecord } from "./migration-view";
+import { hashQuery } from "./route-query";
+import type { HostRecord, MigrationRecord, VmRecord } from "./types";
+
+type PlacedVm = VmRecord & { hostId: string };
+
+/** Every enrolled VM with its host, for the form and the list. */
+async function placedVms(hosts: HostRecord[]): Promise<PlacedVm[]> {
+	const perHost = await Promise.all(
+		hosts.map(async (host) => {
+			const { vms } = await api<{ vms: VmRecord[] }>(
+				"GET",
+				`/v1/hosts/${segment(host.hostId)}/vms`,
+			);
+			return vms.map((vm) => ({ ...vm, hostId: host.hostId }));
+		}),
+	);
+	return perHost.flat().sort((a, b) => a.vmId.localeCompare(b.vmId));
+}
+
+/** The list (newest first) and the start form. */
+export async function renderMigrations(root: HTMLElement) {
+	const { hosts } = await api<{ hosts: HostRecord[] }>("GET", "/v1/hosts");
+	const vms = await placedVms(hosts);
+	const lists = await Promise.all(
+		vms.map((vm) =>
+			api<{ migrations: MigrationRecord[] }>("GET", `/v1/vms/${segment(vm.vmId)}/migrations`),
+		),
+	);
+	const migrations = lists
+		.flatMap((list) => list.migrations)
+		.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+	const result = h("div", { id: "migration-result" });
+	root.replaceChildren(
+		h("h1", {}, "Migrations"),
+		startForm(vms, hosts, result),
+		result,
+		h("h2", {}, "History"),
+		migrations.length === 0
+			? h("p", { class: "muted" }, "No migrations yet.")
+			: table(
+					[
+						{
+							title: "Migration",
+							cell: (record) =>
+								h(
+									"a",
+									{ href: `#/migrations/${segment(record.migrationId)}` },
+									record.migrationId.slice(0, 8),
+								),
+						},
+						{ title: "VM", cell: (record) => record.vmId },
+						{
+							title: "From → to",
+							cell: (record) => `${record.sourceHostId} → ${record.targetHostId}`,
+						},
+						{
+							title: "State",
+							cell: (record) => h("span", { class: `state ${record.state}` }, record.state),
+						},
+						{ title: "Progress", cell: (record) => `${Math.round(record.progress.percent)} %` },
+						{ title: "Started", cell: (record) => formatTime(record.createdAt) },
+					],
+					migrations,
+					{ class: "migrations" },
+				),
+	);
+	return undefined;
+}
+
+function startForm(vms: PlacedVm[], hosts: HostRecord[], result: HTMLElement): HTMLFormElement {
+	const chosenVm = hashQuery().get("vm");
+	const vmSelect = h(
+		"select",
+		{ name: "vmId", required: true },
+		...vms.map((vm) =>
+			h(
+				"option",
+				{ value: vm.vmId, selected: vm.vmId === chosenVm },
+				`${vm.vmId} (on ${vm.hostId})`,
+			),
+		),
+	);
+	const hostSelect = h(
+		"select",
+		{ name: "targetHostId", required: true },
+		...hosts.map((host) =>
+			h("option", { value: host.hostId }, `${host.hostId} (${host.domain}, ${host.site})`),
+		),
+	);
+	const dryRun = h("input", { type: "checkbox", name: "dryRun" });
+	const form = h(
+		"form",
+		{ class: "inline", id: "start-migration" },
+		h("label", {}, "VM", vmSelect),
+		h("label", {}, "Target host", hostSelect),
+		h("label", { class: "check" }, dryRun, "Dry run"),
+		h("button", { type: "submit" }, "Assess & migrate"),
+	);
+	form.addEventListener("submit", async (event) => {
+		event.preventDefault();
+		result.replaceChildren();
+		try {
+			const record = await api<MigrationRecord>("POST", "/v1/migrations", {
+				vmId: vmSelect.value,
+				targetHostId: hostSelect.value,
+				dryRun: dryRun.checked,
+			});
+			if (dryRun.checked) {
+				result.replaceChildren(
+					h("h2", {}, "Dry run: nothing stored or sent"),
+					renderMigrationRecord(record),
+				);
+			} else location.hash = `#/migrations/${segment(record.migrationId)}`;
+		} catch (error) {
+			result.replaceChildren(
+				errorBox(error instanceof ApiProblem ? error.toLine() : String(error)),
+			);
+		}
+	});
+	return form;
+}
+
+/** One migration, redrawn on every event of its stream until it ends. */
+export async function renderMigration(root: HTMLElement, [migrationId = ""]: string[]) {
+	const record = await api<MigrationRecord>("GET", `/v1/migrations/${segment(migrationId)}`);
+	const draw = (latest: MigrationRecord) =>
+		root.replaceChildren(
+			h("p", {}, h("a", { href: "#/migrations" }, "← Migrations")),
+			renderMigrationRecord(latest),
+		);
+	draw(record);
+	const controller = new AbortController();
+	void followMigration(migrationId, record, draw, controller.signal);
+	return () => controller.abort();
+}

@@ -1,0 +1,154 @@
+/**
+ * `#/recordings`: a session's recording played back (asciicast v2 from
+ * `GET /v1/sessions/{id}/recording`, replayed with its timing, play/pause and
+ * speed), and "watch live": a read-only viewer channel on an open session
+ * (`POST /v1/sessions/{id}/viewers` → `{url, token, expiresAt}`).
+ */
+import {
+	advancePlayback,
+	compressIdle,
+	delayUntilNextMs,
+	durationSeconds,
+	type PlaybackPosition,
+	parseAsciicast,
+} from "../../shared/asciicast-playback";
+import { ApiProblem, api, segment, send } from "./api";
+import { errorBox, h } from "./dom";
+import { hashQuery } from "./route-query";
+import { openTerminal, pipeSocketToTerminal } from "./xterm";
+
+/** Pauses longer than this are shortened when the recording does not say otherwise. */
+const defaultIdleLimitSeconds = 2;
+const speeds = [0.5, 1, 2, 4, 8];
+
+/** Renders the session picker; loads a recording or opens a live viewer. */
+export async function renderRecordings(root: HTMLElement) {
+	const query = hashQuery();
+	const sessionInput = h("input", {
+		name: "session",
+		required: true,
+		placeholder: "session id (host~uuid)",
+		value: query.get("session") ?? "",
+		size: 48,
+	});
+	const status = h("p", { class: "status", id: "playback-status" });
+	const stage = h("div", { id: "playback" });
+	let stop: (() => void) | undefined;
+	const run = async (mode: "recording" | "live") => {
+		stop?.();
+		stop = undefined;
+		stage.replaceChildren();
+		status.replaceChildren(mode === "live" ? "Opening a viewer…" : "Loading the recording…");
+		try {
+			const sessionId = sessionInput.value.trim();
+			stop =
+				mode === "live"
+					? await watchLive(sessionId, stage, status)
+					: await play(sessionId, stage, status);
+		} catch (error) {
+			status.replaceChildren(
+				errorBox(error instanceof ApiProblem ? error.toLine() : String(error)),
+			);
+		}
+	};
+	const form = h(
+		"form",
+		{ class: "inline", id: "recording-form" },
+		h("label", {}, "Session", sessionInput),
+		h("button", { type: "submit" }, "Play recording"),
+		h(
+			"button",
+			{ type: "button", id: "watch-live", onclick: () => void run("live") },
+			"Watch live",
+		),
+	);
+	form.addEventListener("submit", (event) => {
+		event.preventDefault();
+		void run("recording");
+	});
+	root.replaceChildren(h("h1", {}, "Recordings"), form, status, stage);
+	if (query.get("session")) void run(query.get("live") ? "live" : "recording");
+	return () => stop?.();
+}
+
+async function play(sessionId: string, stage: HTMLElement, status: HTMLElement) {
+	const response = await send("GET", `/v1/sessions/${segment(sessionId)}/recording`, {
+		accept: "application/x-asciicast, text/plain",
+	});
+	const recording = parseAsciicast(await response.text());
+	const events = compressIdle(
+		recording.events,
+		recording.header.idleTimeLimit ?? defaultIdleLimitSeconds,
+	);
+	const total = durationSeconds(events);
+	const screen = h("div", { class: "terminal" });
+	const toggle = h("button", { type: "button", id: "play-pause" }, "Pause");
+	const speed = h(
+		"select",
+		{ id: "speed" },
+		...speeds.map((value) => h("option", { value, selected: value === 1 }, `${value}×`)),
+	);
+	const progress = h("progress", { max: Math.max(total, 0.001), value: 0 });
+	stage.replaceChildren(h("div", { class: "controls" }, toggle, speed, progress), screen);
+	const { terminal, dispose } = openTerminal(screen, {
+		readOnly: true,
+		cols: recording.header.width,
+		rows: recording.header.height,
+	});
+	let position: PlaybackPosition = { nextIndex: 0, atSeconds: 0 };
+	let playing = true;
+	let timer: ReturnType<typeof setTimeout> | undefined;
+	let lastTickMs = performance.now();
+	const describe = () =>
+		`${playing ? "playing" : position.nextIndex >= events.length ? "ended" : "paused"} · ${position.atSeconds.toFixed(1)} / ${total.toFixed(1)} s · ${events.length} events`;
+	const tick = () => {
+		const nowMs = performance.now();
+		const step = advancePlayback(events, position, nowMs - lastTickMs, Number(speed.value));
+		lastTickMs = nowMs;
+		position = step.position;
+		if (step.text) terminal.write(step.text);
+		progress.value = Math.min(position.atSeconds, total);
+		const delayMs = delayUntilNextMs(events, position, Number(speed.value));
+		if (delayMs === undefined) {
+			playing = false;
+			toggle.textContent = "Replay";
+		} else timer = setTimeout(tick, Math.min(delayMs, 250));
+		status.textContent = describe();
+	};
+	toggle.addEventListener("click", () => {
+		clearTimeout(timer);
+		if (!playing && position.nextIndex >= events.length) {
+			terminal.reset();
+			position = { nextIndex: 0, atSeconds: 0 };
+		}
+		playing = !playing;
+		toggle.textContent = playing ? "Pause" : "Play";
+		lastTickMs = performance.now();
+		if (playing) tick();
+		else status.textContent = describe();
+	});
+	tick();
+	return () => {
+		clearTimeout(timer);
+		dispose();
+	};
+}
+
+async function watchLive(sessionId: string, stage: HTMLElement, status: HTMLElement) {
+	const viewer = await api<{ url: string; expiresAt: string }>(
+		"POST",
+		`/v1/sessions/${segment(sessionId)}/viewers`,
+	);
+	const screen = h("div", { class: "terminal" });
+	stage.replaceChildren(screen);
+	const { terminal, dispose } = openTerminal(screen, { readOnly: true });
+	const socket = new WebSocket(viewer.url);
+	socket.addEventListener("open", () => status.replaceChildren("watching live (read-only)"));
+	pipeSocketToTerminal(socket, terminal, (description) =>
+		status.replaceChildren(`viewer ${description}`),
+	);
+	return () => {
+		socket.close(1000, "viewer left");
+		dispose();
+	};
+}

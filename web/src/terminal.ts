@@ -1,0 +1,106 @@
+/**
+ * `#/terminal`: a VM's console in the browser. The user gives the domain, VM
+ * id and key; the page builds the broadcast request exactly as a user's
+ * device does (a compact JWE of {domain, vm, key, jti, iat, exp} encrypted
+ * with ECDH-ES+A256KW / A256GCM to a key from /.well-known/jwks.json, with its
+ * kid), posts it, and wires the user channel to xterm.js. The key never
+ * leaves this page except inside the JWE.
+ */
+import { EncryptJWT, importJWK, type JWK } from "jose";
+import { ApiProblem, postSessionRequest } from "./api";
+import { errorBox, h } from "./dom";
+import { hashQuery } from "./route-query";
+import type { SessionOpened } from "./types";
+import { openTerminal, pipeSocketToTerminal } from "./xterm";
+
+const requestLifetimeSeconds = 60;
+
+/** The compact JWE for `POST /v1/sessions`. */
+export async function buildSessionRequest(claims: {
+	domain: string;
+	vm: string;
+	key: string;
+}): Promise<string> {
+	const response = await fetch("/.well-known/jwks.json");
+	const { keys } = (await response.json()) as { keys: JWK[] };
+	// Newest first; any listed key is accepted by its kid.
+	const jwk = keys.find((candidate) => candidate.alg === "ECDH-ES+A256KW");
+	if (!jwk?.kid) throw new Error("the server publishes no ECDH-ES+A256KW key");
+	const publicKey = await importJWK(jwk, "ECDH-ES+A256KW");
+	const issuedAt = Math.floor(Date.now() / 1000);
+	return new EncryptJWT({ domain: claims.domain, vm: claims.vm, key: claims.key })
+		.setProtectedHeader({ alg: "ECDH-ES+A256KW", enc: "A256GCM", kid: jwk.kid })
+		.setJti(crypto.randomUUID())
+		.setIssuedAt(issuedAt)
+		.setExpirationTime(issuedAt + requestLifetimeSeconds)
+		.encrypt(publicKey);
+}
+
+/** Renders the connect form; on submit, the console. */
+export async function renderTerminal(root: HTMLElement) {
+	const query = hashQuery();
+	const field = (name: string, label: string, type = "text") =>
+		h(
+			"label",
+			{},
+			label,
+			h("input", { name, type, required: true, autocomplete: "off", value: query.get(name) ?? "" }),
+		);
+	const status = h("p", { class: "status", id: "terminal-status" });
+	const screen = h("div", { class: "terminal", id: "terminal" });
+	const form = h(
+		"form",
+		{ class: "inline", id: "connect" },
+		field("domain", "Domain"),
+		field("vm", "VM id"),
+		field("key", "Key", "password"),
+		h("button", { type: "submit" }, "Connect"),
+	);
+	let close: (() => void) | undefined;
+	form.addEventListener("submit", async (event) => {
+		event.preventDefault();
+		close?.();
+		const data = new FormData(form);
+		status.replaceChildren("Requesting a session…");
+		try {
+			const jwe = await buildSessionRequest({
+				domain: String(data.get("domain")),
+				vm: String(data.get("vm")),
+				key: String(data.get("key")),
+			});
+			const session = (await (await postSessionRequest(jwe)).json()) as SessionOpened;
+			close = connect(session, screen, status);
+		} catch (error) {
+			status.replaceChildren(
+				errorBox(error instanceof ApiProblem ? error.toLine() : String(error)),
+			);
+		}
+	});
+	root.replaceChildren(h("h1", {}, "Terminal"), form, status, screen);
+	return () => close?.();
+}
+
+function connect(session: SessionOpened, screen: HTMLElement, status: HTMLElement): () => void {
+	screen.replaceChildren();
+	const { terminal, dispose } = openTerminal(screen);
+	const socket = new WebSocket(session.userChannel.url);
+	status.replaceChildren(`Connecting to ${session.vmId} on ${session.hostId}…`);
+	socket.addEventListener("open", () => {
+		status.replaceChildren(
+			h("span", { class: "state established" }, "connected"),
+			` ${session.vmId} on ${session.hostId} · session ${session.sessionId}`,
+		);
+		terminal.focus();
+	});
+	pipeSocketToTerminal(socket, terminal, (description) => {
+		status.replaceChildren(h("span", { class: "state closed" }, "closed"), ` ${description}`);
+	});
+	const input = terminal.onData((data) => {
+		if (socket.readyState === WebSocket.OPEN) socket.send(data);
+	});
+	return () => {
+		input.dispose();
+		socket.close(1000, "user left");
+		dispose();
+	};
+}

@@ -1,0 +1,61 @@
+import { createRouter } from "../app";
+
+/**
+ * The web console's page. Why this shape: the Worker renders one static shell
+ * (no data in it, so nothing to escape server-side and nothing to cache
+ * per-user), and one esbuild bundle from web/src (xterm.js, jose, the views),
+ * served as static assets at /console/app.js and /console/app.css, draws
+ * everything from the public API with the admin token the user typed. No
+ * server-side session, no framework, no extra privileged route.
+ */
+const shell = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Edgevisor console</title>
+<link rel="stylesheet" href="/console/app.css">
+<script type="module" src="/console/app.js"></script>
+</head>
+<body>
+<header class="topbar">
+<strong class="brand">Edgevisor</strong>
+<nav id="nav" hidden>
+<a href="#/fleet">Fleet</a>
+<a href="#/terminal">Terminal</a>
+<a href="#/recordings">Recordings</a>
+<a href="#/migrations">Migrations</a>
+<a href="#/devices">Devices</a>
+<button type="button" id="logout">Log out</button>
+</nav>
+</header>
+<main id="view"><noscript>The Edgevisor console needs JavaScript.</noscript></main>
+</body>
+</html>
+`;
+
+/** The page's policy: only our own script and styles; API calls and channels to this origin. */
+function contentSecurityPolicy(requestUrl: string): string {
+	const { protocol, host } = new URL(requestUrl);
+	const channelOrigin = `${protocol === "https:" ? "wss:" : "ws:"}//${host}`;
+	return [
+		"default-src 'none'",
+		"script-src 'self'",
+		// xterm.js's DOM renderer injects <style> elements for its cell metrics and theme.
+		"style-src 'self' 'unsafe-inline'",
+		"img-src 'self' data:",
+		"font-src 'self'",
+		`connect-src 'self' ${channelOrigin}`,
+		"base-uri 'none'",
+		"form-action 'none'",
+		"frame-ancestors 'none'",
+	].join("; ");
+}
+
+/** `GET /console`: the web console's shell page (not part of the API document). */
+export const consoleRoutes = createRouter().get("/console", (c) =>
+	c.html(shell, 200, {
+		"Content-Security-Policy": contentSecurityPolicy(c.req.url),
+		"Cache-Control": "no-cache",
+	}),
+);
