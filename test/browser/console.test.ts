@@ -3,11 +3,10 @@
 // its refusal, the fleet per domain and site, a service processor's table and
 // sessions, a browser terminal (JWE built in the page) answering a shell
 // command, terminating that session (its close reason shown in the terminal),
-// a migration followed to `completed` with its risk bars, and a VF transfer's
-// hold and lift on the timeline. Screenshots go to test-results/screenshots/.
-// Does not prove visual layout or other browsers. Recording playback and live
-// viewers need routes built on another branch: those two tests skip themselves
-// (with the reason) while the Worker answers "no route" for them.
+// a migration followed to `completed` with its risk bars, a VF transfer's
+// hold and lift on the timeline, a closed session's recording played back and
+// a live session watched read-only. Screenshots go to test-results/screenshots/.
+// Does not prove visual layout or other browsers.
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -17,7 +16,6 @@ import {
 	login,
 	newPage,
 	screenshot,
-	servesRoute,
 	submitToken,
 } from "./support";
 
@@ -162,25 +160,19 @@ describe("web console", () => {
 		await screenshot(page, "devices");
 	});
 
-	it("plays a closed session's recording back", async (context) => {
+	it("plays a closed session's recording back", async () => {
 		const sessionId = await openConsole(page, "edge-prod", "web-3");
 		await typeLine(page, "hostname");
 		await terminalLine(page, "#terminal", "web-3");
 		await typeLine(page, "exit");
 		await page.locator("#terminal-status", { hasText: "closed" }).waitFor();
-		// Recordings are built on another branch; until it is merged this test skips itself.
-		if (!(await servesRoute("get", "/v1/sessions/{sessionId}/recording")))
-			return context.skip("no recording route on this branch");
 		await page.goto(`${baseUrl}/console#/recordings?session=${encodeURIComponent(sessionId)}`);
 		await terminalLine(page, "#playback", "web-3");
 		await page.locator("#playback-status", { hasText: "ended" }).waitFor();
 	});
 
-	it("watches a live session read-only", async (context) => {
+	it("watches a live session read-only", async () => {
 		const sessionId = await openConsole(page, "edge-prod", "web-1");
-		// Viewers are built on another branch; until it is merged this test skips itself.
-		if (!(await servesRoute("post", "/v1/sessions/{sessionId}/viewers")))
-			return context.skip("no viewers route on this branch");
 		const viewer = await newPage(browser);
 		try {
 			await login(viewer);

@@ -45,11 +45,3 @@ export async function screenshot(page: Page, name: string): Promise<void> {
 	await mkdir(screenshotDir, { recursive: true });
 	await page.screenshot({ path: `${screenshotDir}/${name}.png` });
 }
-
-/** Whether the Worker's OpenAPI document lists `method path` (routes from other branches). */
-export async function servesRoute(method: string, path: string): Promise<boolean> {
-	const document = (await (await fetch(`${baseUrl}/openapi.json`)).json()) as {
-		paths: Record<string, Record<string, unknown>>;
-	};
-	return document.paths[path]?.[method] !== undefined;
-}
