@@ -4,9 +4,10 @@
 // sessions, a browser terminal (JWE built in the page) answering a shell
 // command, terminating that session (its close reason shown in the terminal),
 // a migration followed to `completed` with its risk bars, a VF transfer's
-// hold and lift on the timeline, a closed session's recording played back and
-// a live session watched read-only. Screenshots go to test-results/screenshots/.
-// Does not prove visual layout or other browsers.
+// hold and lift on the timeline, a closed session's recording played back, a
+// live session watched read-only, and the host page's session row showing its
+// viewers and its recording (stored once the session closes). Screenshots go
+// to test-results/screenshots/. Does not prove visual layout or other browsers.
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -32,14 +33,22 @@ afterAll(async () => {
 
 /** Opens a console to `vmId` in `tab` and waits until the channel is connected. */
 async function openConsole(tab: Page, domain: string, vmId: string): Promise<string> {
+	const connectedSession = /^connected .* session (\S+)$/;
 	await tab.goto(`${baseUrl}/console#/terminal`);
+	// A tab already on the terminal keeps its view (same URL): its session is not the new one.
+	const previous = (await tab.locator("#terminal-status").textContent())?.match(
+		connectedSession,
+	)?.[1];
 	await tab.locator("#connect input[name=domain]").fill(domain);
 	await tab.locator("#connect input[name=vm]").fill(vmId);
 	await tab.locator("#connect input[name=key]").fill(demoVmKeys[vmId] ?? "");
 	await tab.locator("#connect button[type=submit]").click();
-	const status = tab.locator("#terminal-status", { hasText: "connected" });
+	const status = tab.locator("#terminal-status", {
+		hasText: connectedSession,
+		...(previous ? { hasNotText: previous } : {}),
+	});
 	await status.waitFor();
-	const sessionId = (await status.textContent())?.match(/session (\S+)/)?.[1];
+	const sessionId = (await status.textContent())?.match(connectedSession)?.[1];
 	if (!sessionId) throw new Error("no session id in the terminal status");
 	return sessionId;
 }
@@ -48,6 +57,17 @@ async function openConsole(tab: Page, domain: string, vmId: string): Promise<str
 async function terminalLine(tab: Page, selector: string, text: string): Promise<void> {
 	const exactly = new RegExp(`^\\s*${text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\s*$`);
 	await tab.locator(`${selector} .xterm-rows > div`).filter({ hasText: exactly }).waitFor();
+}
+
+/** Opens a new signed-in tab watching `sessionId` live, once its viewer channel is open. */
+async function watchLive(sessionId: string): Promise<Page> {
+	const viewer = await newPage(browser);
+	await login(viewer);
+	await viewer.goto(
+		`${baseUrl}/console#/recordings?session=${encodeURIComponent(sessionId)}&live=1`,
+	);
+	await viewer.locator("#playback-status", { hasText: "watching live" }).waitFor();
+	return viewer;
 }
 
 /** Types a line into the focused terminal. */
@@ -173,17 +193,37 @@ describe("web console", () => {
 
 	it("watches a live session read-only", async () => {
 		const sessionId = await openConsole(page, "edge-prod", "web-1");
-		const viewer = await newPage(browser);
+		const viewer = await watchLive(sessionId);
 		try {
-			await login(viewer);
-			await viewer.goto(
-				`${baseUrl}/console#/recordings?session=${encodeURIComponent(sessionId)}&live=1`,
-			);
-			await viewer.locator("#playback-status", { hasText: "watching live" }).waitFor();
 			await typeLine(page, "echo seen by the viewer");
 			await terminalLine(viewer, "#playback", "seen by the viewer");
 		} finally {
 			await viewer.close();
+		}
+	});
+
+	it("shows a session's viewers and recording on the host page, stored once it closes", async () => {
+		const sessionId = await openConsole(page, "edge-prod", "web-1");
+		const viewer = await watchLive(sessionId);
+		const admin = await newPage(browser);
+		try {
+			await login(admin);
+			await admin.goto(`${baseUrl}/console#/hosts/fra1-h1`);
+			const row = admin.locator("table.sessions tbody tr", {
+				hasText: sessionId.split("~")[1] ?? sessionId,
+			});
+			await row.locator(".viewers", { hasText: /^1$/ }).waitFor();
+			await row.locator(".recording .state.recording").waitFor();
+			await typeLine(page, "exit");
+			await row.locator(".recording .state.stored").waitFor();
+			expect(await row.locator(".viewers").textContent()).toBe("0");
+			expect(await row.locator(".recording").textContent()).toMatch(
+				/^\d+(\.\d)? (B|KiB) · [1-9]\d* events\s*stored$/,
+			);
+			await screenshot(admin, "host");
+		} finally {
+			await viewer.close();
+			await admin.close();
 		}
 	});
 });

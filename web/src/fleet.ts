@@ -126,6 +126,29 @@ function vmTable(vms: Vm[]): HTMLElement {
 	);
 }
 
+/** Size and events of a session's recording, and where it is: still recording, stored in R2, cut at the cap. */
+function recordingCell(session: SessionRecord): HTMLElement {
+	const { recording } = session;
+	if (!recording) return h("span", { class: "recording muted" }, "—");
+	const where = recording.stored
+		? h("span", { class: "state stored" }, "stored")
+		: session.state === "closed"
+			? h(
+					"span",
+					{ class: "state pending", title: "the upload to R2 is retried" },
+					"not stored yet",
+				)
+			: h("span", { class: "state recording" }, "recording");
+	return h(
+		"span",
+		{ class: "recording" },
+		`${formatBytes(recording.bytes)} · ${recording.events} events`,
+		where,
+		recording.truncated &&
+			h("span", { class: "state truncated", title: "stopped at the 8 MiB cap" }, "truncated"),
+	);
+}
+
 function sessionTable(sessions: SessionRecord[], refresh: () => Promise<void>): HTMLElement {
 	if (sessions.length === 0) return h("p", { class: "muted" }, "No sessions yet.");
 	const terminate = async (button: HTMLButtonElement, session: SessionRecord) => {
@@ -150,6 +173,11 @@ function sessionTable(sessions: SessionRecord[], refresh: () => Promise<void>): 
 			{ title: "From VM", cell: (session) => formatBytes(session.bytesFromVm) },
 			{ title: "Opened", cell: (session) => formatTime(session.createdAt) },
 			{ title: "Closed", cell: (session) => session.closeReason ?? "" },
+			{
+				title: "Viewers",
+				cell: (session) => h("span", { class: "viewers" }, session.viewers),
+			},
+			{ title: "Recording", cell: recordingCell },
 			{
 				title: "",
 				cell: (session) => {
