@@ -441,4 +441,9 @@ export class ServiceProcessor extends DurableObject<Env> {
 		else await this.ctx.storage.setAlarm(nextMs);
 		this.alarmAtMs = nextMs;
 	}
+
+	/** Whether the host agent's control channel is live now (kept out of the host record the risk rules read). */
+	async isAgentConnected(): Promise<boolean> {
+		return this.agent.isConnected();
+	}
 }

@@ -113,6 +113,11 @@ export class AgentChannel {
 			.toArray()
 			.map((row) => row.id);
 	}
+
+	/** Whether an agent socket is attached and open (a replaced or closing one is still listed). */
+	isConnected(): boolean {
+		return this.ctx.getWebSockets(agentTag).some((socket) => socket.readyState === WebSocket.OPEN);
+	}
 }
 
 function send(socket: WebSocket, body: string): void {

@@ -33,6 +33,9 @@ export const HostSchema = HostInputSchema.extend({
 		.openapi({ description: "Latest facts the host agent reported (host.facts webhooks)" }),
 	createdAt: z.string().openapi({ format: "date-time" }),
 	updatedAt: z.string().openapi({ format: "date-time" }),
+	agentConnected: z.boolean().openapi({
+		description: "Whether the host agent's control channel (WebSocket) is attached now",
+	}),
 }).openapi("Host");
 
 /** `201` body: the secrets are shown only here, once. */

@@ -1,13 +1,15 @@
 // Proves the web console end to end in Debian's Chromium against a real
 // `wrangler dev` serving the demo fleet with simulated host agents: login and
-// its refusal, the fleet per domain and site, a service processor's table and
-// sessions, a browser terminal (JWE built in the page) answering a shell
-// command, terminating that session (its close reason shown in the terminal),
-// a migration followed to `completed` with its risk bars, a VF transfer's
-// hold and lift on the timeline, a closed session's recording played back, a
-// live session watched read-only, and the host page's session row showing its
-// viewers and its recording (stored once the session closes). Screenshots go
-// to test-results/screenshots/. Does not prove visual layout or other browsers.
+// its refusal, the fleet per domain and site with each host agent's channel
+// shown connected, a service processor's table and sessions, a browser
+// terminal (JWE built in the page) answering a shell command, terminating
+// that session (its close reason shown in the terminal), a migration followed
+// to `completed` with its risk bars, a VF transfer's hold and lift on the
+// timeline, a closed session's recording played back, a live session watched
+// read-only, and the host page's session row showing its viewers and its
+// recording (stored once the session closes). Screenshots go to
+// test-results/screenshots/. Does not prove visual layout, other browsers, or
+// an agent shown disconnected (the integration tests cover `agentConnected`).
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -92,6 +94,15 @@ describe("web console", () => {
 		expect(await prod.getByRole("link", { name: "fra1-h1" }).count()).toBe(1);
 		expect(await page.locator("section.domain[data-domain=edge-lab] tbody tr").count()).toBe(2);
 		await screenshot(page, "fleet");
+	});
+
+	it("shows every simulated host agent as connected in the fleet view", async () => {
+		await page.goto(`${baseUrl}/console#/fleet`);
+		const rows = page.locator("table.hosts tbody tr");
+		await rows.first().waitFor();
+		expect(await rows.count()).toBeGreaterThan(0);
+		expect(await rows.locator(".agent.connected").count()).toBe(await rows.count());
+		expect(await page.locator("table.hosts .agent.disconnected").count()).toBe(0);
 	});
 
 	it("keeps the admin token in sessionStorage only", async () => {

@@ -1,3 +1,4 @@
+import type { EventEmitter } from "node:events";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,6 +11,7 @@ import { seedDemoFleet } from "../../scripts/demo-fleet.mjs";
 import { generateJweKeySet } from "../../scripts/jwe-keys.mjs";
 // @ts-expect-error plain ESM script shared with `npm run dev`
 import { freePort, startWranglerDev } from "../../scripts/wrangler-dev.mjs";
+import { withTimeout } from "../support/inbox";
 
 declare module "vitest" {
 	export interface ProvidedContext {
@@ -20,11 +22,25 @@ declare module "vitest" {
 	}
 }
 
+/** Resolves once `hostCount` distinct simulated agents have opened their control channel. */
+function agentsConnected(events: EventEmitter, hostCount: number): Promise<void> {
+	const connected = new Set<string>();
+	return new Promise((resolve) => {
+		const listener = (event: { type: string; hostId?: string }) => {
+			if (event.type === "connected" && event.hostId) connected.add(event.hostId);
+			if (connected.size < hostCount) return;
+			events.off("event", listener);
+			resolve();
+		};
+		events.on("event", listener);
+	});
+}
+
 /**
  * Starts what `npm run dev` shows, on fresh state: a real `wrangler dev`
  * (whose `[build]` step bundles the console), the demo fleet seeded through
- * the public API, and the simulated host agents for it, living for the whole
- * browser project.
+ * the public API, and the simulated host agents for it (connected before the
+ * tests start), living for the whole browser project.
  */
 export default async function setup(project: TestProject) {
 	const workDir = await mkdtemp(join(tmpdir(), "edgevisor-browser-"));
@@ -51,6 +67,18 @@ export default async function setup(project: TestProject) {
 		vms: fleet.vms,
 		behaviour: { validationLatencyMs: [100, 400], migrationTimeScale: 0.5 },
 	});
+	// The fleet view shows each agent's channel: the tests start with all of them open.
+	try {
+		await withTimeout(
+			agentsConnected(simulator.events, fleet.hosts.length),
+			30_000,
+			"the simulated agents did not all connect",
+		);
+	} catch (error) {
+		simulator.stop();
+		await server.stop();
+		throw error;
+	}
 	const keys = await Promise.all(
 		fleet.vms.map(async (vm: { vmId: string; keyFile: string }) => [
 			vm.vmId,

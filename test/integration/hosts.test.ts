@@ -1,11 +1,13 @@
 // Proves the host routes: create (secrets once), update, read, list by
-// domain, domain membership of the host's service processor, and every
+// domain, domain membership of the host's service processor, `agentConnected`
+// following the agent channel (before, while, after, replaced), and every
 // refusal (auth, validation, unknown host) leaving nothing changed.
-// Does not cover the SP table or sessions (vms/sessions tests).
+// Does not cover the SP table or sessions (vms/sessions tests), nor the agent
+// protocol itself (agent tests).
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { createHost, hostBody, unique } from "../support/console";
+import { connectAgent, createHost, hostBody, unique } from "../support/console";
 import { admin, call, problemOf } from "../support/http";
 
 const domainMembers = (domain: string) =>
@@ -170,5 +172,66 @@ describe("GET /v1/hosts", () => {
 		const response = await admin("GET", "/v1/hosts?domain=%20bad");
 		expect(response.status).toBe(400);
 		expect((await problemOf(response)).code).toBe("invalid_request");
+	});
+});
+
+describe("agentConnected", () => {
+	/** `agentConnected` as GET /v1/hosts/{hostId} and GET /v1/hosts?domain= show it. */
+	async function shownConnected(host: { hostId: string; domain: string }) {
+		const one = (await (await admin("GET", `/v1/hosts/${host.hostId}`)).json()) as {
+			agentConnected: boolean;
+		};
+		const { hosts } = (await (await admin("GET", `/v1/hosts?domain=${host.domain}`)).json()) as {
+			hosts: Array<{ agentConnected: boolean }>;
+		};
+		return { one: one.agentConnected, listed: hosts.map((entry) => entry.agentConnected) };
+	}
+
+	it("is false before the host's agent connects", async () => {
+		const host = await createHost();
+		expect(await shownConnected(host)).toEqual({ one: false, listed: [false] });
+	});
+
+	it("is true while the agent's channel is open", async () => {
+		const host = await createHost();
+		const agent = await connectAgent(host);
+		expect(await shownConnected(host)).toEqual({ one: true, listed: [true] });
+		agent.close();
+		await agent.waitClosed();
+	});
+
+	it("is false once the agent has disconnected", async () => {
+		const host = await createHost();
+		const agent = await connectAgent(host);
+		agent.close(1001, "agent restart");
+		await agent.waitClosed();
+		expect(await shownConnected(host)).toEqual({ one: false, listed: [false] });
+	});
+
+	it("stays true when a newer agent connection replaces the old one", async () => {
+		const host = await createHost();
+		const old = await connectAgent(host);
+		const replacement = await connectAgent(host);
+		expect((await old.waitClosed()).code).toBe(4000);
+		expect(await shownConnected(host)).toEqual({ one: true, listed: [true] });
+		replacement.close();
+		await replacement.waitClosed();
+	});
+
+	it("is in the 200 of an update too", async () => {
+		const host = await createHost();
+		const response = await admin("PUT", `/v1/hosts/${host.hostId}`, hostBody(host.domain));
+		expect(response.status).toBe(200);
+		expect(await response.json()).toMatchObject({ hostId: host.hostId, agentConnected: false });
+	});
+
+	it("stays out of the host record the service processor hands to the risk rules", async () => {
+		const host = await createHost();
+		const agent = await connectAgent(host);
+		const sp = env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(host.hostId));
+		expect(await sp.isAgentConnected()).toBe(true);
+		expect(await sp.getHost()).not.toHaveProperty("agentConnected");
+		agent.close();
+		await agent.waitClosed();
 	});
 });

@@ -1,7 +1,8 @@
 /**
- * Fleet overview (hosts per broadcast domain and site) and one host's service
- * processor: its table (VM ids and key versions, never keys or hashes) and its
- * console sessions with bytes each way and a Terminate button.
+ * Fleet overview (hosts per broadcast domain and site, each with whether its
+ * agent's control channel is live) and one host's service processor: its
+ * table (VM ids and key versions, never keys or hashes) and its console
+ * sessions with bytes each way, live viewers, recording and a Terminate button.
  */
 import { api, segment } from "./api";
 import { errorBox, formatBytes, formatTime, h, table } from "./dom";
@@ -17,6 +18,12 @@ function groupBy<T>(items: T[], keyOf: (item: T) => string): Array<[string, T[]]
 }
 
 const gib = (mib: number) => `${Math.round(mib / 1024)} GiB`;
+
+/** Whether the host agent's control channel is attached now (commands and consoles need it). */
+function agentBadge(host: Host): HTMLElement {
+	const state = host.agentConnected ? "connected" : "disconnected";
+	return h("span", { class: `state agent ${state}`, title: "host agent control channel" }, state);
+}
 
 /** `#/fleet`: every host, per domain and site, with its CPU, hypervisor and VM count. */
 export async function renderFleet(root: HTMLElement) {
@@ -35,7 +42,7 @@ export async function renderFleet(root: HTMLElement) {
 		h(
 			"p",
 			{ class: "muted" },
-			`${hosts.length} hosts in ${domains.length} broadcast domains. The host agent's connection is not exposed by the API; facts show what it last reported.`,
+			`${hosts.length} hosts in ${domains.length} broadcast domains; ${hosts.filter((host) => host.agentConnected).length} host agents connected.`,
 		),
 		...domains.map(([domain, domainHosts]) =>
 			h(
@@ -53,6 +60,7 @@ export async function renderFleet(root: HTMLElement) {
 									title: "Host",
 									cell: (host) => h("a", { href: `#/hosts/${segment(host.hostId)}` }, host.hostId),
 								},
+								{ title: "Agent", cell: agentBadge },
 								{ title: "CPU", cell: (host) => host.cpu.model },
 								{
 									title: "Hypervisor",
@@ -94,7 +102,8 @@ export async function renderHost(root: HTMLElement, [hostId = ""]: string[]) {
 		h(
 			"p",
 			{ class: "muted" },
-			`Domain ${host.domain} · site ${host.site} · ${host.cpu.model} · ${host.hypervisor.name} ${host.hypervisor.version} · ${gib(host.memoryMiB)}`,
+			`Domain ${host.domain} · site ${host.site} · ${host.cpu.model} · ${host.hypervisor.name} ${host.hypervisor.version} · ${gib(host.memoryMiB)} · agent `,
+			agentBadge(host),
 		),
 		h("h2", {}, "Service-processor table"),
 		vmsPanel,

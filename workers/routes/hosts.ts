@@ -64,29 +64,39 @@ const listHosts = createRoute({
 	},
 });
 
+/**
+ * A host as the API shows it: its record and whether its agent's channel is
+ * live now (asked separately, so the record the risk rules read stays as stored).
+ */
+async function hostView(env: Env, hostId: string) {
+	const sp = serviceProcessor(env, hostId);
+	const [host, agentConnected] = await Promise.all([sp.getHost(), sp.isAgentConnected()]);
+	return host && { ...host, agentConnected };
+}
+
 /** `PUT/GET /v1/hosts/{hostId}`, `GET /v1/hosts`. */
 export const hostRoutes = createRouter()
 	.openapi(putHost, async (c) => {
 		const { hostId } = c.req.valid("param");
-		const result = await serviceProcessor(c.env, hostId).configureHost(hostId, c.req.valid("json"));
+		const sp = serviceProcessor(c.env, hostId);
+		const result = await sp.configureHost(hostId, c.req.valid("json"));
 		if (result.created) {
 			const { host, agentToken, webhookSecret } = result;
 			return c.json({ hostId, domain: host.domain, agentToken, webhookSecret }, 201);
 		}
-		return c.json(HostSchema.parse(result.host), 200);
+		const agentConnected = await sp.isAgentConnected();
+		return c.json(HostSchema.parse({ ...result.host, agentConnected }), 200);
 	})
 	.openapi(getHost, async (c) => {
 		const { hostId } = c.req.valid("param");
-		const host = await serviceProcessor(c.env, hostId).getHost();
+		const host = await hostView(c.env, hostId);
 		if (!host) throw new Problem("host_not_found", `no host ${hostId}`);
 		return c.json(HostSchema.parse(host), 200);
 	})
 	.openapi(listHosts, async (c) => {
 		const { domain } = c.req.valid("query");
 		const entries = await fleet(c.env).listHosts(domain);
-		const hosts = await Promise.all(
-			entries.map((entry) => serviceProcessor(c.env, entry.hostId).getHost()),
-		);
+		const hosts = await Promise.all(entries.map((entry) => hostView(c.env, entry.hostId)));
 		const found = hosts.filter((host) => host !== null);
 		// The directory can lag a domain move; the SP's own record is the truth.
 		const inDomain = domain === undefined ? found : found.filter((host) => host.domain === domain);
