@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { formatHex, parseHexAddress, translateThrough } from "../shared/pci";
+import { parseHexAddress } from "../shared/pci";
 import { Problem } from "../shared/problem";
 import type {
 	CreatedVfRecord,
@@ -19,9 +19,7 @@ import type {
 import {
 	activateFunction,
 	createFunction,
-	mappingCovering,
 	nextReservationExpiryMs,
-	ownerServedHere,
 	releaseFunction,
 	reserveFunction,
 	settleExpiredReservations,
@@ -34,39 +32,29 @@ import {
 import { LiftWaiters } from "./pci-device/lift-waiters";
 import { Outbox } from "./pci-device/outbox";
 import { deviceStub, directoryStub } from "./pci-device/peers";
-import type { TransferStep } from "./pci-device/rows";
+import {
+	type DeviceRegistration,
+	readDevice,
+	requireDevice,
+	writeRegistration,
+} from "./pci-device/registration";
 import {
 	type DeviceRow,
 	deviceRecord,
-	eventRecord,
 	type MappingRow,
-	mappingNumbers,
 	type SlotRow,
+	type TransferStep,
 	tableEntry,
 	transferRecord,
 } from "./pci-device/rows";
 import { schema } from "./pci-device/schema";
 import { slotsInUse } from "./pci-device/slots";
+import { appendEvent, listEvents } from "./pci-device/timeline";
 import { TransferEngine, type TransferOrder } from "./pci-device/transfer";
+import { translateAddress } from "./pci-device/translate";
 import { migrateSchema } from "./sql";
 
-/** How long a translate waits for a hold to lift before answering `function_on_hold`. */
-export const holdWaitMs = 2_000;
-
-/** A device registration, validated by the route (canonical BDF, geometry checked). */
-export interface DeviceRegistration {
-	hostId: string;
-	bdf: string;
-	vendorId: number;
-	deviceId: number;
-	sriov: {
-		totalVfs: number;
-		firstVfOffset: number;
-		vfStride: number;
-		vfBarBase: string;
-		vfBarSize: string;
-	};
-}
+export type { DeviceRegistration } from "./pci-device/registration";
 
 /**
  * One SR-IOV physical function (named `hostId/bdf`): its geometry, its VF
@@ -80,6 +68,8 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 	readonly outbox: Outbox;
 	readonly waiters = new LiftWaiters();
 	readonly #transfers: TransferEngine;
+	/** What a translate reads: built once, as it runs on every device access. */
+	readonly #lookup: Parameters<typeof translateAddress>[0];
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -87,6 +77,11 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 		this.storage = ctx.storage;
 		this.outbox = new Outbox(this.sql, env);
 		this.#transfers = new TransferEngine(this);
+		this.#lookup = {
+			sql: this.sql,
+			waiters: this.waiters,
+			device: (hostId, bdf) => deviceStub(this.env, hostId, bdf),
+		};
 		migrateSchema(ctx.storage, schema);
 	}
 
@@ -94,37 +89,9 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 	async registerDevice(
 		input: DeviceRegistration,
 	): Promise<{ device: DeviceRecord; created: boolean }> {
-		const existing = this.#device();
-		const nowIso = new Date().toISOString();
-		if (existing && slotsInUse(this.sql) > 0 && !sameGeometry(existing, input.sriov)) {
-			throw new Problem(
-				"invalid_request",
-				"body.sriov: the SR-IOV geometry cannot change while virtual functions are allocated",
-			);
-		}
-		const { sriov } = input;
-		this.sql.exec(
-			`INSERT INTO device (singleton, host_id, bdf, vendor_id, device_id, total_vfs, first_vf_offset,
-				vf_stride, vf_bar_base, vf_bar_size, created_at, updated_at)
-			 VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			 ON CONFLICT (singleton) DO UPDATE SET vendor_id = excluded.vendor_id, device_id = excluded.device_id,
-				total_vfs = excluded.total_vfs, first_vf_offset = excluded.first_vf_offset,
-				vf_stride = excluded.vf_stride, vf_bar_base = excluded.vf_bar_base,
-				vf_bar_size = excluded.vf_bar_size, updated_at = excluded.updated_at`,
-			input.hostId,
-			input.bdf,
-			input.vendorId,
-			input.deviceId,
-			sriov.totalVfs,
-			sriov.firstVfOffset,
-			sriov.vfStride,
-			sriov.vfBarBase,
-			sriov.vfBarSize,
-			nowIso,
-			nowIso,
-		);
+		const existed = writeRegistration(this.sql, input);
 		await directoryStub(this.env, input.hostId).indexDevice(input.bdf);
-		return { device: this.#record(this.#requireDevice()), created: !existing };
+		return { device: this.#record(requireDevice(this.sql)), created: !existed };
 	}
 
 	/** The device as the contract shows it, or null when unregistered. */
@@ -151,43 +118,7 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 	 * address of a function that is being swapped.
 	 */
 	async translate(virtualAddressText: string, forwarded = false): Promise<TranslationRecord> {
-		const address = parseHexAddress(virtualAddressText);
-		if (address === undefined) {
-			throw new Problem("invalid_request", "body.virtualAddress: must be a hex address 0x…");
-		}
-		const deadlineMs = Date.now() + holdWaitMs;
-		for (;;) {
-			const mapping = mappingCovering(this.sql, address);
-			const physical = mapping && translateThrough(address, mappingNumbers(mapping));
-			if (!mapping || physical === undefined) {
-				const device = this.#requireDevice();
-				const owner = forwarded ? undefined : ownerServedHere(this.sql, device, address);
-				if (owner) {
-					// A function transferred here: its mapping lives on the driver's device.
-					return deviceStub(this.env, owner.hostId, owner.bdf).translate(virtualAddressText, true);
-				}
-				throw new Problem("address_not_mapped", `no mapping covers ${formatHex(address)}`);
-			}
-			if (mapping.state === "active") {
-				return {
-					physicalAddress: formatHex(physical),
-					hostId: mapping.target_host_id,
-					bdf: mapping.target_bdf,
-					vfIndex: mapping.target_vf_index,
-					mappingVersion: mapping.version,
-				};
-			}
-			const remainingMs = deadlineMs - Date.now();
-			if (remainingMs <= 0 || !(await this.waiters.wait(mapping.address_key, remainingMs))) {
-				throw new Problem(
-					"function_on_hold",
-					`the function at ${mapping.virtual_address} is on hold`,
-					{
-						retryAfterSeconds: 1,
-					},
-				);
-			}
-		}
+		return translateAddress(this.#lookup, virtualAddressText, forwarded);
 	}
 
 	/** The translation table, ordered by virtual address. */
@@ -202,10 +133,7 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 	/** The device's events, newest first. */
 	async events(limit = 500): Promise<DeviceEventRecord[]> {
 		this.#requireDevice();
-		return this.sql
-			.exec<Record<string, SqlStorageValue>>("SELECT * FROM events ORDER BY id DESC LIMIT ?", limit)
-			.toArray()
-			.map(eventRecord);
+		return listEvents(this.sql, limit);
 	}
 
 	/**
@@ -327,17 +255,7 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 
 	/** Appends an event to the device's timeline (inside the caller's transaction). */
 	recordEvent(event: EventInput): void {
-		this.sql.exec(
-			`INSERT INTO events (type, at, vf_index, virtual_address, transfer_id, duration_ms, mapping_version)
-			 VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			event.type,
-			new Date().toISOString(),
-			event.vfIndex ?? null,
-			event.virtualAddress ?? null,
-			event.transferId ?? null,
-			event.durationMs ?? null,
-			event.mappingVersion ?? null,
-		);
+		appendEvent(this.sql, event);
 	}
 
 	/** Sets the alarm to the earliest transfer deadline, outbox retry or reservation expiry. */
@@ -368,26 +286,14 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 	}
 
 	#device(): DeviceRow | undefined {
-		return this.sql.exec<DeviceRow>("SELECT * FROM device").toArray()[0];
+		return readDevice(this.sql);
 	}
 
 	#requireDevice(): DeviceRow {
-		const device = this.#device();
-		if (!device) throw new Problem("device_not_found", "no such PCI device on this host");
-		return device;
+		return requireDevice(this.sql);
 	}
 
 	#record(device: DeviceRow): DeviceRecord {
 		return deviceRecord(device, slotsInUse(this.sql));
 	}
-}
-
-function sameGeometry(row: DeviceRow, sriov: DeviceRegistration["sriov"]): boolean {
-	return (
-		row.total_vfs === sriov.totalVfs &&
-		row.first_vf_offset === sriov.firstVfOffset &&
-		row.vf_stride === sriov.vfStride &&
-		row.vf_bar_base === sriov.vfBarBase &&
-		row.vf_bar_size === sriov.vfBarSize
-	);
 }

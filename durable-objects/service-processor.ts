@@ -1,9 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
-import { hashSecret, newVmKey } from "../shared/keys";
 import { Problem } from "../shared/problem";
 import type { HostInput } from "../shared/schemas/hosts";
 import type { VmInput } from "../shared/schemas/vms";
-import { log } from "../workers/log";
 import {
 	type BroadcastRoute,
 	openSession,
@@ -12,14 +10,14 @@ import {
 } from "./service-processor/access";
 import { AgentChannel, type AgentCommandInput } from "./service-processor/agent";
 import { type AuditEvent, AuditTrail } from "./service-processor/audit";
-import { DirectorySync, directoryRetryMs } from "./service-processor/directory";
+import { DirectorySync } from "./service-processor/directory";
 import {
 	type HostConfigured,
 	type HostFacts,
 	type HostRecord,
 	HostStore,
 } from "./service-processor/host";
-import { Recorder, type RecordingRead, recordingRetryMs } from "./service-processor/recordings";
+import { Recorder, type RecordingRead } from "./service-processor/recordings";
 import { Relay, type RelayAttachment } from "./service-processor/relay";
 import { migrateServiceProcessor, schemaVersionKey } from "./service-processor/schema";
 import {
@@ -27,12 +25,15 @@ import {
 	mintChannelToken,
 	type SessionLimits,
 	type SessionRecord,
+	sessionLimitsFrom,
 	userTokenTtlMs,
 } from "./service-processor/session-record";
 import { SessionStore } from "./service-processor/sessions";
-import { toVmView, type VmRow, VmTable, type VmView } from "./service-processor/table";
+import { type VmRow, VmTable, type VmView } from "./service-processor/table";
 import { acceptUpgrade } from "./service-processor/upgrades";
+import { Upkeep } from "./service-processor/upkeep";
 import { Viewers } from "./service-processor/viewers";
+import { type VmEnrolment, VmRegistry } from "./service-processor/vm-registry";
 import { forgetWebhook, type VerifiedWebhook, verifyWebhook } from "./service-processor/webhooks";
 import { virtualMachine } from "./stubs";
 
@@ -42,21 +43,7 @@ export type { HostFacts, HostRecord } from "./service-processor/host";
 export type { RecordingRead } from "./service-processor/recordings";
 export type { ChannelGrant, SessionRecord } from "./service-processor/session-record";
 export type { VmRow, VmView } from "./service-processor/table";
-
-/** Result of enrolling or updating a VM: the key only on enrolment. */
-export type VmEnrolment =
-	| { created: true; vm: VmView; key: string }
-	| { created: false; vm: VmView };
-
-/** Storage key marking a VM whose row was exported for a handoff. */
-function handoffKey(vmId: string): string {
-	return `handoff:${vmId}`;
-}
-
-function secondsFromEnv(value: string | undefined, fallbackSeconds: number): number {
-	const seconds = Number(value);
-	return Number.isFinite(seconds) && seconds > 0 ? seconds : fallbackSeconds;
-}
+export type { VmEnrolment } from "./service-processor/vm-registry";
 
 /**
  * One host's service processor: its host record, the SP table of VMs with
@@ -74,10 +61,10 @@ export class ServiceProcessor extends DurableObject<Env> {
 	private readonly viewers: Viewers;
 	private readonly relay: Relay;
 	private readonly directory: DirectorySync;
+	private readonly vms: VmRegistry;
+	private readonly upkeep: Upkeep;
 	private readonly sessionLimits: SessionLimits;
 	private schemaReady = false;
-	/** The alarm this instance last set (null: none), undefined until it knows. */
-	private alarmAtMs: number | null | undefined;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -87,10 +74,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 		this.agent = new AgentChannel(ctx);
 		this.recorder = new Recorder(ctx.storage, this.audit);
 		this.viewers = new Viewers(ctx, this.audit);
-		this.sessionLimits = {
-			idleMs: secondsFromEnv(env.SESSION_IDLE_TIMEOUT_SECONDS, 900) * 1000,
-			maxMs: secondsFromEnv(env.SESSION_MAX_DURATION_SECONDS, 43_200) * 1000,
-		};
+		this.sessionLimits = sessionLimitsFrom(env);
 		this.sessions = new SessionStore(
 			ctx,
 			this.audit,
@@ -101,6 +85,23 @@ export class ServiceProcessor extends DurableObject<Env> {
 		);
 		this.relay = new Relay(ctx, this.sessions, this.audit, this.recorder, this.viewers);
 		this.directory = new DirectorySync(ctx.storage.sql, env, () => this.hosts.get());
+		this.upkeep = new Upkeep({
+			storage: ctx.storage,
+			recordings: () => this.env.RECORDINGS,
+			sessions: this.sessions,
+			recorder: this.recorder,
+			directory: this.directory,
+		});
+		this.vms = new VmRegistry({
+			virtualMachine: (vmId) => virtualMachine(this.env, vmId),
+			storage: ctx.storage,
+			hosts: this.hosts,
+			table: this.table,
+			audit: this.audit,
+			sessions: this.sessions,
+			schemaReady: () => this.schemaReady,
+			storeRecordings: () => this.upkeep.storeRecordings(),
+		});
 		// An object that never held a host writes nothing: public routes (agent and
 		// channel upgrades) may name any host id, and must not create storage for it.
 		if (ctx.storage.kv.get(schemaVersionKey) !== undefined) {
@@ -108,7 +109,8 @@ export class ServiceProcessor extends DurableObject<Env> {
 			// After an eviction that closed the sockets, no session may stay open silently.
 			this.sessions.closeOrphaned();
 			// A constructor cannot await a put: the alarm stores what closed here.
-			if (this.recorder.hasNewlyFinished()) ctx.blockConcurrencyWhile(() => this.scheduleAlarm());
+			if (this.recorder.hasNewlyFinished())
+				ctx.blockConcurrencyWhile(() => this.upkeep.alarm.schedule());
 		}
 	}
 
@@ -124,7 +126,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 		if (!this.schemaReady) this.prepareSchema();
 		const result = await this.hosts.configure(hostId, input);
 		this.directory.queueFor(input.domain, result.created ? undefined : result.previousDomain);
-		await this.syncDirectory();
+		await this.upkeep.syncDirectory();
 		return result;
 	}
 
@@ -157,68 +159,22 @@ export class ServiceProcessor extends DurableObject<Env> {
 
 	/** Enrols a VM (claiming its id fleet-wide, minting its key) or updates its attributes. */
 	async enrollVm(vmId: string, input: VmInput): Promise<VmEnrolment> {
-		const host = this.hosts.require();
-		if (this.table.get(vmId)) return this.updateVm(vmId, input);
-		const vm = virtualMachine(this.env, vmId);
-		await vm.claimPlacement(host.hostId);
-		const key = newVmKey();
-		const row: VmRow = {
-			vmId,
-			keyHash: await hashSecret(key),
-			keyVersion: 1,
-			memoryMiB: input.memoryMiB,
-			vcpus: input.vcpus,
-			enrolledAt: new Date().toISOString(),
-		};
-		// A concurrent PUT for the same VM may have won the insert meanwhile.
-		if (!this.table.insert(row)) return this.updateVm(vmId, input);
-		this.audit.record("vm.enrolled", { vmId, detail: { keyVersion: 1 } });
-		return { created: true, vm: toVmView(row), key };
-	}
-
-	private updateVm(vmId: string, input: VmInput): VmEnrolment {
-		this.table.update(vmId, input);
-		this.audit.record("vm.updated", { vmId });
-		return { created: false, vm: toVmView(this.requireVm(vmId)) };
-	}
-
-	private requireVm(vmId: string): VmRow {
-		const row = this.table.get(vmId);
-		if (!row) throw new Problem("vm_not_found", "no such VM in this service processor's table");
-		return row;
+		return this.vms.enroll(vmId, input);
 	}
 
 	/** Mints a new key; the old one stops at once and sessions opened with it close. */
 	async rotateVmKey(vmId: string): Promise<{ keyVersion: number; key: string }> {
-		this.hosts.require();
-		this.requireVm(vmId);
-		const key = newVmKey();
-		const keyHash = await hashSecret(key);
-		this.requireVm(vmId);
-		const keyVersion = this.table.rotateKey(vmId, keyHash);
-		this.sessions.closeForVm(vmId, "key_rotated");
-		this.audit.record("vm.key_rotated", { vmId, detail: { keyVersion } });
-		await this.storeRecordings();
-		return { keyVersion, key };
+		return this.vms.rotateKey(vmId);
 	}
 
 	/** Removes a VM: its placement is released, its sessions closed. */
 	async removeVm(vmId: string): Promise<void> {
-		const host = this.hosts.require();
-		this.requireVm(vmId);
-		const vm = virtualMachine(this.env, vmId);
-		await vm.releasePlacement(host.hostId);
-		this.ctx.storage.kv.delete(handoffKey(vmId));
-		if (!this.table.delete(vmId)) return;
-		this.sessions.closeForVm(vmId, "vm_removed");
-		this.audit.record("vm.removed", { vmId });
-		await this.storeRecordings();
+		return this.vms.remove(vmId);
 	}
 
 	/** The SP table without keys or hashes. */
 	async listVms(): Promise<VmView[]> {
-		this.hosts.require();
-		return this.table.list().map(toVmView);
+		return this.vms.list();
 	}
 
 	/**
@@ -227,29 +183,17 @@ export class ServiceProcessor extends DurableObject<Env> {
 	 * broadcast chose it by placement, never as a domain's learned holder.
 	 */
 	async exportVm(vmId: string): Promise<VmRow | null> {
-		if (!this.schemaReady) return null;
-		const row = this.table.get(vmId);
-		if (row) this.ctx.storage.kv.put(handoffKey(vmId), Date.now());
-		return row ?? null;
+		return this.vms.export(vmId);
 	}
 
 	/** Handoff: inserts the row as-is (same key hash and version); idempotent. */
 	async adoptVm(row: VmRow): Promise<void> {
-		this.hosts.require();
-		// A VM coming back to a host it once left starts without the old handoff mark.
-		this.ctx.storage.kv.delete(handoffKey(row.vmId));
-		if (this.table.insert(row)) {
-			this.audit.record("vm.adopted", { vmId: row.vmId, detail: { keyVersion: row.keyVersion } });
-		}
+		this.vms.adopt(row);
 	}
 
 	/** Handoff: deletes the row and closes its sessions with `reason`; idempotent. */
 	async releaseVm(vmId: string, reason: string): Promise<void> {
-		if (!this.schemaReady) return;
-		this.sessions.closeForVm(vmId, reason);
-		this.ctx.storage.kv.delete(handoffKey(vmId));
-		if (this.table.delete(vmId)) this.audit.record("vm.released", { vmId, detail: { reason } });
-		await this.storeRecordings();
+		return this.vms.release(vmId, reason);
 	}
 
 	// ---- Sessions ----------------------------------------------------------
@@ -272,11 +216,11 @@ export class ServiceProcessor extends DurableObject<Env> {
 			sessions: this.sessions,
 			audit: this.audit,
 			sql: this.ctx.storage.sql,
-			handingOff: (vmId: string) => this.ctx.storage.kv.get(handoffKey(vmId)) !== undefined,
+			handingOff: (vmId: string) => this.vms.isHandingOff(vmId),
 		};
 		const opened = await openSession(parts, request, route);
 		const { idleMs, maxMs } = this.sessionLimits;
-		await this.scheduleAlarm(Date.now() + Math.min(idleMs, maxMs));
+		await this.upkeep.alarm.schedule(Date.now() + Math.min(idleMs, maxMs));
 		return opened;
 	}
 
@@ -296,7 +240,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 	async terminateSession(sessionId: string): Promise<boolean> {
 		if (!this.schemaReady || !this.sessions.get(sessionId)) return false;
 		this.sessions.close(sessionId, "terminated");
-		await this.storeRecordings();
+		await this.upkeep.storeRecordings();
 		return true;
 	}
 
@@ -358,12 +302,12 @@ export class ServiceProcessor extends DurableObject<Env> {
 		if (attachment?.role === "agent") this.agent.receive(message);
 		else if (attachment) this.relay.relay(socket, attachment, message);
 		// A relayed frame can close its session (buffer overflow); checked in memory.
-		if (this.recorder.hasNewlyFinished()) await this.storeRecordings();
+		if (this.recorder.hasNewlyFinished()) await this.upkeep.storeRecordings();
 	}
 
 	override async webSocketClose(socket: WebSocket, code: number, reason: string): Promise<void> {
 		this.onSocketGone(socket);
-		await this.storeRecordings();
+		await this.upkeep.storeRecordings();
 		try {
 			socket.close(code === 1005 || code === 1006 ? 1000 : code, reason);
 		} catch {
@@ -373,7 +317,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 
 	override async webSocketError(socket: WebSocket): Promise<void> {
 		this.onSocketGone(socket);
-		await this.storeRecordings();
+		await this.upkeep.storeRecordings();
 	}
 
 	private onSocketGone(socket: WebSocket): void {
@@ -384,62 +328,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 	// ---- Alarm: timeouts, recording puts and directory retries -------------
 
 	override async alarm(): Promise<void> {
-		// The alarm that woke us is spent.
-		this.alarmAtMs = undefined;
-		if (!this.schemaReady) return;
-		this.sessions.closeExpired(Date.now());
-		this.sessions.closeOrphaned();
-		await this.storeRecordings({ retry: true });
-		await this.syncDirectory();
-		await this.scheduleAlarm();
-	}
-
-	/**
-	 * Writes recordings of sessions that closed to R2. Called after anything
-	 * that may close a session; with `retry` (the alarm) also those whose put
-	 * failed before. A failure leaves the rows in SQLite for the alarm.
-	 */
-	private async storeRecordings({ retry = false }: { retry?: boolean } = {}): Promise<void> {
-		if (!retry && !this.recorder.hasNewlyFinished()) return;
-		const failed = await this.recorder.storeFinished(this.env.RECORDINGS);
-		if (failed === 0) return;
-		log("warn", "recording put failed; the alarm will retry", { failed });
-		await this.scheduleAlarm();
-	}
-
-	private async syncDirectory(): Promise<void> {
-		try {
-			await this.directory.run();
-		} catch (error) {
-			// The host row is written; the alarm retries until the directory agrees.
-			log("warn", "directory sync failed; will retry", {
-				error: error instanceof Error ? error.message : String(error),
-			});
-			await this.scheduleAlarm();
-		}
-	}
-
-	/**
-	 * Sets the alarm to the earliest deadline. `newDeadlineMs` is the only
-	 * deadline added since the alarm was last set (a new session's): when the
-	 * alarm is already earlier, nothing needs scanning or writing.
-	 */
-	private async scheduleAlarm(newDeadlineMs?: number): Promise<void> {
-		if (newDeadlineMs !== undefined && this.alarmAtMs !== undefined) {
-			if (this.alarmAtMs !== null && this.alarmAtMs <= newDeadlineMs) return;
-			await this.ctx.storage.setAlarm(newDeadlineMs);
-			this.alarmAtMs = newDeadlineMs;
-			return;
-		}
-		const deadlines = [this.sessions.nextDeadlineMs()];
-		if (this.directory.hasPending()) deadlines.push(Date.now() + directoryRetryMs);
-		if (this.recorder.hasUnstored()) deadlines.push(Date.now() + recordingRetryMs);
-		const defined = deadlines.filter((deadline) => deadline !== undefined);
-		const nextMs = defined.length === 0 ? null : Math.min(...defined);
-		if (nextMs === this.alarmAtMs) return;
-		if (nextMs === null) await this.ctx.storage.deleteAlarm();
-		else await this.ctx.storage.setAlarm(nextMs);
-		this.alarmAtMs = nextMs;
+		await this.upkeep.onAlarm(this.schemaReady);
 	}
 
 	/** Whether the host agent's control channel is live now (kept out of the host record the risk rules read). */

@@ -2,7 +2,8 @@
  * The function-transfer sequence of US 9,032,122 B2, run by the device that
  * holds the driver's mapping: reserve a VF on the target device (idempotent by
  * transfer id) and compute its base and offset, then hold the mapping, store
- * the new offset with a bumped version, lift, and release the source slot.
+ * the new offset with a bumped version, lift, and release the source slot
+ * (the steps themselves are in ./transfer-steps.ts; this module orders them).
  *
  * Every step is persisted before the next begins, and every step re-reads the
  * persisted step before writing, so the request that started a transfer and
@@ -12,16 +13,21 @@
  * everything the lift needs was computed before the hold.
  */
 
-import { addressKey, formatHex, mappingOffset } from "../../shared/pci";
+import { addressKey } from "../../shared/pci";
 import { Problem } from "../../shared/problem";
 import { log } from "../../workers/log";
 import type { DeviceContext } from "./context";
 import type { MappingRow, TransferRow, TransferStep } from "./rows";
+import {
+	finishTransfer,
+	holdMapping,
+	liftHold,
+	loadTransfer,
+	reserveTarget,
+	rollBackTransfer,
+	stepTimeoutMs,
+} from "./transfer-steps";
 
-/** How long a step before the hold may take before the alarm rolls it back. */
-export const stepTimeoutMs = 10_000;
-/** The hold's lease: past it the alarm lifts the hold itself. */
-export const holdLeaseMs = 1_000;
 /** Back-off before the alarm retries a step whose peer was unreachable. */
 const retryMs = 1_000;
 
@@ -34,9 +40,6 @@ export interface TransferOrder {
 	/** The allocation the caller believes serves the mapping now; refused if stale. */
 	fromAllocationId?: string;
 }
-
-/** Problems that mean the target reserved nothing, so the transfer never began. */
-const refusals = new Set(["device_not_found", "no_free_vf", "invalid_request"]);
 
 /** Runs and resumes transfers for one device's translation table. */
 export class TransferEngine {
@@ -68,7 +71,7 @@ export class TransferEngine {
 	async #start(order: TransferOrder, key: string, untilStep: TransferStep): Promise<TransferRow> {
 		this.#running.add(order.transferId);
 		try {
-			if (!this.#load(order.transferId)) {
+			if (!loadTransfer(this.device.sql, order.transferId)) {
 				this.#create(order, key);
 				await this.device.scheduleAlarm();
 			}
@@ -114,16 +117,16 @@ export class TransferEngine {
 			if (transfer.step === untilStep || transfer.step === "completed") return transfer;
 			switch (transfer.step) {
 				case "reserving":
-					await this.#reserve(transfer);
+					await reserveTarget(this.device, transfer);
 					break;
 				case "reserved":
-					await this.#hold(transfer);
+					await holdMapping(this.device, transfer);
 					break;
 				case "held":
-					this.#lift(transfer);
+					liftHold(this.device, transfer);
 					break;
 				case "lifted":
-					await this.#finish(transfer);
+					await finishTransfer(this.device, transfer);
 					break;
 				case "rolled_back":
 					throw new Problem("internal", `transfer ${transferId} was rolled back`);
@@ -132,188 +135,6 @@ export class TransferEngine {
 			// (the hold sets its lease alarm itself, inside the hold window).
 			if (transfer.step !== "reserved") await this.device.scheduleAlarm();
 		}
-	}
-
-	/** Reserves the target VF and computes base and offset; nothing is held yet. */
-	async #reserve(transfer: TransferRow): Promise<void> {
-		const mapping = this.#mapping(transfer.address_key);
-		const target = this.device.peer(transfer.to_host_id, transfer.to_bdf);
-		let reserved: Awaited<ReturnType<typeof target.reserveVf>>;
-		try {
-			reserved = await target.reserveVf({
-				allocationId: transfer.transfer_id,
-				vmId: mapping.vm_id,
-				virtualAddress: mapping.virtual_address,
-				ownerHostId: this.device.identity().hostId,
-				ownerBdf: this.device.identity().bdf,
-				minSize: mapping.size,
-			});
-		} catch (error) {
-			const code = (error as { code?: unknown }).code;
-			if (typeof code === "string" && refusals.has(code) && this.#stepIs(transfer, "reserving")) {
-				this.device.sql.exec("DELETE FROM transfers WHERE transfer_id = ?", transfer.transfer_id);
-			}
-			throw error;
-		}
-		if (!this.#stepIs(transfer, "reserving")) {
-			// The alarm rolled this transfer back while the reservation was in flight.
-			await target.releaseVf(transfer.transfer_id);
-			return;
-		}
-		const offset = mappingOffset(BigInt(reserved.baseAddress), BigInt(mapping.virtual_address));
-		this.device.sql.exec(
-			`UPDATE transfers SET step = 'reserved', to_vf_index = ?, to_vf_bdf = ?, to_base = ?,
-				offset = ?, deadline_ms = ? WHERE transfer_id = ?`,
-			reserved.vfIndex,
-			reserved.vfBdf,
-			reserved.baseAddress,
-			formatHex(offset),
-			Date.now() + stepTimeoutMs,
-			transfer.transfer_id,
-		);
-	}
-
-	/** Holds the mapping durably and tells the driver; the lift follows at once. */
-	async #hold(transfer: TransferRow): Promise<void> {
-		const { sql, storage } = this.device;
-		const nowMs = Date.now();
-		const mapping = this.#mapping(transfer.address_key);
-		storage.transactionSync(() => {
-			sql.exec(
-				"UPDATE mappings SET state = 'held', hold_transfer_id = ? WHERE address_key = ?",
-				transfer.transfer_id,
-				transfer.address_key,
-			);
-			sql.exec(
-				"UPDATE transfers SET step = 'held', hold_started_ms = ?, deadline_ms = ? WHERE transfer_id = ?",
-				nowMs,
-				nowMs + holdLeaseMs,
-				transfer.transfer_id,
-			);
-			this.device.recordEvent({
-				type: "mapping.held",
-				vfIndex: transfer.from_vf_index,
-				virtualAddress: mapping.virtual_address,
-				transferId: transfer.transfer_id,
-				mappingVersion: mapping.version,
-			});
-			this.#notifyDriver("vf.hold", transfer, mapping, {
-				hostId: transfer.from_host_id,
-				bdf: transfer.from_bdf,
-				vfIndex: transfer.from_vf_index,
-			});
-		});
-		// The driver hears of the hold as soon as the service processor takes it;
-		// the outbox keeps `vf.hold` ahead of the lift's `vf.lift` on that channel.
-		this.device.outbox.flushChannel(`agent:${this.device.identity().hostId}`).catch((error) => {
-			log("warn", "vf.hold delivery pass failed", { error: String(error) });
-		});
-		// The hold window holds only the table write: once the hold's lease alarm
-		// is set, the lift follows. No fsync is awaited here: the output gate keeps
-		// every outgoing message (vf.hold included) until the hold is durable, and
-		// a hold lost with its lift in a crash leaves a `reserved` step that rolls back.
-		await this.device.scheduleAlarm();
-	}
-
-	/** Stores the new offset, bumps the version and lifts the hold, in one transaction. */
-	#lift(transfer: TransferRow): void {
-		const { sql, storage } = this.device;
-		const mapping = this.#mapping(transfer.address_key);
-		const nowMs = Date.now();
-		const version = mapping.version + 1;
-		const to = {
-			hostId: transfer.to_host_id,
-			bdf: transfer.to_bdf,
-			vfIndex: transfer.to_vf_index ?? 0,
-		};
-		storage.transactionSync(() => {
-			sql.exec(
-				`UPDATE mappings SET target_host_id = ?, target_bdf = ?, target_vf_index = ?,
-					target_allocation_id = ?, offset = ?, version = ?, state = 'active', hold_transfer_id = NULL
-				 WHERE address_key = ?`,
-				to.hostId,
-				to.bdf,
-				to.vfIndex,
-				transfer.transfer_id,
-				transfer.offset,
-				version,
-				transfer.address_key,
-			);
-			sql.exec(
-				"UPDATE transfers SET step = 'lifted', mapping_version = ?, deadline_ms = ? WHERE transfer_id = ?",
-				version,
-				nowMs + stepTimeoutMs,
-				transfer.transfer_id,
-			);
-			this.device.recordEvent({
-				type: "mapping.lifted",
-				vfIndex: transfer.from_vf_index,
-				virtualAddress: mapping.virtual_address,
-				transferId: transfer.transfer_id,
-				durationMs: nowMs - (transfer.hold_started_ms ?? nowMs),
-				mappingVersion: version,
-			});
-			this.#notifyDriver("vf.lift", transfer, mapping, to);
-			const me = this.device.identity();
-			this.device.outbox.add(
-				{
-					channel: `vm:${mapping.vm_id}`,
-					attach: {
-						hostId: me.hostId,
-						bdf: me.bdf,
-						vfIndex: to.vfIndex,
-						virtualAddress: mapping.virtual_address,
-					},
-				},
-				nowMs,
-			);
-		});
-		this.device.waiters.lifted(transfer.address_key);
-	}
-
-	/** Activates the target VF and releases the source slot; both idempotent. */
-	async #finish(transfer: TransferRow): Promise<void> {
-		await this.device.peer(transfer.to_host_id, transfer.to_bdf).activateVf(transfer.transfer_id);
-		await this.device
-			.peer(transfer.from_host_id, transfer.from_bdf)
-			.releaseVf(transfer.from_allocation_id);
-		if (!this.#stepIs(transfer, "lifted")) return;
-		const nowMs = Date.now();
-		this.device.storage.transactionSync(() => {
-			this.device.sql.exec(
-				"UPDATE transfers SET step = 'completed', finished_ms = ? WHERE transfer_id = ?",
-				nowMs,
-				transfer.transfer_id,
-			);
-			this.device.recordEvent({
-				type: "transfer.completed",
-				vfIndex: transfer.to_vf_index,
-				virtualAddress: this.#mapping(transfer.address_key).virtual_address,
-				transferId: transfer.transfer_id,
-				durationMs: nowMs - transfer.started_ms,
-				mappingVersion: transfer.mapping_version,
-			});
-		});
-		await this.device.outbox.flush();
-	}
-
-	/** Releases the target reservation and closes a transfer that never held the mapping. */
-	async #rollBack(transfer: TransferRow): Promise<void> {
-		await this.device.peer(transfer.to_host_id, transfer.to_bdf).releaseVf(transfer.transfer_id);
-		if (!this.#stepIs(transfer, transfer.step)) return;
-		this.device.storage.transactionSync(() => {
-			this.device.sql.exec(
-				"UPDATE transfers SET step = 'rolled_back', finished_ms = ? WHERE transfer_id = ?",
-				Date.now(),
-				transfer.transfer_id,
-			);
-			this.device.recordEvent({
-				type: "transfer.rolled_back",
-				vfIndex: transfer.from_vf_index,
-				virtualAddress: this.#mapping(transfer.address_key).virtual_address,
-				transferId: transfer.transfer_id,
-			});
-		});
 	}
 
 	/**
@@ -328,7 +149,7 @@ export class TransferEngine {
 			if (this.#running.has(transfer.transfer_id) && Date.now() < transfer.deadline_ms) continue;
 			try {
 				if (transfer.step === "reserving" || transfer.step === "reserved")
-					await this.#rollBack(transfer);
+					await rollBackTransfer(this.device, transfer);
 				else await this.#drive(transfer.transfer_id, "completed");
 			} catch (error) {
 				log("warn", "transfer step failed; retrying later", {
@@ -347,7 +168,7 @@ export class TransferEngine {
 
 	/** The step `transferId` has reached, or null when it never began here. */
 	stepOf(transferId: string): TransferStep | null {
-		return this.#load(transferId)?.step ?? null;
+		return loadTransfer(this.device.sql, transferId)?.step ?? null;
 	}
 
 	/** When the alarm must next look at an open transfer, if any. */
@@ -360,49 +181,9 @@ export class TransferEngine {
 		return row?.due ?? undefined;
 	}
 
-	#notifyDriver(
-		type: "vf.hold" | "vf.lift",
-		transfer: TransferRow,
-		mapping: MappingRow,
-		fn: { hostId: string; bdf: string; vfIndex: number },
-	): void {
-		const me = this.device.identity();
-		this.device.outbox.add(
-			{
-				channel: `agent:${me.hostId}`,
-				command: {
-					type,
-					...fn,
-					vmId: mapping.vm_id,
-					virtualAddress: mapping.virtual_address,
-					transferId: transfer.transfer_id,
-				},
-			},
-			Date.now(),
-		);
-	}
-
-	#load(transferId: string): TransferRow | undefined {
-		return this.device.sql
-			.exec<TransferRow>("SELECT * FROM transfers WHERE transfer_id = ?", transferId)
-			.toArray()[0];
-	}
-
 	#require(transferId: string): TransferRow {
-		const transfer = this.#load(transferId);
+		const transfer = loadTransfer(this.device.sql, transferId);
 		if (!transfer) throw new Problem("not_found", `no transfer ${transferId}`);
 		return transfer;
-	}
-
-	#stepIs(transfer: TransferRow, step: TransferStep): boolean {
-		return this.#load(transfer.transfer_id)?.step === step;
-	}
-
-	#mapping(key: string): MappingRow {
-		const [mapping] = this.device.sql
-			.exec<MappingRow>("SELECT * FROM mappings WHERE address_key = ?", key)
-			.toArray();
-		if (!mapping) throw new Error(`transfer refers to missing mapping ${key}`);
-		return mapping;
 	}
 }

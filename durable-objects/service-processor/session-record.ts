@@ -73,6 +73,19 @@ export interface SessionLimits {
 	maxMs: number;
 }
 
+function secondsFromEnv(value: string | undefined, fallbackSeconds: number): number {
+	const seconds = Number(value);
+	return Number.isFinite(seconds) && seconds > 0 ? seconds : fallbackSeconds;
+}
+
+/** The idle and maximum-duration limits configured in `env` (15 min and 12 h by default). */
+export function sessionLimitsFrom(env: Env): SessionLimits {
+	return {
+		idleMs: secondsFromEnv(env.SESSION_IDLE_TIMEOUT_SECONDS, 900) * 1000,
+		maxMs: secondsFromEnv(env.SESSION_MAX_DURATION_SECONDS, 43_200) * 1000,
+	};
+}
+
 /** A row of the sessions table. */
 export type SessionRow = {
 	session_id: string;

@@ -1,0 +1,148 @@
+import { hashSecret, newVmKey } from "../../shared/keys";
+import { Problem } from "../../shared/problem";
+import type { VmInput } from "../../shared/schemas/vms";
+import type { virtualMachine } from "../stubs";
+import type { AuditTrail } from "./audit";
+import type { HostStore } from "./host";
+import type { SessionStore } from "./sessions";
+import { toVmView, type VmRow, type VmTable, type VmView } from "./table";
+
+/**
+ * What admins and migrations do to the SP table: enrol (claiming the VM id
+ * fleet-wide), rotate a key, remove, and the three handoff primitives. A VM
+ * whose row was exported carries a handoff mark until it is released, so a
+ * learned route cannot pick this SP while two of them hold the row.
+ */
+
+/** Result of enrolling or updating a VM: the key only on enrolment. */
+export type VmEnrolment =
+	| { created: true; vm: VmView; key: string }
+	| { created: false; vm: VmView };
+
+/** Storage key marking a VM whose row was exported for a handoff. */
+function handoffKey(vmId: string): string {
+	return `handoff:${vmId}`;
+}
+
+/** The parts of a service processor the SP-table operations work on. */
+export interface VmRegistryParts {
+	/** The VM's object (read through the service processor's current `env`). */
+	virtualMachine(vmId: string): ReturnType<typeof virtualMachine>;
+	storage: DurableObjectStorage;
+	hosts: HostStore;
+	table: VmTable;
+	audit: AuditTrail;
+	sessions: SessionStore;
+	/** False until the object holds a host (nothing stored yet). */
+	schemaReady(): boolean;
+	/** Writes the recordings of sessions that an operation closed. */
+	storeRecordings(): Promise<void>;
+}
+
+/** The SP table's operations, each with its audit record and session closes. */
+export class VmRegistry {
+	constructor(private readonly parts: VmRegistryParts) {}
+
+	/** True while the VM's row is exported and not yet released. */
+	isHandingOff(vmId: string): boolean {
+		return this.parts.storage.kv.get(handoffKey(vmId)) !== undefined;
+	}
+
+	/** Enrols a VM (claiming its id fleet-wide, minting its key) or updates its attributes. */
+	async enroll(vmId: string, input: VmInput): Promise<VmEnrolment> {
+		const { hosts, table, audit } = this.parts;
+		const host = hosts.require();
+		if (table.get(vmId)) return this.update(vmId, input);
+		const vm = this.parts.virtualMachine(vmId);
+		await vm.claimPlacement(host.hostId);
+		const key = newVmKey();
+		const row: VmRow = {
+			vmId,
+			keyHash: await hashSecret(key),
+			keyVersion: 1,
+			memoryMiB: input.memoryMiB,
+			vcpus: input.vcpus,
+			enrolledAt: new Date().toISOString(),
+		};
+		// A concurrent PUT for the same VM may have won the insert meanwhile.
+		if (!table.insert(row)) return this.update(vmId, input);
+		audit.record("vm.enrolled", { vmId, detail: { keyVersion: 1 } });
+		return { created: true, vm: toVmView(row), key };
+	}
+
+	private update(vmId: string, input: VmInput): VmEnrolment {
+		this.parts.table.update(vmId, input);
+		this.parts.audit.record("vm.updated", { vmId });
+		return { created: false, vm: toVmView(this.require(vmId)) };
+	}
+
+	private require(vmId: string): VmRow {
+		const row = this.parts.table.get(vmId);
+		if (!row) throw new Problem("vm_not_found", "no such VM in this service processor's table");
+		return row;
+	}
+
+	/** Mints a new key; the old one stops at once and sessions opened with it close. */
+	async rotateKey(vmId: string): Promise<{ keyVersion: number; key: string }> {
+		const { hosts, table, sessions, audit } = this.parts;
+		hosts.require();
+		this.require(vmId);
+		const key = newVmKey();
+		const keyHash = await hashSecret(key);
+		this.require(vmId);
+		const keyVersion = table.rotateKey(vmId, keyHash);
+		sessions.closeForVm(vmId, "key_rotated");
+		audit.record("vm.key_rotated", { vmId, detail: { keyVersion } });
+		await this.parts.storeRecordings();
+		return { keyVersion, key };
+	}
+
+	/** Removes a VM: its placement is released, its sessions closed. */
+	async remove(vmId: string): Promise<void> {
+		const { storage, hosts, table, sessions, audit } = this.parts;
+		const host = hosts.require();
+		this.require(vmId);
+		const vm = this.parts.virtualMachine(vmId);
+		await vm.releasePlacement(host.hostId);
+		storage.kv.delete(handoffKey(vmId));
+		if (!table.delete(vmId)) return;
+		sessions.closeForVm(vmId, "vm_removed");
+		audit.record("vm.removed", { vmId });
+		await this.parts.storeRecordings();
+	}
+
+	/** The SP table without keys or hashes. */
+	list(): VmView[] {
+		this.parts.hosts.require();
+		return this.parts.table.list().map(toVmView);
+	}
+
+	/** Handoff: the row as stored, marked as handing off; null when there is none. */
+	export(vmId: string): VmRow | null {
+		if (!this.parts.schemaReady()) return null;
+		const row = this.parts.table.get(vmId);
+		if (row) this.parts.storage.kv.put(handoffKey(vmId), Date.now());
+		return row ?? null;
+	}
+
+	/** Handoff: inserts the row as-is (same key hash and version); idempotent. */
+	adopt(row: VmRow): void {
+		const { storage, hosts, table, audit } = this.parts;
+		hosts.require();
+		// A VM coming back to a host it once left starts without the old handoff mark.
+		storage.kv.delete(handoffKey(row.vmId));
+		if (table.insert(row)) {
+			audit.record("vm.adopted", { vmId: row.vmId, detail: { keyVersion: row.keyVersion } });
+		}
+	}
+
+	/** Handoff: deletes the row and closes its sessions with `reason`; idempotent. */
+	async release(vmId: string, reason: string): Promise<void> {
+		const { storage, table, sessions, audit } = this.parts;
+		if (!this.parts.schemaReady()) return;
+		sessions.closeForVm(vmId, reason);
+		storage.kv.delete(handoffKey(vmId));
+		if (table.delete(vmId)) audit.record("vm.released", { vmId, detail: { reason } });
+		await this.parts.storeRecordings();
+	}
+}
