@@ -49,8 +49,9 @@ export function registerFleetCommands(program) {
 							...host,
 							cpu: host.cpu?.model,
 							hypervisor: host.hypervisor && `${host.hypervisor.name} ${host.hypervisor.version}`,
+							agent: host.agentConnected ? "connected" : "disconnected",
 						})),
-						["hostId", "domain", "site", "cpu", "memoryMiB", "hypervisor"],
+						["hostId", "domain", "site", "cpu", "memoryMiB", "hypervisor", "agent"],
 					),
 				);
 			}),

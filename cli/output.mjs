@@ -65,7 +65,7 @@ export function printTable(rows, columns) {
 	const cell = (/** @type {unknown} */ value) =>
 		value === undefined || value === null ? "-" : String(value);
 	const headings = columns.map((column) =>
-		column.replace(/([a-z])([A-Z])/g, "$1 $2").toUpperCase(),
+		column.replace(/([a-z])([A-Z][a-z])/g, "$1 $2").toUpperCase(),
 	);
 	const widths = columns.map((column, index) =>
 		Math.max(headings[index]?.length ?? 0, ...rows.map((row) => cell(row[column]).length)),

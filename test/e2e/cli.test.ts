@@ -1,5 +1,5 @@
 // Proves the `edgevisor` CLI against the real Worker under `wrangler dev`:
-// key files written 0600, `--json`, and server problems printed as one line
+// key files written 0600, the hosts table, `--json`, and server problems printed as one line
 // with their exit code. Local failures are in cli-errors.test.ts; the
 // interactive console, migrations and devices are not covered here.
 import { mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
@@ -54,6 +54,16 @@ describe("edgevisor against the Worker", () => {
 		expect(key).toMatch(/^[A-Za-z0-9_-]{43}$/);
 		expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
 		expect(run.stdout).not.toContain(key);
+	});
+
+	it("lists hosts of a domain with whether their agent is connected", async () => {
+		const run = await runCli(["hosts", "list", "--domain", host.domain], adminEnv);
+		expect(run.exitCode).toBe(0);
+		const [header, row] = linesOf(run.stdout);
+		expect(header).toContain("AGENT");
+		expect(header).toContain("MEMORY MIB");
+		expect(row).toContain(host.hostId);
+		expect(row).toContain("disconnected");
 	});
 
 	it("prints the API's JSON with --json", async () => {
