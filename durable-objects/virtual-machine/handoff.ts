@@ -6,14 +6,17 @@
  * step is idempotent, so the alarm resumes an interrupted handoff. Between
  * adopt and release two tables hold the row; the placement decides which
  * answers a broadcast, and it moves only after the target has the row, so
- * the VM is never in zero tables and never answered from two.
+ * the VM is never in zero tables and never answered from two. A migration
+ * cancelled too late (the agent completed the move anyway) is handed over the
+ * same way and stays `cancelled` (./cancellation.ts).
  */
 import { asProblem } from "../../shared/problem";
 import type { MigrationRecord } from "../../shared/schemas/migrations";
 import { deviceStub } from "../pci-device/peers";
 import { serviceProcessor } from "../stubs";
 import type { AttachedFunction } from "../virtual-machine";
-import { isTerminal, type MigrationChange, type MigrationStore } from "./migration-store";
+import { handedOverAfterCancel, mayHandOver } from "./cancellation";
+import type { MigrationChange, MigrationStore } from "./migration-store";
 import type { VmPorts } from "./migrations";
 
 /** What a handoff needs from the migration coordinator. */
@@ -55,6 +58,10 @@ function finish(ports: HandoffPorts, record: MigrationRecord, ok: boolean, reaso
 	const now = new Date();
 	const change = ports.ctx.storage.transactionSync(() => {
 		ports.store.setHandoff(record.migrationId, { step: "done" });
+		if (record.state === "cancelled") {
+			if (ok) ports.complete(record, now);
+			return ports.store.update(handedOverAfterCancel(record, ok, reason, now));
+		}
 		if (!ok) return ports.store.update(ports.fail(record, reason, now));
 		ports.complete(record, now);
 		return ports.store.update({
@@ -73,7 +80,7 @@ export async function runHandoff(ports: HandoffPorts, migrationId: string): Prom
 	for (;;) {
 		const state = store.handoff(migrationId);
 		const record = store.get(migrationId);
-		if (!state || !record || isTerminal(record) || state.step === "done") return;
+		if (!state || !record || !mayHandOver(record) || state.step === "done") return;
 		const source = serviceProcessor(env, record.sourceHostId);
 		const target = serviceProcessor(env, record.targetHostId);
 		switch (state.step) {

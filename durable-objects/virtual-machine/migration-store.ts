@@ -153,6 +153,22 @@ export class MigrationStore {
 		return row?.handoff ? (JSON.parse(row.handoff) as HandoffState) : null;
 	}
 
+	/**
+	 * Migrations whose handoff is under way, oldest first: the active one after
+	 * `migration.completed`, or one cancelled too late (see ./cancellation.ts).
+	 */
+	pendingHandoffs(): string[] {
+		return this.sql
+			.exec<{ migration_id: string }>(
+				`SELECT migration_id FROM migrations
+				 WHERE handoff IS NOT NULL AND json_extract(handoff, '$.step') <> 'done'
+				   AND (active = 1 OR json_extract(record, '$.cancellation.outcome') = 'too_late')
+				 ORDER BY created_at, rowid`,
+			)
+			.toArray()
+			.map((row) => row.migration_id);
+	}
+
 	/** Persists the handoff's next step. */
 	setHandoff(migrationId: string, state: HandoffState): void {
 		this.sql.exec(

@@ -8,12 +8,7 @@
  */
 import { Problem } from "../../shared/problem";
 import { assess } from "../../shared/risk";
-import {
-	abandonOpen,
-	dispatchPending,
-	expireOverdue,
-	nextDeadlineMs,
-} from "../../shared/risk/progress";
+import { dispatchPending, expireOverdue, nextDeadlineMs } from "../../shared/risk/progress";
 import type {
 	MigrationEvent,
 	MigrationRecord,
@@ -21,6 +16,7 @@ import type {
 } from "../../shared/schemas/migrations";
 import { fleet as fleetStub, serviceProcessor } from "../stubs";
 import type { AttachedFunction, Placement } from "../virtual-machine";
+import { cancelledRecord } from "./cancellation";
 import { type HandoffPorts, runHandoff } from "./handoff";
 import { gatherInputs, historyWindowMs } from "./migration-facts";
 import { isTerminal, MigrationStore, type OutboxCall } from "./migration-store";
@@ -117,7 +113,11 @@ export class MigrationCoordinator {
 		return this.store.list();
 	}
 
-	/** Cancels a migration that is still validating or migrating (before its handoff). */
+	/**
+	 * Cancels a migration that is still validating or migrating (before its
+	 * handoff). Cancelled while migrating, the agent's next report still
+	 * decides where the VM ends (see ./cancellation.ts).
+	 */
 	async cancel(migrationId: string): Promise<MigrationRecord> {
 		const change = this.ctx.storage.transactionSync(() => {
 			const record = this.mustGet(migrationId);
@@ -132,12 +132,7 @@ export class MigrationCoordinator {
 				hostId: record.sourceHostId,
 				command: { type: "migration.cancel", migrationId },
 			});
-			return this.store.update({
-				...record,
-				state: "cancelled",
-				validationSets: abandonOpen(record.validationSets, "migration cancelled"),
-				updatedAt: new Date().toISOString(),
-			});
+			return this.store.update(cancelledRecord(record, new Date()));
 		});
 		this.streams.publish(change);
 		await this.afterChange();
@@ -210,22 +205,27 @@ export class MigrationCoordinator {
 	private async afterChange(): Promise<void> {
 		await this.scheduleAlarm();
 		await this.flush();
-		const active = this.store.active();
-		if (active && this.store.handoff(active.migrationId)) {
-			await this.handoff(active.migrationId);
+		if (this.store.pendingHandoffs().length > 0) {
+			await this.handoffs();
 			await this.flush();
 		}
 		await this.scheduleAlarm();
 	}
 
-	private handoff(migrationId: string): Promise<void> {
+	private handoffs(): Promise<void> {
 		// One handoff run at a time: a second completion webhook waits for the first.
-		this.#handoff ??= runHandoff(this.handoffPorts(), migrationId)
-			.catch((error) => console.warn("migration handoff paused", migrationId, String(error)))
-			.finally(() => {
-				this.#handoff = undefined;
-			});
+		this.#handoff ??= this.runPendingHandoffs().finally(() => {
+			this.#handoff = undefined;
+		});
 		return this.#handoff;
+	}
+
+	private async runPendingHandoffs(): Promise<void> {
+		for (const migrationId of this.store.pendingHandoffs()) {
+			await runHandoff(this.handoffPorts(), migrationId).catch((error) =>
+				console.warn("migration handoff paused", migrationId, String(error)),
+			);
+		}
 	}
 
 	private handoffPorts(): HandoffPorts {
@@ -284,9 +284,8 @@ export class MigrationCoordinator {
 		if (active) {
 			const deadline = nextDeadlineMs(active.validationSets);
 			if (deadline !== undefined) wakeups.push(deadline);
-			const handoff = this.store.handoff(active.migrationId);
-			if (handoff && handoff.step !== "done") wakeups.push(now + retryDelayMs);
 		}
+		if (this.store.pendingHandoffs().length > 0) wakeups.push(now + retryDelayMs);
 		if (wakeups.length > 0) await this.ctx.storage.setAlarm(Math.min(...wakeups));
 	}
 }

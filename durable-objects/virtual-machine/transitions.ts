@@ -6,6 +6,7 @@
  */
 import { abandonOpen, applyResult, verdictOf } from "../../shared/risk/progress";
 import type { MigrationEvent, MigrationRecord } from "../../shared/schemas/migrations";
+import { applyAfterCancel } from "./cancellation";
 import {
 	isTerminal,
 	type MigrationChange,
@@ -93,7 +94,8 @@ export function queueValidation(store: MigrationStore, record: MigrationRecord, 
 /**
  * Applies an agent's event; null when it changes nothing (late, repeated, or
  * arriving in a state where it has no meaning). `migration.completed` only
- * records the start of the handoff; the coordinator runs it.
+ * records the start of the handoff; the coordinator runs it. A cancelled
+ * migration still hears the agent's report on where the VM ended (./cancellation.ts).
  */
 export function applyEvent(
 	store: MigrationStore,
@@ -103,6 +105,7 @@ export function applyEvent(
 	const now = new Date();
 	const handingOver = store.handoff(record.migrationId) !== null;
 	const updatedAt = now.toISOString();
+	if (record.state === "cancelled") return applyAfterCancel(store, record, event, now);
 	switch (event.type) {
 		case "validation.result": {
 			if (record.state !== "validating") return null;

@@ -132,6 +132,29 @@ export const MigrationState = z.enum([
 ]);
 export type MigrationState = z.infer<typeof MigrationState>;
 
+/**
+ * How a cancel ended (additive to API.md). A cancel while `validating` stops
+ * the migration before the agent was asked to move anything. A cancel while
+ * `migrating` reaches an agent that is already copying the VM: the agent's
+ * next report decides where the VM runs, and the fleet follows it.
+ */
+export const Cancellation = z
+	.object({
+		requestedAt: z.string().openapi({ description: "when the cancel was accepted" }),
+		during: z.enum(["validating", "migrating"]).openapi({
+			description: "the state the migration was in when it was cancelled",
+		}),
+		outcome: z.enum(["stopped", "unconfirmed", "too_late"]).openapi({
+			description:
+				"`stopped`: the VM stays on the source (cancelled before `migration.start`, or the agent reported `migration.failed` after the cancel). `unconfirmed`: cancelled while the agent was moving the VM and the agent has not reported since; the VM counts as on the source. `too_late`: the agent reported `migration.completed` after the cancel — the VM had already moved, so its SP-table row, placement and virtual functions were handed over to the target as for a completed migration; `state` stays `cancelled`.",
+		}),
+		detail: z
+			.string()
+			.openapi({ description: "the outcome in words, naming the host the VM runs on" }),
+	})
+	.openapi("Cancellation");
+export type Cancellation = z.infer<typeof Cancellation>;
+
 /** A migration as the API returns it. */
 export const MigrationRecord = z
 	.object({
@@ -144,6 +167,9 @@ export const MigrationRecord = z
 			.object({ stage: z.enum(["validation", "migration"]), reason: z.string() })
 			.optional(),
 		progress: z.object({ percent: z.number(), phase: z.string().optional() }),
+		cancellation: Cancellation.optional().openapi({
+			description: "present once cancelled: when, from which state, and where the VM ended",
+		}),
 		assessment: Assessment,
 		validationSets: z.array(SetState),
 		dryRun: z.boolean().optional(),

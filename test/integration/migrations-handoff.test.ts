@@ -11,21 +11,7 @@ import type { VmRow } from "../../durable-objects/service-processor";
 import type { VirtualMachine } from "../../durable-objects/virtual-machine";
 import { openSession } from "../support/console";
 import { admin } from "../support/http";
-import {
-	getMigration,
-	migrationSetup,
-	sendWebhook,
-	spObject,
-	startMigration,
-	vmObject,
-} from "../support/migration";
-
-async function migratingVm() {
-	const setup = await migrationSetup();
-	const record = await startMigration(setup.vmId, setup.target.hostId);
-	expect(record.state).toBe("migrating");
-	return { ...setup, migrationId: record.migrationId };
-}
+import { getMigration, migratingVm, sendWebhook, spObject, vmObject } from "../support/migration";
 
 /** Simulates an object that stopped after persisting `step` (and, for later steps, doing the earlier ones). */
 async function interruptAt(vmId: string, migrationId: string, step: string, row: VmRow) {

@@ -44,6 +44,14 @@ export async function startMigration(vmId: string, targetHostId: string): Promis
 	return (await response.json()) as MigrationRecord;
 }
 
+/** A twin-host migration (no validation to run), already `migrating`. */
+export async function migratingVm() {
+	const setup = await migrationSetup();
+	const record = await startMigration(setup.vmId, setup.target.hostId);
+	if (record.state !== "migrating") throw new Error(`migration is ${record.state}, not migrating`);
+	return { ...setup, migrationId: record.migrationId };
+}
+
 /** GET /v1/migrations/{id}, asserting 200. */
 export async function getMigration(migrationId: string): Promise<MigrationRecord> {
 	const response = await admin("GET", `/v1/migrations/${migrationId}`);
