@@ -189,6 +189,14 @@ export class MigrationCoordinator {
 				`VM ${active.vmId} is already migrating (${active.migrationId}, ${active.state})`,
 			);
 		}
+		// A cancelled migration the agent completed anyway is still handing the VM over.
+		const [handoff] = this.store.pendingHandoffs();
+		if (handoff) {
+			throw new Problem(
+				"migration_in_progress",
+				`the VM is still being handed over to the target of ${handoff}`,
+			);
+		}
 	}
 
 	private mustGet(migrationId: string): MigrationRecord {

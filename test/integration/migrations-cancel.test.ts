@@ -5,7 +5,8 @@
 // sessions closed with vm_migrated — and marks the record `too_late` while it
 // stays `cancelled`; a `migration.failed` that follows keeps the VM on the
 // source; cancel and completion racing end on the target with one handoff;
-// an interrupted too-late handoff resumes by alarm. Real signed webhooks.
+// an interrupted too-late handoff resumes by alarm, and no new migration of
+// the VM starts before it finished. Real signed webhooks.
 // Does not cover the agent simulator's reaction to migration.cancel (e2e).
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
@@ -17,6 +18,7 @@ import {
 	getMigration,
 	migratingVm,
 	migrationSetup,
+	postMigration,
 	sendWebhook,
 	spObject,
 	startMigration,
@@ -201,28 +203,37 @@ describe("cancel racing migration.completed", () => {
 	}
 });
 
+/**
+ * A VM whose migration was cancelled too late, its handoff stopped after the
+ * target adopted the row (as if the run applying migration.completed was cut
+ * off there), and every object aborted; the VM object's alarm would resume it.
+ */
+async function interruptedTooLateHandoff() {
+	const { vmId, source, target, migrationId } = await migratingVm();
+	await cancel(migrationId);
+	const row = await spObject(source.hostId).exportVm(vmId);
+	if (!row) throw new Error("fixture VM is enrolled on the source");
+	await spObject(target.hostId).adoptVm(row);
+	await runInDurableObject(
+		vmObject(vmId) as DurableObjectStub<VirtualMachine>,
+		async (_, state) => {
+			state.storage.sql.exec(
+				`UPDATE migrations SET handoff = ?,
+				record = json_set(record, '$.cancellation.outcome', 'too_late')
+			 WHERE migration_id = ?`,
+				JSON.stringify({ step: "move", row }),
+				migrationId,
+			);
+			await state.storage.setAlarm(Date.now() + 60_000);
+		},
+	);
+	await abortAllDurableObjects();
+	return { vmId, source, target, migrationId, row };
+}
+
 describe("an interrupted too-late handoff", () => {
 	it("resumes by alarm after the objects were aborted, and ends on the target", async () => {
-		const { vmId, source, target, migrationId } = await migratingVm();
-		await cancel(migrationId);
-		const row = await spObject(source.hostId).exportVm(vmId);
-		if (!row) throw new Error("fixture VM is enrolled on the source");
-		// As if the run that applied migration.completed stopped after adopting on the target.
-		await spObject(target.hostId).adoptVm(row);
-		await runInDurableObject(
-			vmObject(vmId) as DurableObjectStub<VirtualMachine>,
-			async (_, state) => {
-				state.storage.sql.exec(
-					`UPDATE migrations SET handoff = ?,
-						record = json_set(record, '$.cancellation.outcome', 'too_late')
-					 WHERE migration_id = ?`,
-					JSON.stringify({ step: "move", row }),
-					migrationId,
-				);
-				await state.storage.setAlarm(Date.now() + 60_000);
-			},
-		);
-		await abortAllDurableObjects();
+		const { vmId, source, target, migrationId, row } = await interruptedTooLateHandoff();
 		expect(await runDurableObjectAlarm(vmObject(vmId))).toBe(true);
 		expect(await getMigration(migrationId)).toMatchObject({
 			state: "cancelled",
@@ -232,5 +243,15 @@ describe("an interrupted too-late handoff", () => {
 		expect(await vmObject(vmId).getPlacement()).toEqual({ vmId, hostId: target.hostId });
 		expect(await spObject(source.hostId).exportVm(vmId)).toBeNull();
 		expect(await spObject(target.hostId).exportVm(vmId)).toEqual(row);
+	});
+
+	it("refuses a new migration of the VM until that handoff has finished", async () => {
+		const { vmId, source } = await interruptedTooLateHandoff();
+		const refused = await postMigration(vmId, source.hostId);
+		expect(refused.status).toBe(409);
+		expect(await problemOf(refused)).toMatchObject({ code: "migration_in_progress" });
+		expect(await runDurableObjectAlarm(vmObject(vmId))).toBe(true);
+		// Back from the target to the source is a new, acceptable migration now.
+		expect((await postMigration(vmId, source.hostId)).status).toBe(201);
 	});
 });
