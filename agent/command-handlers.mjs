@@ -107,7 +107,7 @@ export function createCommandHandlers({ hostId, sendWebhook, vmShape, behaviour,
 	async function runMigration(command) {
 		const { migrationId, vmId } = command;
 		if (migrations.has(migrationId)) return;
-		const state = { cancelled: false };
+		const state = { cancelled: false, cancelRequested: false };
 		migrations.set(migrationId, state);
 		const steps = planMigration({ memoryMiB: vmShape(vmId).memoryMiB });
 		const failsAtRound =
@@ -120,7 +120,16 @@ export function createCommandHandlers({ hostId, sendWebhook, vmShape, behaviour,
 			const slices = Math.max(1, Math.min(8, Math.ceil(step.durationMs / 2000)));
 			for (let slice = 1; slice <= slices; slice += 1) {
 				await sleep((step.durationMs * behaviour.migrationTimeScale) / slices);
-				if (state.cancelled) return emit({ type: "migration.cancelled", hostId, migrationId });
+				if (state.cancelled) {
+					// Tell the control plane the copy stopped, so the VM is known to stay on the source.
+					if (state.cancelRequested) {
+						await sendWebhook("migration.failed", {
+							migrationId,
+							reason: "cancelled on request; the VM stays on the source",
+						});
+					}
+					return emit({ type: "migration.cancelled", hostId, migrationId });
+				}
 				if (step.round === failsAtRound) {
 					await sendWebhook("migration.failed", {
 						migrationId,
@@ -159,7 +168,7 @@ export function createCommandHandlers({ hostId, sendWebhook, vmShape, behaviour,
 					return;
 				case "migration.cancel": {
 					const migration = migrations.get(command.migrationId);
-					if (migration) migration.cancelled = true;
+					if (migration) Object.assign(migration, { cancelled: true, cancelRequested: true });
 					return;
 				}
 				case "vf.hold":

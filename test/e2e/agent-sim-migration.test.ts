@@ -108,6 +108,11 @@ describe("simulated agents and migrations", () => {
 		expect(sim.events.some((event) => isWebhook(event, "migration.completed", migrationId))).toBe(
 			false,
 		);
+		// The simulator reports the stop, so the record knows the VM stayed on the source.
+		expect(await migrationRecord(migrationId)).toMatchObject({
+			state: "cancelled",
+			cancellation: { outcome: "stopped" },
+		});
 	});
 });
 
