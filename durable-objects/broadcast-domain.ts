@@ -28,8 +28,9 @@ export interface BroadcastRequest extends SessionRequest {
 }
 
 /**
- * One broadcast domain: which service processors receive its broadcasts, and
- * the `jti`s of requests already seen (refused as replays until their `exp`).
+ * One broadcast domain: which service processors receive its broadcasts,
+ * which member last answered for each VM (in memory), and the `jti`s of
+ * requests already seen (refused as replays until their `exp`).
  */
 export class BroadcastDomain extends DurableObject<Env> {
 	constructor(ctx: DurableObjectState, env: Env) {
