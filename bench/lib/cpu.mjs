@@ -24,25 +24,32 @@ function processTable() {
 	return table;
 }
 
-/** CPU milliseconds used so far by `rootPid` and all its descendants. */
-export function treeCpuMs(rootPid) {
-	const table = processTable();
-	const children = new Map();
-	for (const [pid, { ppid }] of table) children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+/** CPU milliseconds used so far by `rootPid` and its descendants, in one process table. */
+function treeCpuMs(table, childrenOf, rootPid) {
 	let ticks = 0;
 	const pending = [rootPid];
 	while (pending.length > 0) {
 		const pid = pending.pop();
 		ticks += table.get(pid)?.ticks ?? 0;
-		pending.push(...(children.get(pid) ?? []));
+		pending.push(...(childrenOf.get(pid) ?? []));
 	}
 	return (ticks * 1000) / ticksPerSecond;
 }
 
-/** CPU milliseconds this Node process has used so far. */
-export function ownCpuMs() {
+/** CPU milliseconds so far: this process as `client`, and each named tree, from one read of /proc. */
+function cpuSnapshot(trees) {
+	const table = processTable();
+	const childrenOf = new Map();
+	for (const [pid, { ppid }] of table) {
+		if (!childrenOf.has(ppid)) childrenOf.set(ppid, []);
+		childrenOf.get(ppid).push(pid);
+	}
 	const { user, system } = process.cpuUsage();
-	return (user + system) / 1000;
+	const snapshot = { client: (user + system) / 1000 };
+	for (const [name, rootPid] of Object.entries(trees)) {
+		snapshot[name] = treeCpuMs(table, childrenOf, rootPid);
+	}
+	return snapshot;
 }
 
 /**
@@ -50,14 +57,11 @@ export function ownCpuMs() {
  * (this process) and each named process tree spent meanwhile.
  */
 export async function withCpu(trees, measure) {
-	const before = { client: ownCpuMs(), ...mapValues(trees, treeCpuMs) };
+	const before = cpuSnapshot(trees);
 	const result = await measure();
-	const after = { client: ownCpuMs(), ...mapValues(trees, treeCpuMs) };
-	return { result, cpuMs: mapValues(before, (value, name) => after[name] - value) };
-}
-
-function mapValues(object, map) {
-	return Object.fromEntries(
-		Object.entries(object).map(([name, value]) => [name, map(value, name)]),
+	const after = cpuSnapshot(trees);
+	const cpuMs = Object.fromEntries(
+		Object.entries(before).map(([name, value]) => [name, after[name] - value]),
 	);
+	return { result, cpuMs };
 }
