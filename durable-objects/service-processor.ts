@@ -238,7 +238,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 
 	/** Closes both sockets with `terminated`; false when there is no such session. */
 	async terminateSession(sessionId: string): Promise<boolean> {
-		if (!this.schemaReady || !this.sessions.get(sessionId)) return false;
+		if (!this.schemaReady || !this.sessions.row(sessionId)) return false;
 		this.sessions.close(sessionId, "terminated");
 		await this.upkeep.storeRecordings();
 		return true;
@@ -251,10 +251,10 @@ export class ServiceProcessor extends DurableObject<Env> {
 	async openViewer(sessionId: string, channelOrigin: string): Promise<ChannelGrant> {
 		const minted = await mintChannelToken();
 		// Checked after the await, so the check and the token insert are one step.
-		const session = this.schemaReady ? this.sessions.get(sessionId) : null;
+		const session = this.schemaReady ? this.sessions.row(sessionId) : undefined;
 		if (!session) throw new Problem("not_found", "no such session");
 		if (session.state === "closed") {
-			throw new Problem("session_closed", `the session is closed (${session.closeReason})`);
+			throw new Problem("session_closed", `the session is closed (${session.close_reason})`);
 		}
 		return this.sessions.grantChannel(sessionId, "viewer", minted, channelOrigin, userTokenTtlMs);
 	}
@@ -334,5 +334,11 @@ export class ServiceProcessor extends DurableObject<Env> {
 	/** Whether the host agent's control channel is live now (kept out of the host record the risk rules read). */
 	async isAgentConnected(): Promise<boolean> {
 		return this.agent.isConnected();
+	}
+
+	/** The host as the API shows it: its record and whether its agent is connected now; null before it exists. */
+	async describeHost(): Promise<(HostRecord & { agentConnected: boolean }) | null> {
+		const host = this.hosts.get();
+		return host && { ...host, agentConnected: this.agent.isConnected() };
 	}
 }

@@ -43,14 +43,15 @@ function mappingAt(device: DeviceContext, key: string): MappingRow {
 export async function reserveTarget(device: DeviceContext, transfer: TransferRow): Promise<void> {
 	const mapping = mappingAt(device, transfer.address_key);
 	const target = device.peer(transfer.to_host_id, transfer.to_bdf);
+	const owner = device.identity();
 	let reserved: Awaited<ReturnType<typeof target.reserveVf>>;
 	try {
 		reserved = await target.reserveVf({
 			allocationId: transfer.transfer_id,
 			vmId: mapping.vm_id,
 			virtualAddress: mapping.virtual_address,
-			ownerHostId: device.identity().hostId,
-			ownerBdf: device.identity().bdf,
+			ownerHostId: owner.hostId,
+			ownerBdf: owner.bdf,
 			minSize: mapping.size,
 		});
 	} catch (error) {

@@ -157,6 +157,7 @@ export class Recorder {
 		const events = this.buffered;
 		this.buffered = [];
 		this.bufferedBytes = 0;
+		const totals = new Map<string, { bytes: number; events: number }>();
 		this.storage.transactionSync(() => {
 			for (const { sessionId, line, lineBytes } of events) {
 				this.sql.exec(
@@ -164,9 +165,16 @@ export class Recorder {
 					sessionId,
 					line,
 				);
+				const total = totals.get(sessionId) ?? { bytes: 0, events: 0 };
+				total.bytes += lineBytes;
+				total.events += 1;
+				totals.set(sessionId, total);
+			}
+			for (const [sessionId, { bytes, events: count }] of totals) {
 				this.sql.exec(
-					"UPDATE recordings SET bytes = bytes + ?, events = events + 1 WHERE session_id = ?",
-					lineBytes,
+					"UPDATE recordings SET bytes = bytes + ?, events = events + ? WHERE session_id = ?",
+					bytes,
+					count,
 					sessionId,
 				);
 			}

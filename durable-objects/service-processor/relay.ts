@@ -63,12 +63,12 @@ export class Relay {
 			Date.now(),
 			sessionId,
 		);
-		const session = this.sessions.get(sessionId);
+		const vmId = this.sessions.row(sessionId)?.vm_id;
 		this.audit.record(side === "user" ? "channel.user_attached" : "channel.vm_attached", {
 			sessionId,
-			vmId: session?.vmId,
+			vmId,
 		});
-		if (side === "vm" && session) this.recorder.begin(sessionId, session.vmId);
+		if (side === "vm" && vmId) this.recorder.begin(sessionId, vmId);
 		const pending = this.sql
 			.exec<{ seq: number; text: string | null; data: ArrayBuffer | null }>(
 				"SELECT seq, text, data FROM pending_frames WHERE session_id = ? AND to_side = ? ORDER BY seq",
@@ -88,7 +88,7 @@ export class Relay {
 				"UPDATE sessions SET state = 'established' WHERE session_id = ? AND state = 'vm_pending'",
 				sessionId,
 			);
-			this.audit.record("session.established", { sessionId, vmId: session?.vmId });
+			this.audit.record("session.established", { sessionId, vmId });
 		}
 	}
 

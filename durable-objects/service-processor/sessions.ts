@@ -86,7 +86,8 @@ export class SessionStore {
 		return open;
 	}
 
-	private row(sessionId: string): SessionRow | undefined {
+	/** The stored row, without the viewer count and recording summary a record adds. */
+	row(sessionId: string): SessionRow | undefined {
 		this.flushCounters();
 		return this.sql
 			.exec<SessionRow>("SELECT * FROM sessions WHERE session_id = ?", sessionId)

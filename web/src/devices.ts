@@ -31,14 +31,6 @@ export async function renderDevices(root: HTMLElement) {
 }
 
 async function drawHost(hostId: string, hosts: HostRecord[], panel: HTMLElement): Promise<void> {
-	const { devices } = await api<{ devices: DeviceRecord[] }>(
-		"GET",
-		`/v1/hosts/${segment(hostId)}/pci-devices`,
-	);
-	if (devices.length === 0) {
-		panel.replaceChildren(h("p", { class: "muted" }, `No SR-IOV devices on ${hostId}.`));
-		return;
-	}
 	const targets = (
 		await Promise.all(
 			hosts.map(async (host) => {
@@ -50,6 +42,11 @@ async function drawHost(hostId: string, hosts: HostRecord[], panel: HTMLElement)
 			}),
 		)
 	).flat();
+	const devices = targets.filter((device) => device.hostId === hostId);
+	if (devices.length === 0) {
+		panel.replaceChildren(h("p", { class: "muted" }, `No SR-IOV devices on ${hostId}.`));
+		return;
+	}
 	panel.replaceChildren(
 		...(await Promise.all(devices.map((device) => deviceSection(device, targets, panel, hosts)))),
 	);

@@ -64,14 +64,9 @@ const listHosts = createRoute({
 	},
 });
 
-/**
- * A host as the API shows it: its record and whether its agent's channel is
- * live now (asked separately, so the record the risk rules read stays as stored).
- */
-async function hostView(env: Env, hostId: string) {
-	const sp = serviceProcessor(env, hostId);
-	const [host, agentConnected] = await Promise.all([sp.getHost(), sp.isAgentConnected()]);
-	return host && { ...host, agentConnected };
+/** A host as the API shows it: its record and whether its agent's channel is live now. */
+function hostView(env: Env, hostId: string) {
+	return serviceProcessor(env, hostId).describeHost();
 }
 
 /** `PUT/GET /v1/hosts/{hostId}`, `GET /v1/hosts`. */
