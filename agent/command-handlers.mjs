@@ -60,7 +60,8 @@ export function createCommandHandlers({ hostId, sendWebhook, vmShape, behaviour,
 		const { sessionId, vmId } = command;
 		const url = command.channel?.url;
 		if (typeof url !== "string" || consoles.has(sessionId)) return;
-		const socket = new WebSocket(url);
+		// Console frames are small and latency-bound; deflate would cost CPU on both ends.
+		const socket = new WebSocket(url, { perMessageDeflate: false });
 		const shape = vmShape(vmId);
 		const shell = createVmShell({
 			vmId,

@@ -4,6 +4,7 @@
 // command and carries each command id out at most once (the server delivers
 // at least once), and reports its facts by webhook on every connect.
 import WebSocket from "ws";
+import { createAckBatcher } from "./ack-batcher.mjs";
 import { createCommandHandlers } from "./command-handlers.mjs";
 import { createWebhookSender } from "./webhook-sender.mjs";
 
@@ -37,6 +38,8 @@ export function createHostAgent({ baseUrl, host, vmShape, behaviour, emit }) {
 	let retryDelayMs = firstRetryDelayMs;
 	/** @type {WebSocket | undefined} */
 	let socket;
+	/** @type {ReturnType<typeof createAckBatcher> | undefined} */
+	let acks;
 	/** @type {ReturnType<typeof setTimeout> | undefined} */
 	let retryTimer;
 	/** @type {Set<string>} */
@@ -63,8 +66,8 @@ export function createHostAgent({ baseUrl, host, vmShape, behaviour, emit }) {
 		retryTimer = setTimeout(connect, delayMs);
 	};
 
-	/** @param {WebSocket} channel @param {string} text */
-	const receive = (channel, text) => {
+	/** @param {{ack(id: string): void}} acks @param {string} text */
+	const receive = (acks, text) => {
 		/** @type {unknown} */
 		let message;
 		try {
@@ -74,8 +77,7 @@ export function createHostAgent({ baseUrl, host, vmShape, behaviour, emit }) {
 		}
 		if (!isCommand(message)) return emit({ type: "command.malformed", hostId, text });
 		// Ack duplicates too: a redelivery means our earlier ack was lost.
-		if (behaviour.random() >= behaviour.ackLossRate)
-			channel.send(JSON.stringify({ type: "ack", id: message.id }));
+		if (behaviour.random() >= behaviour.ackLossRate) acks.ack(String(message.id));
 		else emit({ type: "ack.lost", hostId, id: message.id });
 		const commandKey = String(message.id);
 		const duplicate = seenCommandIds.has(commandKey);
@@ -93,8 +95,12 @@ export function createHostAgent({ baseUrl, host, vmShape, behaviour, emit }) {
 		if (stopped) return;
 		const channel = new WebSocket(agentUrl, {
 			headers: { Authorization: `Bearer ${agentToken}` },
+			// Commands and acks are a few hundred bytes: deflate would only cost CPU.
+			perMessageDeflate: false,
 		});
 		socket = channel;
+		const channelAcks = createAckBatcher((frame) => channel.send(frame));
+		acks = channelAcks;
 		channel.on("open", () => {
 			retryDelayMs = firstRetryDelayMs;
 			emit({ type: "connected", hostId });
@@ -102,7 +108,7 @@ export function createHostAgent({ baseUrl, host, vmShape, behaviour, emit }) {
 		});
 		channel.on("message", (data, isBinary) => {
 			if (isBinary) return emit({ type: "command.malformed", hostId, text: "<binary>" });
-			receive(channel, data.toString());
+			receive(channelAcks, data.toString());
 		});
 		channel.on("unexpected-response", (_request, response) => {
 			emit({ type: "rejected", hostId, status: response.statusCode });
@@ -129,6 +135,7 @@ export function createHostAgent({ baseUrl, host, vmShape, behaviour, emit }) {
 		 * itself. Frames already sent (acks) still reach the server first.
 		 */
 		dropConnection() {
+			acks?.flush();
 			socket?.close(4001, "simulated connection drop");
 		},
 		/** Whether the control channel is open right now. */

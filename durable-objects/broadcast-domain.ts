@@ -1,13 +1,10 @@
 import { DurableObject } from "cloudflare:workers";
-import { BoundedMap } from "../shared/bounded-map";
 import { asProblem, Problem } from "../shared/problem";
 import type { SessionOpened, SessionRequest } from "./service-processor";
 import { migrateSchema } from "./sql";
 import { serviceProcessor, virtualMachine } from "./stubs";
 
 const schemaVersionKey = "schema_version";
-/** Learned VM → member entries kept per domain (a few hundred KiB at most). */
-const maxLearnedHolders = 10_000;
 /** How often expired jtis are deleted. */
 const jtiSweepIntervalMs = 10_000;
 
@@ -19,6 +16,9 @@ const schema = [
 	`CREATE TABLE members (host_id TEXT PRIMARY KEY, joined_at TEXT NOT NULL);
 	 CREATE TABLE seen_jtis (jti TEXT PRIMARY KEY, exp_seconds INTEGER NOT NULL);
 	 CREATE INDEX seen_jtis_by_exp ON seen_jtis (exp_seconds);`,
+	// Which member holds each VM: announced by the members, learned from floods.
+	`CREATE TABLE holders (vm_id TEXT PRIMARY KEY, host_id TEXT NOT NULL);
+	 CREATE INDEX holders_by_host ON holders (host_id);`,
 ];
 
 /** A broadcast session request as the Worker hands it to the domain. */
@@ -29,7 +29,7 @@ export interface BroadcastRequest extends SessionRequest {
 
 /**
  * One broadcast domain: which service processors receive its broadcasts,
- * which member last answered for each VM (in memory), and the `jti`s of
+ * which member holds each VM (its forwarding table), and the `jti`s of
  * requests already seen (refused as replays until their `exp`).
  */
 export class BroadcastDomain extends DurableObject<Env> {
@@ -41,12 +41,6 @@ export class BroadcastDomain extends DurableObject<Env> {
 	}
 
 	private schemaReady = false;
-
-	/**
-	 * VM id → the member that last answered for it. Memory only: an evicted
-	 * domain relearns by flooding. Bounded; the oldest entry goes first.
-	 */
-	private readonly learnedHolders = new BoundedMap<string, string>(maxLearnedHolders);
 	private lastJtiSweepMs = 0;
 
 	private prepareSchema(): void {
@@ -54,20 +48,40 @@ export class BroadcastDomain extends DurableObject<Env> {
 		this.schemaReady = true;
 	}
 
-	/** Makes the host's SP a receiver of this domain's broadcasts; idempotent. */
-	async join(hostId: string): Promise<void> {
+	/**
+	 * Makes the host's SP a receiver of this domain's broadcasts and records
+	 * the VMs its table holds; idempotent.
+	 */
+	async join(hostId: string, vmIds: string[] = []): Promise<void> {
 		if (!this.schemaReady) this.prepareSchema();
 		this.ctx.storage.sql.exec(
 			"INSERT INTO members (host_id, joined_at) VALUES (?, ?) ON CONFLICT (host_id) DO NOTHING",
 			hostId,
 			new Date().toISOString(),
 		);
+		for (const vmId of vmIds) this.setHolder(vmId, hostId);
 	}
 
-	/** Removes the host's SP from this domain; idempotent. */
+	/** Removes the host's SP from this domain, with the VMs it announced; idempotent. */
 	async leave(hostId: string): Promise<void> {
 		if (!this.schemaReady) return;
 		this.ctx.storage.sql.exec("DELETE FROM members WHERE host_id = ?", hostId);
+		this.ctx.storage.sql.exec("DELETE FROM holders WHERE host_id = ?", hostId);
+	}
+
+	/**
+	 * A member announces a VM its table now holds (like a gratuitous ARP), so
+	 * the first request for it need not be flooded. Ignored from a non-member.
+	 */
+	async announce(hostId: string, vmId: string): Promise<void> {
+		if (!this.schemaReady || !this.isMember(hostId)) return;
+		this.setHolder(vmId, hostId);
+	}
+
+	/** A member withdraws a VM it no longer holds; an entry naming another member stays. */
+	async withdraw(hostId: string, vmId: string): Promise<void> {
+		if (!this.schemaReady) return;
+		this.forgetHolder(vmId, hostId);
 	}
 
 	/** Host ids of the members. */
@@ -81,29 +95,55 @@ export class BroadcastDomain extends DurableObject<Env> {
 
 	/**
 	 * Refuses a replayed jti, then delivers the request. Like a learning switch,
-	 * the domain floods a VM id it has not seen answered to every member and
-	 * learns which one answered; later requests for that VM go to that member
-	 * alone. A learned member that no longer holds the VM (removed, moved, or
-	 * mid-handoff, see `ServiceProcessor.openSession`) refuses, and the request
-	 * is flooded as if never learned — so the answer is always the one a flood
-	 * would give.
+	 * the domain sends a request for a VM in its forwarding table to that member
+	 * alone, and floods any other VM id to every member, learning which one
+	 * answered. A member named by the table that no longer holds the VM
+	 * (removed, moved, or mid-handoff, see `ServiceProcessor.openSession`)
+	 * refuses, and the request is flooded as if the entry did not exist — so
+	 * the answer is always the one a flood would give.
 	 */
 	async openSession(request: BroadcastRequest): Promise<SessionOpened> {
 		if (!this.schemaReady) throw vmNotFound();
 		this.rememberJti(request.jti, request.expSeconds);
 		const { expSeconds: _expSeconds, ...sessionRequest } = request;
-		const learned = this.learnedHolders.get(request.vmId);
-		if (learned) {
+		const known = this.holderOf(request.vmId);
+		if (known) {
 			try {
-				return await this.serviceProcessor(learned).openSession(sessionRequest, "learned");
+				return await this.serviceProcessor(known).openSession(sessionRequest, "learned");
 			} catch (error) {
 				if (asProblem(error)?.code !== "vm_not_found") throw error;
-				this.learnedHolders.delete(request.vmId);
+				this.forgetHolder(request.vmId, known);
 			}
 		}
 		const holder = await this.findHolder(request.vmId, request.domain);
-		this.learnedHolders.set(request.vmId, holder);
+		this.setHolder(request.vmId, holder);
 		return this.serviceProcessor(holder).openSession(sessionRequest, "flooded");
+	}
+
+	private isMember(hostId: string): boolean {
+		return (
+			this.ctx.storage.sql.exec("SELECT 1 FROM members WHERE host_id = ?", hostId).toArray()
+				.length > 0
+		);
+	}
+
+	private holderOf(vmId: string): string | undefined {
+		const [row] = this.ctx.storage.sql
+			.exec<{ host_id: string }>("SELECT host_id FROM holders WHERE vm_id = ?", vmId)
+			.toArray();
+		return row?.host_id;
+	}
+
+	private setHolder(vmId: string, hostId: string): void {
+		this.ctx.storage.sql.exec(
+			"INSERT INTO holders (vm_id, host_id) VALUES (?, ?) ON CONFLICT (vm_id) DO UPDATE SET host_id = excluded.host_id",
+			vmId,
+			hostId,
+		);
+	}
+
+	private forgetHolder(vmId: string, hostId: string): void {
+		this.ctx.storage.sql.exec("DELETE FROM holders WHERE vm_id = ? AND host_id = ?", vmId, hostId);
 	}
 
 	private rememberJti(jti: string, expSeconds: number): void {

@@ -84,7 +84,12 @@ export class ServiceProcessor extends DurableObject<Env> {
 			this.viewers,
 		);
 		this.relay = new Relay(ctx, this.sessions, this.audit, this.recorder, this.viewers);
-		this.directory = new DirectorySync(ctx.storage.sql, env, () => this.hosts.get());
+		this.directory = new DirectorySync(
+			ctx.storage.sql,
+			env,
+			() => this.hosts.get(),
+			() => this.table.list().map((row) => row.vmId),
+		);
 		this.upkeep = new Upkeep({
 			storage: ctx.storage,
 			recordings: () => this.env.RECORDINGS,
@@ -101,6 +106,11 @@ export class ServiceProcessor extends DurableObject<Env> {
 			sessions: this.sessions,
 			schemaReady: () => this.schemaReady,
 			storeRecordings: () => this.upkeep.storeRecordings(),
+			queueHolder: (change, vmId) => {
+				const host = this.hosts.get();
+				if (host) this.directory.queueHolder(change, host.domain, vmId);
+			},
+			syncDirectory: () => this.upkeep.syncDirectory(),
 		});
 		// An object that never held a host writes nothing: public routes (agent and
 		// channel upgrades) may name any host id, and must not create storage for it.

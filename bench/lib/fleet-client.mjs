@@ -3,6 +3,7 @@
 // session requests built with jose from the served JWKS.
 import { EncryptJWT, importJWK } from "jose";
 import WebSocket from "ws";
+import { createAckBatcher } from "../../agent/ack-batcher.mjs";
 
 /** JSON request with the admin token; throws with the problem on failure. */
 export async function adminRequest(baseUrl, adminToken, method, path, body) {
@@ -36,20 +37,23 @@ export function enrolVm(baseUrl, adminToken, hostId, vmId) {
 }
 
 /**
- * Connects a host agent that acks every command. With `echoConsole`, it also
+ * Connects a host agent that acks every command (batched per event-loop turn, as the real agent). With `echoConsole`, it also
  * dials each `session.open` channel and echoes every frame back, like a VM
  * console that repeats what it is sent.
  */
 export async function connectAgent(baseUrl, hostId, agentToken, { echoConsole = false } = {}) {
 	const socket = new WebSocket(`${baseUrl.replace(/^http/, "ws")}/v1/hosts/${hostId}/agent`, {
 		headers: { Authorization: `Bearer ${agentToken}` },
+		// As the real agent (agent/host-agent.mjs): no deflate on small frames.
+		perMessageDeflate: false,
 	});
 	const consoles = new Set();
+	const acks = createAckBatcher((frame) => socket.send(frame));
 	socket.on("message", (data) => {
 		const command = JSON.parse(String(data));
-		socket.send(JSON.stringify({ type: "ack", id: command.id }));
+		acks.ack(command.id);
 		if (echoConsole && command.type === "session.open") {
-			const vmSide = new WebSocket(command.channel.url);
+			const vmSide = new WebSocket(command.channel.url, { perMessageDeflate: false });
 			vmSide.on("message", (frame, isBinary) => vmSide.send(frame, { binary: isBinary }));
 			consoles.add(vmSide);
 		}

@@ -11,6 +11,8 @@ export type AgentCommandInput = { type: string; [field: string]: unknown };
 /** WebSocket tag of the agent channel (hibernation API). */
 export const agentTag = "agent";
 
+/** Most command ids one ack frame may carry; the rest are ignored (and redelivered). */
+const maxIdsPerAck = 1_000;
 /** How long received acks may wait in memory before their commands are deleted. */
 export const ackFlushMs = 1_000;
 
@@ -75,9 +77,12 @@ export class AgentChannel {
 		} catch {
 			return;
 		}
-		const { type, id } = (parsed ?? {}) as { type?: unknown; id?: unknown };
-		if (type === "ack" && typeof id === "string") {
-			this.pendingAcks.add(id);
+		const { type, id, ids } = (parsed ?? {}) as { type?: unknown; id?: unknown; ids?: unknown };
+		if (type !== "ack") return;
+		// `ids` (additive to the contract's `id`) acks a burst of commands in one frame.
+		const acked = [id, ...(Array.isArray(ids) ? ids.slice(0, maxIdsPerAck) : [])];
+		for (const one of acked) if (typeof one === "string") this.pendingAcks.add(one);
+		if (this.pendingAcks.size > 0) {
 			this.ackTimer ??= setTimeout(() => this.flushAcks(), ackFlushMs);
 		}
 	}

@@ -2,15 +2,18 @@ import { broadcastDomain, fleet as fleetStub } from "../stubs";
 import type { HostRecord } from "./host";
 
 /**
- * Keeps the other objects' view of this host in step with the host row:
- * the Fleet directory entry and the broadcast domain membership. Each change
- * is queued in `directory_tasks` in the same write as the host row, then run
- * in order; a task that fails stays queued and the alarm retries it. Tasks
- * are idempotent, so a retry after a partial run is harmless.
+ * Keeps the other objects' view of this host in step with its rows: the
+ * Fleet directory entry, the broadcast domain membership, and the domain's
+ * forwarding table (which VMs this SP holds). Each change is queued in
+ * `directory_tasks` in the same write as the row it follows, then run in
+ * order; a task that fails stays queued and the alarm retries it. Tasks are
+ * idempotent, so a retry after a partial run is harmless.
  */
 
-type TaskKind = "directory" | "join" | "leave";
-type TaskRow = { seq: number; kind: TaskKind; domain: string };
+/** A change to the domain's forwarding table for one VM. */
+export type HolderChange = "announce" | "withdraw";
+type TaskKind = "directory" | "join" | "leave" | HolderChange;
+type TaskRow = { seq: number; kind: TaskKind; domain: string; vm_id: string | null };
 
 /** How long a failed directory task waits before the alarm retries it. */
 export const directoryRetryMs = 5_000;
@@ -23,6 +26,7 @@ export class DirectorySync {
 		private readonly sql: SqlStorage,
 		private readonly env: Env,
 		private readonly host: () => HostRecord | null,
+		private readonly vmIds: () => string[],
 	) {}
 
 	/** Queues the tasks a host write implies: always the directory entry, and membership moves. */
@@ -36,6 +40,19 @@ export class DirectorySync {
 				previousDomain,
 			);
 		}
+	}
+
+	/**
+	 * Queues telling the host's domain that this SP's table gained or lost the
+	 * VM. Stale or lost announcements cost a flood, never a wrong answer.
+	 */
+	queueHolder(change: HolderChange, domain: string, vmId: string): void {
+		this.sql.exec(
+			"INSERT INTO directory_tasks (kind, domain, vm_id) VALUES (?, ?, ?)",
+			change,
+			domain,
+			vmId,
+		);
 	}
 
 	/** True while tasks wait (the alarm then retries). */
@@ -71,7 +88,10 @@ export class DirectorySync {
 			return;
 		}
 		const domain = broadcastDomain(this.env, task.domain);
-		if (task.kind === "join") await domain.join(host.hostId);
-		else await domain.leave(host.hostId);
+		if (task.kind === "join") await domain.join(host.hostId, this.vmIds());
+		else if (task.kind === "leave") await domain.leave(host.hostId);
+		else if (task.vm_id === null) return;
+		else if (task.kind === "announce") await domain.announce(host.hostId, task.vm_id);
+		else await domain.withdraw(host.hostId, task.vm_id);
 	}
 }

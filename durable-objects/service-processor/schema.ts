@@ -106,6 +106,8 @@ const migrations: string[] = [
 	);
 	CREATE INDEX recording_events_by_session ON recording_events (session_id, seq);
 	`,
+	// Announcing and withdrawing VMs to the domain's forwarding table.
+	"ALTER TABLE directory_tasks ADD COLUMN vm_id TEXT;",
 ];
 
 /** Where the schema version is kept (synchronous KV, see ../sql.ts). */

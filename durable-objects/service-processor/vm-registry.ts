@@ -3,6 +3,7 @@ import { Problem } from "../../shared/problem";
 import type { VmInput } from "../../shared/schemas/vms";
 import type { virtualMachine } from "../stubs";
 import type { AuditTrail } from "./audit";
+import type { HolderChange } from "./directory";
 import type { HostStore } from "./host";
 import type { SessionStore } from "./sessions";
 import { toVmView, type VmRow, type VmTable, type VmView } from "./table";
@@ -37,6 +38,10 @@ export interface VmRegistryParts {
 	schemaReady(): boolean;
 	/** Writes the recordings of sessions that an operation closed. */
 	storeRecordings(): Promise<void>;
+	/** Queues telling the host's domain that the table gained or lost the VM. */
+	queueHolder(change: HolderChange, vmId: string): void;
+	/** Runs the queued directory tasks (a failure leaves them for the alarm). */
+	syncDirectory(): Promise<void>;
 }
 
 /** The SP table's operations, each with its audit record and session closes. */
@@ -66,7 +71,9 @@ export class VmRegistry {
 		};
 		// A concurrent PUT for the same VM may have won the insert meanwhile.
 		if (!table.insert(row)) return this.update(vmId, input);
+		this.parts.queueHolder("announce", vmId);
 		audit.record("vm.enrolled", { vmId, detail: { keyVersion: 1 } });
+		await this.parts.syncDirectory();
 		return { created: true, vm: toVmView(row), key };
 	}
 
@@ -106,9 +113,11 @@ export class VmRegistry {
 		await vm.releasePlacement(host.hostId);
 		storage.kv.delete(handoffKey(vmId));
 		if (!table.delete(vmId)) return;
+		this.parts.queueHolder("withdraw", vmId);
 		sessions.closeForVm(vmId, "vm_removed");
 		audit.record("vm.removed", { vmId });
 		await this.parts.storeRecordings();
+		await this.parts.syncDirectory();
 	}
 
 	/** The SP table without keys or hashes. */
@@ -125,7 +134,11 @@ export class VmRegistry {
 		return row ?? null;
 	}
 
-	/** Handoff: inserts the row as-is (same key hash and version); idempotent. */
+	/**
+	 * Handoff: inserts the row as-is (same key hash and version); idempotent.
+	 * Not announced: until the placement moves, the source still answers, so
+	 * the domain learns the new holder from the first flood after the release.
+	 */
 	adopt(row: VmRow): void {
 		const { storage, hosts, table, audit } = this.parts;
 		hosts.require();
@@ -142,7 +155,11 @@ export class VmRegistry {
 		if (!this.parts.schemaReady()) return;
 		sessions.closeForVm(vmId, reason);
 		storage.kv.delete(handoffKey(vmId));
-		if (table.delete(vmId)) audit.record("vm.released", { vmId, detail: { reason } });
+		if (table.delete(vmId)) {
+			this.parts.queueHolder("withdraw", vmId);
+			audit.record("vm.released", { vmId, detail: { reason } });
+		}
 		await this.parts.storeRecordings();
+		await this.parts.syncDirectory();
 	}
 }

@@ -2,13 +2,14 @@
 // domain and only the one holding the VM id answers — in a domain of 64 SPs,
 // with a stale member that moved away, and mid-handoff when two SPs hold the
 // row (the VirtualMachine placement decides). Also that concurrent replays
-// of one jti yield exactly one session. The domain learns which member
-// answered for a VM and sends later requests there alone; the tests below
-// prove a learned entry never gives an answer a flood would not (VM moved
-// to another member, host left the domain, mid-handoff, domain evicted,
-// concurrent requests while the placement moves). Does not measure latency
-// (bench/).
-import { evictDurableObject } from "cloudflare:test";
+// of one jti yield exactly one session. The domain keeps a forwarding
+// table (VM → member), filled by the members' announcements and by floods,
+// and sends a request for a VM in it to that member alone; the tests below
+// prove the table follows enrolments, removals and domain moves, survives
+// eviction, and never gives an answer a flood would not (VM moved to another
+// member, host left the domain, mid-handoff, concurrent requests while the
+// placement moves). Does not measure latency (bench/).
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import {
@@ -25,8 +26,26 @@ import {
 import { admin, problemOf } from "../support/http";
 import { claimsFor, encryptRequest } from "../support/jwe";
 
-const members = (domain: string) =>
-	env.BROADCAST_DOMAIN.get(env.BROADCAST_DOMAIN.idFromName(domain)).members();
+const domainObject = (domain: string) =>
+	env.BROADCAST_DOMAIN.get(env.BROADCAST_DOMAIN.idFromName(domain));
+const members = (domain: string) => domainObject(domain).members();
+
+/** The domain's forwarding table: VM id → the member holding it. */
+const holders = (domain: string) =>
+	runInDurableObject(domainObject(domain), (_instance, state) =>
+		Object.fromEntries(
+			state.storage.sql
+				.exec<{ vm_id: string; host_id: string }>("SELECT vm_id, host_id FROM holders")
+				.toArray()
+				.map((row) => [row.vm_id, row.host_id]),
+		),
+	);
+
+/** Empties the forwarding table, as if every announcement had been lost. */
+const forgetHolders = (domain: string) =>
+	runInDurableObject(domainObject(domain), (_instance, state) => {
+		state.storage.sql.exec("DELETE FROM holders");
+	});
 
 describe("broadcast", () => {
 	it("finds the one SP of 64 in a domain that holds the VM", { timeout: 120_000 }, async () => {
@@ -40,9 +59,12 @@ describe("broadcast", () => {
 		// Every other SP holds some other VM, so "holds a VM" is not enough to answer.
 		for (const host of hosts.slice(0, 8)) if (host !== holder) await enrolVm(host.hostId);
 		const { vmId, key } = await enrolVm(holder.hostId);
+		// Without the announcement the request must be flooded to all 64.
+		await forgetHolders(domain);
 		const response = await requestSession({ domain, vm: vmId, key });
 		expect(response.status).toBe(201);
 		expect(await response.json()).toMatchObject({ hostId: holder.hostId, vmId });
+		expect(await holders(domain)).toEqual({ [vmId]: holder.hostId });
 	});
 
 	it("ignores a stale member that moved to another domain", async () => {
@@ -78,10 +100,61 @@ describe("broadcast", () => {
 		expect(statuses.filter((status) => status === 409)).toHaveLength(7);
 	});
 
-	describe("learned holders", () => {
-		const domainObject = (domain: string) =>
-			env.BROADCAST_DOMAIN.get(env.BROADCAST_DOMAIN.idFromName(domain));
+	describe("forwarding table", () => {
+		it("holds an enrolled VM under its host before any request", async () => {
+			const domain = unique("dom");
+			await createHost(unique("host"), domain);
+			const holder = await createHost(unique("host"), domain);
+			const { vmId } = await enrolVm(holder.hostId);
+			expect(await holders(domain)).toEqual({ [vmId]: holder.hostId });
+		});
 
+		it("drops a removed VM", async () => {
+			const host = await createHost();
+			const kept = await enrolVm(host.hostId);
+			const removed = await enrolVm(host.hostId);
+			await admin("DELETE", `/v1/hosts/${host.hostId}/vms/${removed.vmId}`);
+			expect(await holders(host.domain)).toEqual({ [kept.vmId]: host.hostId });
+		});
+
+		it("moves a host's VMs with the host to its new domain", async () => {
+			const host = await createHost();
+			const { vmId } = await enrolVm(host.hostId);
+			const newDomain = unique("dom");
+			await admin("PUT", `/v1/hosts/${host.hostId}`, hostBody(newDomain));
+			expect(await holders(host.domain)).toEqual({});
+			expect(await holders(newDomain)).toEqual({ [vmId]: host.hostId });
+		});
+
+		it("ignores an announcement from a host that is not a member", async () => {
+			const host = await createHost();
+			const outsider = unique("host");
+			await domainObject(host.domain).announce(outsider, unique("vm"));
+			expect(await holders(host.domain)).toEqual({});
+		});
+
+		it("keeps a withdrawal from removing another member's entry", async () => {
+			const domain = unique("dom");
+			const first = await createHost(unique("host"), domain);
+			const second = await createHost(unique("host"), domain);
+			const { vmId } = await enrolVm(second.hostId);
+			await domainObject(domain).withdraw(first.hostId, vmId);
+			expect(await holders(domain)).toEqual({ [vmId]: second.hostId });
+		});
+
+		it("survives the domain object's eviction", async () => {
+			const domain = unique("dom");
+			await createHost(unique("host"), domain);
+			const holder = await createHost(unique("host"), domain);
+			const { vmId, key } = await enrolVm(holder.hostId);
+			await evictDurableObject(domainObject(domain));
+			expect(await holders(domain)).toEqual({ [vmId]: holder.hostId });
+			const response = await requestSession({ domain, vm: vmId, key });
+			expect(await response.json()).toMatchObject({ hostId: holder.hostId });
+		});
+	});
+
+	describe("learned holders", () => {
 		it("finds the VM on its new member after it left the learned one", async () => {
 			const domain = unique("dom");
 			const first = await createHost(unique("host"), domain);
@@ -108,18 +181,15 @@ describe("broadcast", () => {
 			expect(await problemOf(response)).toMatchObject({ code: "vm_not_found" });
 		});
 
-		it("relearns by flooding after the domain object is evicted", async () => {
+		it("learns the holder from a flood when its entry was lost", async () => {
 			const domain = unique("dom");
 			await createHost(unique("host"), domain);
 			const holder = await createHost(unique("host"), domain);
 			const { vmId, key } = await enrolVm(holder.hostId);
-			// The body is read so no request to the domain is still in flight.
-			expect(await (await requestSession({ domain, vm: vmId, key })).json()).toMatchObject({
-				hostId: holder.hostId,
-			});
-			await evictDurableObject(domainObject(domain));
+			await forgetHolders(domain);
 			const response = await requestSession({ domain, vm: vmId, key });
 			expect(await response.json()).toMatchObject({ hostId: holder.hostId });
+			expect(await holders(domain)).toEqual({ [vmId]: holder.hostId });
 		});
 
 		it("lets the placement decide once the learned source exported the row", async () => {
