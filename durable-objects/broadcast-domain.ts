@@ -1,12 +1,11 @@
 import { DurableObject } from "cloudflare:workers";
 import { asProblem, Problem } from "../shared/problem";
+import { SeenJtis } from "./seen-jtis";
 import type { SessionOpened, SessionRequest } from "./service-processor";
 import { migrateSchema } from "./sql";
 import { serviceProcessor, virtualMachine } from "./stubs";
 
 const schemaVersionKey = "schema_version";
-/** How often expired jtis are deleted. */
-const jtiSweepIntervalMs = 10_000;
 
 function vmNotFound(): Problem {
 	return new Problem("vm_not_found", "no service processor in the domain holds this VM");
@@ -19,13 +18,8 @@ const schema = [
 	// Which member holds each VM: announced by the members, learned from floods.
 	`CREATE TABLE holders (vm_id TEXT PRIMARY KEY, host_id TEXT NOT NULL);
 	 CREATE INDEX holders_by_host ON holders (host_id);`,
+	"ALTER TABLE seen_jtis ADD COLUMN vm_id TEXT;",
 ];
-
-/** A broadcast session request as the Worker hands it to the domain. */
-export interface BroadcastRequest extends SessionRequest {
-	/** The request's `exp` (seconds since the epoch): its jti is refused until then. */
-	expSeconds: number;
-}
 
 /**
  * One broadcast domain: which service processors receive its broadcasts,
@@ -41,7 +35,7 @@ export class BroadcastDomain extends DurableObject<Env> {
 	}
 
 	private schemaReady = false;
-	private lastJtiSweepMs = 0;
+	private readonly seenJtis = new SeenJtis(this.ctx.storage.sql);
 
 	private prepareSchema(): void {
 		migrateSchema(this.ctx.storage, schema, schemaVersionKey);
@@ -102,14 +96,13 @@ export class BroadcastDomain extends DurableObject<Env> {
 	 * refuses, and the request is flooded as if the entry did not exist — so
 	 * the answer is always the one a flood would give.
 	 */
-	async openSession(request: BroadcastRequest): Promise<SessionOpened> {
+	async openSession(request: SessionRequest): Promise<SessionOpened> {
 		if (!this.schemaReady) throw vmNotFound();
-		this.rememberJti(request.jti, request.expSeconds);
-		const { expSeconds: _expSeconds, ...sessionRequest } = request;
+		this.seenJtis.remember(request.jti, request.expSeconds, request.vmId);
 		const known = this.holderOf(request.vmId);
 		if (known) {
 			try {
-				return await this.serviceProcessor(known).openSession(sessionRequest, "learned");
+				return await this.serviceProcessor(known).openSession(request, "learned");
 			} catch (error) {
 				if (asProblem(error)?.code !== "vm_not_found") throw error;
 				this.forgetHolder(request.vmId, known);
@@ -117,7 +110,7 @@ export class BroadcastDomain extends DurableObject<Env> {
 		}
 		const holder = await this.findHolder(request.vmId, request.domain);
 		this.setHolder(request.vmId, holder);
-		return this.serviceProcessor(holder).openSession(sessionRequest, "flooded");
+		return this.serviceProcessor(holder).openSession(request, "flooded");
 	}
 
 	private isMember(hostId: string): boolean {
@@ -144,27 +137,6 @@ export class BroadcastDomain extends DurableObject<Env> {
 
 	private forgetHolder(vmId: string, hostId: string): void {
 		this.ctx.storage.sql.exec("DELETE FROM holders WHERE vm_id = ? AND host_id = ?", vmId, hostId);
-	}
-
-	private rememberJti(jti: string, expSeconds: number): void {
-		const sql = this.ctx.storage.sql;
-		const nowMs = Date.now();
-		// Expired jtis only take space; sweeping them now and then is enough.
-		if (nowMs - this.lastJtiSweepMs >= jtiSweepIntervalMs) {
-			sql.exec("DELETE FROM seen_jtis WHERE exp_seconds < ?", Math.floor(nowMs / 1000));
-			this.lastJtiSweepMs = nowMs;
-		}
-		// A jti seen before counts only while its exp has not passed, swept or not.
-		const inserted = sql.exec(
-			`INSERT INTO seen_jtis (jti, exp_seconds) VALUES (?, ?)
-			 ON CONFLICT (jti) DO UPDATE SET exp_seconds = excluded.exp_seconds
-			 WHERE seen_jtis.exp_seconds < ?`,
-			jti,
-			expSeconds,
-			Math.floor(nowMs / 1000),
-		).rowsWritten;
-		if (inserted === 0)
-			throw new Problem("replayed_request", "this request's jti was already seen");
 	}
 
 	private async findHolder(vmId: string, domain: string): Promise<string> {

@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { Problem } from "../shared/problem";
 import type { HostInput } from "../shared/schemas/hosts";
 import type { VmInput } from "../shared/schemas/vms";
+import { SeenJtis } from "./seen-jtis";
 import {
 	type BroadcastRoute,
 	openSession,
@@ -29,11 +30,11 @@ import {
 	userTokenTtlMs,
 } from "./service-processor/session-record";
 import { SessionStore } from "./service-processor/sessions";
-import { type VmRow, VmTable, type VmView } from "./service-processor/table";
+import { toVmView, VmTable, type VmView } from "./service-processor/table";
 import { acceptUpgrade } from "./service-processor/upgrades";
 import { Upkeep } from "./service-processor/upkeep";
 import { Viewers } from "./service-processor/viewers";
-import { type VmEnrolment, VmRegistry } from "./service-processor/vm-registry";
+import { type VmEnrolment, type VmHandoff, VmRegistry } from "./service-processor/vm-registry";
 import { forgetWebhook, type VerifiedWebhook, verifyWebhook } from "./service-processor/webhooks";
 import { virtualMachine } from "./stubs";
 
@@ -43,7 +44,7 @@ export type { HostFacts, HostRecord } from "./service-processor/host";
 export type { RecordingRead } from "./service-processor/recordings";
 export type { ChannelGrant, SessionRecord } from "./service-processor/session-record";
 export type { VmRow, VmView } from "./service-processor/table";
-export type { VmEnrolment } from "./service-processor/vm-registry";
+export type { VmEnrolment, VmHandoff } from "./service-processor/vm-registry";
 
 /**
  * One host's service processor: its host record, the SP table of VMs with
@@ -61,6 +62,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 	private readonly viewers: Viewers;
 	private readonly relay: Relay;
 	private readonly directory: DirectorySync;
+	private readonly seenJtis: SeenJtis;
 	private readonly vms: VmRegistry;
 	private readonly upkeep: Upkeep;
 	private readonly sessionLimits: SessionLimits;
@@ -70,6 +72,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 		super(ctx, env);
 		this.hosts = new HostStore(ctx.storage, () => this.schemaReady);
 		this.table = new VmTable(ctx.storage.sql);
+		this.seenJtis = new SeenJtis(ctx.storage.sql);
 		this.audit = new AuditTrail(ctx.storage.sql);
 		this.agent = new AgentChannel(ctx);
 		this.recorder = new Recorder(ctx.storage, this.audit);
@@ -102,6 +105,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 			storage: ctx.storage,
 			hosts: this.hosts,
 			table: this.table,
+			seenJtis: this.seenJtis,
 			audit: this.audit,
 			sessions: this.sessions,
 			schemaReady: () => this.schemaReady,
@@ -187,17 +191,24 @@ export class ServiceProcessor extends DurableObject<Env> {
 		return this.vms.list();
 	}
 
+	/** One SP-table row without its hash, or null (read only, unlike `exportVm`). */
+	async getVm(vmId: string): Promise<VmView | null> {
+		if (!this.schemaReady) return null;
+		const row = this.table.get(vmId);
+		return row ? toVmView(row) : null;
+	}
+
 	/**
 	 * Handoff: the row as stored, for the migration target to adopt. From here
 	 * until the release, this SP answers for the VM only when a flooded
 	 * broadcast chose it by placement, never as a domain's learned holder.
 	 */
-	async exportVm(vmId: string): Promise<VmRow | null> {
+	async exportVm(vmId: string): Promise<VmHandoff | null> {
 		return this.vms.export(vmId);
 	}
 
 	/** Handoff: inserts the row as-is (same key hash and version); idempotent. */
-	async adoptVm(row: VmRow): Promise<void> {
+	async adoptVm(row: VmHandoff): Promise<void> {
 		this.vms.adopt(row);
 	}
 
@@ -215,9 +226,9 @@ export class ServiceProcessor extends DurableObject<Env> {
 	}
 
 	/**
-	 * Broadcast phase 2: secures the user side, checks the key, asks the agent
-	 * for the VM side. Reached by `route` "learned" when the domain sends the
-	 * request to this SP alone, "flooded" after every member was asked.
+	 * Broadcast phase 2: refuses a replayed jti, secures the user side, checks
+	 * the key, asks the agent for the VM side. `route` says how the request
+	 * came (see `BroadcastRoute`).
 	 */
 	async openSession(request: SessionRequest, route: BroadcastRoute): Promise<SessionOpened> {
 		const parts = {
@@ -226,6 +237,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 			sessions: this.sessions,
 			audit: this.audit,
 			sql: this.ctx.storage.sql,
+			seenJtis: this.seenJtis,
 			handingOff: (vmId: string) => this.vms.isHandingOff(vmId),
 		};
 		const opened = await openSession(parts, request, route);

@@ -2,6 +2,7 @@ import { constantTimeEqual } from "../../shared/crypto";
 import { keyLockoutPolicy, lockoutState } from "../../shared/lockout";
 import { Problem } from "../../shared/problem";
 import { newSessionId } from "../../shared/session-id";
+import type { SeenJtis } from "../seen-jtis";
 import type { AuditTrail } from "./audit";
 import type { HostStore } from "./host";
 import { mintChannelTokens } from "./session-record";
@@ -15,12 +16,14 @@ import type { VmTable } from "./table";
  * constant time, behind the brute-force back-off.
  */
 
-/** A broadcast request as the domain forwards it; the key arrives hashed. */
+/** A broadcast request as the edge decrypted it; the key arrives hashed. */
 export interface SessionRequest {
 	domain: string;
 	vmId: string;
 	keyHash: string;
 	jti: string;
+	/** The request's `exp` (seconds since the epoch): its jti is refused until then. */
+	expSeconds: number;
 	/** `ws://` or `wss://` origin the channel URLs are built on. */
 	channelOrigin: string;
 }
@@ -28,9 +31,11 @@ export interface SessionRequest {
 /**
  * How the request reached this SP: "flooded" when every member of the domain
  * was asked and this one was chosen (by placement if two hold the row),
- * "learned" when the domain sent it here alone because this SP answered last.
+ * "learned" when the domain sent it here alone from its forwarding table,
+ * "direct" when the edge sent it here because this SP answered for the VM
+ * before. Only a flood may pick a VM that is handing off.
  */
-export type BroadcastRoute = "flooded" | "learned";
+export type BroadcastRoute = "flooded" | "learned" | "direct";
 
 /** `201` body of `POST /v1/sessions`. */
 export interface SessionOpened {
@@ -49,6 +54,7 @@ export async function openSession(
 		sessions: SessionStore;
 		audit: AuditTrail;
 		sql: SqlStorage;
+		seenJtis: SeenJtis;
 		/** True while the VM's row is being handed off to another SP. */
 		handingOff(vmId: string): boolean;
 	},
@@ -61,10 +67,12 @@ export async function openSession(
 	// A stale domain member (the host moved domains) must not answer for the old domain.
 	const vm = host?.domain === request.domain ? table.get(vmId) : undefined;
 	// Mid-handoff two SPs hold the row: only a flood, which asks the placement, may pick one.
-	const mustFlood = route === "learned" && parts.handingOff(vmId);
+	const mustFlood = route !== "flooded" && parts.handingOff(vmId);
 	if (!host || !vm || mustFlood) {
 		throw new Problem("vm_not_found", "no service processor in the domain holds this VM");
 	}
+	// The holder guards its VMs' jtis itself: a request from the edge skips the domain.
+	parts.seenJtis.remember(jti, request.expSeconds, vmId);
 	audit.record("session.requested", { vmId, detail: { jti } });
 	const userSecuredAt = new Date().toISOString();
 	audit.record("session.id_matched", { vmId, detail: { jti, userSecuredAt } });

@@ -108,6 +108,10 @@ const migrations: string[] = [
 	`,
 	// Announcing and withdrawing VMs to the domain's forwarding table.
 	"ALTER TABLE directory_tasks ADD COLUMN vm_id TEXT;",
+	// Replay guard for the VMs this SP holds (requests may come straight from the edge).
+	`CREATE TABLE seen_jtis (jti TEXT PRIMARY KEY, vm_id TEXT NOT NULL, exp_seconds INTEGER NOT NULL);
+	 CREATE INDEX seen_jtis_by_exp ON seen_jtis (exp_seconds);
+	 CREATE INDEX seen_jtis_by_vm ON seen_jtis (vm_id);`,
 ];
 
 /** Where the schema version is kept (synchronous KV, see ../sql.ts). */

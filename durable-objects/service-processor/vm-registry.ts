@@ -1,6 +1,7 @@
 import { hashSecret, newVmKey } from "../../shared/keys";
 import { Problem } from "../../shared/problem";
 import type { VmInput } from "../../shared/schemas/vms";
+import type { SeenJti, SeenJtis } from "../seen-jtis";
 import type { virtualMachine } from "../stubs";
 import type { AuditTrail } from "./audit";
 import type { HolderChange } from "./directory";
@@ -20,6 +21,9 @@ export type VmEnrolment =
 	| { created: true; vm: VmView; key: string }
 	| { created: false; vm: VmView };
 
+/** A row as handed off between SPs, with the VM's jtis still refused as replays. */
+export type VmHandoff = VmRow & { seenJtis?: SeenJti[] };
+
 /** Storage key marking a VM whose row was exported for a handoff. */
 function handoffKey(vmId: string): string {
 	return `handoff:${vmId}`;
@@ -32,6 +36,7 @@ export interface VmRegistryParts {
 	storage: DurableObjectStorage;
 	hosts: HostStore;
 	table: VmTable;
+	seenJtis: SeenJtis;
 	audit: AuditTrail;
 	sessions: SessionStore;
 	/** False until the object holds a host (nothing stored yet). */
@@ -126,12 +131,13 @@ export class VmRegistry {
 		return this.parts.table.list().map(toVmView);
 	}
 
-	/** Handoff: the row as stored, marked as handing off; null when there is none. */
-	export(vmId: string): VmRow | null {
+	/** Handoff: the row as stored and its jtis, marked as handing off; null when there is none. */
+	export(vmId: string): VmHandoff | null {
 		if (!this.parts.schemaReady()) return null;
 		const row = this.parts.table.get(vmId);
-		if (row) this.parts.storage.kv.put(handoffKey(vmId), Date.now());
-		return row ?? null;
+		if (!row) return null;
+		this.parts.storage.kv.put(handoffKey(vmId), Date.now());
+		return { ...row, seenJtis: this.parts.seenJtis.forVm(vmId) };
 	}
 
 	/**
@@ -139,9 +145,11 @@ export class VmRegistry {
 	 * Not announced: until the placement moves, the source still answers, so
 	 * the domain learns the new holder from the first flood after the release.
 	 */
-	adopt(row: VmRow): void {
+	adopt({ seenJtis = [], ...row }: VmHandoff): void {
 		const { storage, hosts, table, audit } = this.parts;
 		hosts.require();
+		// A replay of a request the source served stays refused here.
+		this.parts.seenJtis.adopt(row.vmId, seenJtis);
 		// A VM coming back to a host it once left starts without the old handoff mark.
 		storage.kv.delete(handoffKey(row.vmId));
 		if (table.insert(row)) {

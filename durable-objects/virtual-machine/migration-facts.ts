@@ -12,7 +12,7 @@ import {
 	type RiskHost,
 } from "../../shared/risk";
 import { deviceStub, directoryStub } from "../pci-device/peers";
-import type { HostRecord, VmRow } from "../service-processor";
+import type { HostRecord } from "../service-processor";
 import { fleet as fleetStub, serviceProcessor } from "../stubs";
 import type { AttachedFunction, Placement } from "../virtual-machine";
 
@@ -31,8 +31,6 @@ export interface LocalVm {
 export interface MigrationInputs {
 	context: RiskContext;
 	policy: CompiledPolicy;
-	/** The SP-table row on the source (read only; never leaves the objects). */
-	vmRow: VmRow;
 }
 
 const compiledPolicies = new Map<string, CompiledPolicy>();
@@ -85,7 +83,8 @@ export async function gatherInputs(
 		await Promise.all([
 			serviceProcessor(env, source.hostId).getHost(),
 			serviceProcessor(env, targetHostId).getHost(),
-			serviceProcessor(env, source.hostId).exportVm(vm.vmId),
+			// Read only: an export would mark the VM as handing off.
+			serviceProcessor(env, source.hostId).getVm(vm.vmId),
 			fleet.getPolicy(),
 			fleet.countTargetFailures(targetHostId, now.getTime() - historyWindowMs),
 			pciCapacity(env, source.hostId),
@@ -96,7 +95,6 @@ export async function gatherInputs(
 		throw new Problem("vm_not_found", `VM ${vm.vmId} is not in host ${source.hostId}'s table`);
 	}
 	return {
-		vmRow,
 		policy: compiledFor(JSON.stringify(policy)),
 		context: {
 			vm: {

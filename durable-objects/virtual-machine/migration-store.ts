@@ -5,7 +5,7 @@
  * internal handoff state, and an outbox of cross-object calls still to make.
  */
 import type { MigrationRecord } from "../../shared/schemas/migrations";
-import type { VmRow } from "../service-processor";
+import type { VmHandoff } from "../service-processor";
 
 /** Schema steps of the migration tables (see ../sql.ts). */
 export const migrationSchema = [
@@ -21,7 +21,7 @@ export const migrationSchemaKey = "migration_schema_version";
 /** Where an interrupted SP-table handoff stands; each step is persisted before the next. */
 export type HandoffState =
 	| { step: "export" }
-	| { step: "adopt" | "move" | "release" | "functions"; row: VmRow }
+	| { step: "adopt" | "move" | "release" | "functions"; row: VmHandoff }
 	| { step: "done" };
 
 /** A cross-object call made after the state change that needs it has committed. */

@@ -154,6 +154,62 @@ describe("broadcast", () => {
 		});
 	});
 
+	describe("from the edge straight to the holder", () => {
+		/** Whether `stub`'s replay guard holds `jti`. */
+		const guards = (stub: DurableObjectStub, jti: string) =>
+			runInDurableObject(
+				stub,
+				(_instance, state) =>
+					state.storage.sql.exec("SELECT 1 FROM seen_jtis WHERE jti = ?", jti).toArray().length > 0,
+			);
+
+		it("sends a VM's later requests to its holder without the domain", async () => {
+			const host = await createHost();
+			const { vmId, key } = await enrolVm(host.hostId);
+			const target = { domain: host.domain, vm: vmId, key };
+			expect((await requestSession(target)).status).toBe(201);
+			const jti = crypto.randomUUID();
+			expect((await requestSession(target, { jti })).status).toBe(201);
+			expect(await guards(domainObject(host.domain), jti)).toBe(false);
+			expect(await guards(serviceProcessor(host.hostId), jti)).toBe(true);
+		});
+
+		it("refuses a replay of a request the holder was sent directly", async () => {
+			const host = await createHost();
+			const { vmId, key } = await enrolVm(host.hostId);
+			const target = { domain: host.domain, vm: vmId, key };
+			expect((await requestSession(target)).status).toBe(201);
+			const [jwk] = await servedKeys();
+			if (!jwk) throw new Error("no key");
+			const jwe = await encryptRequest(jwk, claimsFor(target));
+			expect((await postSession(jwe)).status).toBe(201);
+			const replay = await postSession(jwe);
+			expect(replay.status).toBe(409);
+			expect(await problemOf(replay)).toMatchObject({ code: "replayed_request" });
+		});
+
+		it("refuses on the new holder a replay of a request the old holder served", async () => {
+			let served = "";
+			let servedBy: unknown;
+			const { domain, source, target, vmId, key, movePlacement } = await midHandoff(async (vm) => {
+				expect((await requestSession(vm)).status).toBe(201);
+				const [jwk] = await servedKeys();
+				if (!jwk) throw new Error("no key");
+				served = await encryptRequest(jwk, claimsFor(vm));
+				servedBy = await (await postSession(served)).json();
+			});
+			expect(servedBy).toMatchObject({ hostId: source.hostId });
+			await movePlacement();
+			await serviceProcessor(source.hostId).releaseVm(vmId, "vm_migrated");
+			// The domain never saw it; the target learned its jti with the row.
+			const replay = await postSession(served);
+			expect(replay.status).toBe(409);
+			expect(await problemOf(replay)).toMatchObject({ code: "replayed_request" });
+			const fresh = await requestSession({ domain, vm: vmId, key });
+			expect(await fresh.json()).toMatchObject({ hostId: target.hostId });
+		});
+	});
+
 	describe("learned holders", () => {
 		it("finds the VM on its new member after it left the learned one", async () => {
 			const domain = unique("dom");

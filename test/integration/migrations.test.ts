@@ -4,8 +4,10 @@
 // validation.run and answered by validation.result webhooks, failures,
 // one migration per VM under concurrent requests, reads and cancel.
 // Handoff, timeouts/eviction and SSE are in migrations-*.test.ts.
+import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { MigrationRecord } from "../../shared/schemas/migrations";
+import { serviceProcessor } from "../support/console";
 import { admin, call, problemOf } from "../support/http";
 import {
 	agentFor,
@@ -239,6 +241,18 @@ describe("history", () => {
 		const rule = dryRun.assessment.rules.find((outcome) => outcome.id === "recent-failures");
 		// 25 × 2 target failures + 20 × 2 failures of this VM.
 		expect(rule).toMatchObject({ score: 90, triggered: true });
+	});
+});
+
+describe("assessment leaves the source alone", () => {
+	it("does not mark the VM as handing off on its source", async () => {
+		const { vmId, source, target } = await migrationSetup();
+		expect((await postMigration(vmId, target.hostId, true)).status).toBe(200);
+		const handingOff = await runInDurableObject(
+			serviceProcessor(source.hostId),
+			(_instance, state) => state.storage.kv.get(`handoff:${vmId}`) !== undefined,
+		);
+		expect(handingOff).toBe(false);
 	});
 });
 

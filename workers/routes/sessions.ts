@@ -15,7 +15,8 @@ import {
 import { hostOfSessionId } from "../../shared/session-id";
 import { createRouter } from "../app";
 import { adminSecurity, requireAdmin } from "../middleware/auth";
-import { broadcastDomain, forwardUpgrade, serviceProcessor } from "../stubs";
+import { deliverSessionRequest } from "../session-delivery";
+import { forwardUpgrade, serviceProcessor } from "../stubs";
 import { keyRing } from "./jwks";
 
 const openSession = createRoute({
@@ -148,7 +149,7 @@ export const sessionRoutes = createRouter()
 		// wrangler dev every warning costs a trip through the inspector.
 		const compactJwe = new TextDecoder().decode(await c.req.arrayBuffer());
 		const claims = await openBroadcastRequest(compactJwe, await keyRing(c.env), nowSeconds);
-		const opened = await broadcastDomain(c.env, claims.domain).openSession({
+		const opened = await deliverSessionRequest(c.env, {
 			domain: claims.domain,
 			vmId: claims.vm,
 			// The key goes no further than the edge; SPs compare hashes.
