@@ -132,6 +132,20 @@ describe("agent commands", () => {
 		expect((await second.nextJson()).id).toBe(marker);
 	});
 
+	it("takes one ack frame with ids for a burst of commands", async () => {
+		const host = await createHost();
+		const agent = await connectAgent(host);
+		const ids = [];
+		for (let index = 0; index < 3; index++) {
+			ids.push(await sp(host.hostId).enqueueAgentCommand({ type: "marker", index }));
+		}
+		for (const id of ids) expect((await agent.nextJson()).id).toBe(id);
+		const [first, second, third] = ids;
+		// Non-string ids are ignored; the command they do not name stays queued.
+		agent.send(JSON.stringify({ type: "ack", ids: [first, 7, third] }));
+		expect(await sp(host.hostId).unackedAgentCommands()).toEqual([second]);
+	});
+
 	it("holds commands queued while no agent is connected and delivers them on connect", async () => {
 		const host = await createHost();
 		const id = await sp(host.hostId).enqueueAgentCommand({
