@@ -141,7 +141,7 @@ describe("host record", () => {
 });
 
 describe("SP-table handoff", () => {
-	it("exports the row with its key hash and version, and null for an unknown VM", async () => {
+	it("exports the row with its key hash, version and seen jtis, and null for an unknown VM", async () => {
 		const host = await createHost();
 		const { vmId } = await enrolVm(host.hostId);
 		expect(await sp(host.hostId).exportVm(vmId)).toEqual({
@@ -151,6 +151,7 @@ describe("SP-table handoff", () => {
 			memoryMiB: 4096,
 			vcpus: 2,
 			enrolledAt: expect.any(String),
+			seenJtis: [],
 		});
 		expect(await sp(host.hostId).exportVm(unique("vm"))).toBeNull();
 	});
