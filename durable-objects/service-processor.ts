@@ -38,6 +38,9 @@ import { type VmEnrolment, type VmHandoff, VmRegistry } from "./service-processo
 import { forgetWebhook, type VerifiedWebhook, verifyWebhook } from "./service-processor/webhooks";
 import { virtualMachine } from "./stubs";
 
+/** What any socket of this object carries across hibernation. */
+type SocketAttachment = RelayAttachment | { role: "agent" };
+
 export type { BroadcastRoute, SessionOpened, SessionRequest } from "./service-processor/access";
 export type { AgentCommandInput } from "./service-processor/agent";
 export type { HostFacts, HostRecord } from "./service-processor/host";
@@ -319,8 +322,20 @@ export class ServiceProcessor extends DurableObject<Env> {
 		});
 	}
 
+	/** Each socket's attachment, deserialized once per socket while this object lives. */
+	private readonly attachments = new WeakMap<WebSocket, SocketAttachment | null>();
+
+	private attachmentOf(socket: WebSocket): SocketAttachment | null {
+		let attachment = this.attachments.get(socket);
+		if (attachment === undefined) {
+			attachment = (socket.deserializeAttachment() as SocketAttachment | null) ?? null;
+			this.attachments.set(socket, attachment);
+		}
+		return attachment;
+	}
+
 	override async webSocketMessage(socket: WebSocket, message: string | ArrayBuffer): Promise<void> {
-		const attachment = socket.deserializeAttachment() as RelayAttachment | { role: "agent" } | null;
+		const attachment = this.attachmentOf(socket);
 		if (attachment?.role === "agent") this.agent.receive(message);
 		else if (attachment) this.relay.relay(socket, attachment, message);
 		// A relayed frame can close its session (buffer overflow); checked in memory.
@@ -343,7 +358,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 	}
 
 	private onSocketGone(socket: WebSocket): void {
-		const attachment = socket.deserializeAttachment() as RelayAttachment | { role: "agent" } | null;
+		const attachment = this.attachmentOf(socket);
 		if (attachment && attachment.role !== "agent") this.relay.detach(attachment);
 	}
 

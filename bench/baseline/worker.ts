@@ -31,7 +31,12 @@ app.get("/hono", (c) => c.json({ ok: true }));
 app.post("/hono", (c) => c.json({ ok: true }));
 // A bare Hono route doing one Durable Object RPC.
 app.get("/rpc", async (c) => c.json({ echo: await echoStub(c.env).echo("ping") }));
-app.post("/rpc", async (c) => c.json({ echo: await echoStub(c.env).echo(await c.req.text()) }));
+// The body is decoded by hand, as Edgevisor's POST /v1/sessions does: workerd
+// warns on .text() for a non-text type, and under wrangler dev every warning
+// costs a trip through the inspector.
+app.post("/rpc", async (c) =>
+	c.json({ echo: await echoStub(c.env).echo(new TextDecoder().decode(await c.req.arrayBuffer())) }),
+);
 // A WebSocket echoed by a Durable Object (hibernation API).
 app.get("/ws", (c) => echoStub(c.env).fetch(c.req.raw));
 

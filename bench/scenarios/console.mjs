@@ -118,10 +118,10 @@ ${row("baseline: POST of a same-size JWE to a Hono route that hands it to one DO
 ${row("baseline: GET of a Hono route that does one DO RPC", get)}
 
 Throughput ratio (sessions / POST baseline, the same request shape): **${fixed(session.result.rps / post.result.rps)}** (goal ≥ 0.5).
-Against the GET baseline: ${fixed(session.result.rps / get.result.rps)}. Under wrangler dev a request body alone
-costs the server several ms of CPU (compare the two baselines), so the POST baseline is the one that isolates what
-Edgevisor adds. CPU is read from /proc for this process (the clients and the simulated host agent) and for the
-wrangler dev process trees (workerd and its proxy), divided by the requests served.
+Against the GET baseline: ${fixed(session.result.rps / get.result.rps)}. The POST baseline has the session
+request's shape (method, content type, body size), and reads its body the same way. CPU is read from /proc for
+this process (the clients and the simulated host agent) and for the wrangler dev process trees (workerd and its
+proxy), divided by the requests served.
 `;
 }
 

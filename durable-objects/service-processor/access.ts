@@ -86,7 +86,6 @@ export async function openSession(
 	if (!current) throw new Problem("vm_not_found", "the VM was removed meanwhile");
 	const matched = keyMatches && current.keyVersion === vm.keyVersion;
 	const nowMs = Date.now();
-	sql.exec("DELETE FROM key_mismatches WHERE at_ms <= ?", nowMs - keyLockoutPolicy.windowMs);
 	const mismatchTimes = () =>
 		sql
 			.exec<{ at_ms: number }>("SELECT at_ms FROM key_mismatches WHERE vm_id = ?", vmId)
@@ -101,6 +100,8 @@ export async function openSession(
 		throw tooManyAttempts(before.retryAfterSeconds);
 	}
 	if (!matched) {
+		// Mismatches outside the window no longer count (lockoutState ignores them); pruned here, off the happy path.
+		sql.exec("DELETE FROM key_mismatches WHERE at_ms <= ?", nowMs - keyLockoutPolicy.windowMs);
 		sql.exec("INSERT INTO key_mismatches (vm_id, at_ms) VALUES (?, ?)", vmId, nowMs);
 		const after = lockoutState(mismatchTimes(), nowMs);
 		audit.record("session.key_mismatched", { vmId, detail: { jti } });

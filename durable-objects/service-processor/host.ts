@@ -65,15 +65,25 @@ export class HostStore {
 		private readonly schemaReady: () => boolean,
 	) {}
 
+	/**
+	 * The row and its parsed record as last read. This object is the row's
+	 * only writer, so the copy is dropped on each write and never goes stale;
+	 * every broadcast request reads the host, and parsing it each time showed.
+	 */
+	private cached: { row: HostRow; record: HostRecord } | undefined;
+
 	private row(): HostRow | undefined {
+		if (this.cached) return this.cached.row;
 		if (!this.schemaReady()) return undefined;
-		return this.storage.sql.exec<HostRow>("SELECT * FROM host").toArray()[0];
+		const row = this.storage.sql.exec<HostRow>("SELECT * FROM host").toArray()[0];
+		if (row) this.cached = { row, record: Object.freeze(toRecord(row)) };
+		return row;
 	}
 
-	/** The host, or null before it is created. */
+	/** The host (shared and frozen: do not modify), or null before it is created. */
 	get(): HostRecord | null {
-		const row = this.row();
-		return row ? toRecord(row) : null;
+		this.row();
+		return this.cached?.record ?? null;
 	}
 
 	/** The host, or `404 host_not_found`. */
@@ -96,6 +106,7 @@ export class HostStore {
 		const agentTokenHash = await hashSecret(agentToken);
 		const now = new Date().toISOString();
 		const existing = this.row();
+		this.cached = undefined;
 		if (existing) {
 			this.storage.sql.exec(
 				`UPDATE host SET domain = ?, site = ?, cpu = ?, memory_mib = ?, hypervisor = ?, updated_at = ?`,
@@ -130,6 +141,7 @@ export class HostStore {
 		const row = this.row();
 		if (!row) throw new Problem("host_not_found", "no such host");
 		const { cpu, memoryMiB, hypervisor } = facts;
+		this.cached = undefined;
 		this.storage.sql.exec(
 			"UPDATE host SET cpu = ?, memory_mib = ?, hypervisor = ?, facts = ?, updated_at = ?",
 			cpu ? JSON.stringify(cpu) : row.cpu,

@@ -24,9 +24,11 @@ export type VmEnrolment =
 /** A row as handed off between SPs, with the VM's jtis still refused as replays. */
 export type VmHandoff = VmRow & { seenJtis?: SeenJti[] };
 
+const handoffPrefix = "handoff:";
+
 /** Storage key marking a VM whose row was exported for a handoff. */
 function handoffKey(vmId: string): string {
-	return `handoff:${vmId}`;
+	return `${handoffPrefix}${vmId}`;
 }
 
 /** The parts of a service processor the SP-table operations work on. */
@@ -53,9 +55,35 @@ export interface VmRegistryParts {
 export class VmRegistry {
 	constructor(private readonly parts: VmRegistryParts) {}
 
+	/**
+	 * VM ids with a handoff mark, read from storage once and then kept in step
+	 * with every write: each broadcast request asks, and a read each time showed.
+	 */
+	private marks: Set<string> | undefined;
+
+	private handoffMarks(): Set<string> {
+		if (!this.marks) {
+			this.marks = new Set();
+			for (const [key] of this.parts.storage.kv.list({ prefix: handoffPrefix })) {
+				this.marks.add(key.slice(handoffPrefix.length));
+			}
+		}
+		return this.marks;
+	}
+
+	private setHandoffMark(vmId: string, marked: boolean): void {
+		if (marked) {
+			this.parts.storage.kv.put(handoffKey(vmId), Date.now());
+			this.handoffMarks().add(vmId);
+		} else {
+			this.parts.storage.kv.delete(handoffKey(vmId));
+			this.handoffMarks().delete(vmId);
+		}
+	}
+
 	/** True while the VM's row is exported and not yet released. */
 	isHandingOff(vmId: string): boolean {
-		return this.parts.storage.kv.get(handoffKey(vmId)) !== undefined;
+		return this.handoffMarks().has(vmId);
 	}
 
 	/** Enrols a VM (claiming its id fleet-wide, minting its key) or updates its attributes. */
@@ -111,12 +139,12 @@ export class VmRegistry {
 
 	/** Removes a VM: its placement is released, its sessions closed. */
 	async remove(vmId: string): Promise<void> {
-		const { storage, hosts, table, sessions, audit } = this.parts;
+		const { hosts, table, sessions, audit } = this.parts;
 		const host = hosts.require();
 		this.require(vmId);
 		const vm = this.parts.virtualMachine(vmId);
 		await vm.releasePlacement(host.hostId);
-		storage.kv.delete(handoffKey(vmId));
+		this.setHandoffMark(vmId, false);
 		if (!table.delete(vmId)) return;
 		this.parts.queueHolder("withdraw", vmId);
 		sessions.closeForVm(vmId, "vm_removed");
@@ -136,7 +164,7 @@ export class VmRegistry {
 		if (!this.parts.schemaReady()) return null;
 		const row = this.parts.table.get(vmId);
 		if (!row) return null;
-		this.parts.storage.kv.put(handoffKey(vmId), Date.now());
+		this.setHandoffMark(vmId, true);
 		return { ...row, seenJtis: this.parts.seenJtis.forVm(vmId) };
 	}
 
@@ -146,12 +174,12 @@ export class VmRegistry {
 	 * the domain learns the new holder from the first flood after the release.
 	 */
 	adopt({ seenJtis = [], ...row }: VmHandoff): void {
-		const { storage, hosts, table, audit } = this.parts;
+		const { hosts, table, audit } = this.parts;
 		hosts.require();
 		// A replay of a request the source served stays refused here.
 		this.parts.seenJtis.adopt(row.vmId, seenJtis);
 		// A VM coming back to a host it once left starts without the old handoff mark.
-		storage.kv.delete(handoffKey(row.vmId));
+		this.setHandoffMark(row.vmId, false);
 		if (table.insert(row)) {
 			audit.record("vm.adopted", { vmId: row.vmId, detail: { keyVersion: row.keyVersion } });
 		}
@@ -159,10 +187,10 @@ export class VmRegistry {
 
 	/** Handoff: deletes the row and closes its sessions with `reason`; idempotent. */
 	async release(vmId: string, reason: string): Promise<void> {
-		const { storage, table, sessions, audit } = this.parts;
+		const { table, sessions, audit } = this.parts;
 		if (!this.parts.schemaReady()) return;
 		sessions.closeForVm(vmId, reason);
-		storage.kv.delete(handoffKey(vmId));
+		this.setHandoffMark(vmId, false);
 		if (table.delete(vmId)) {
 			this.parts.queueHolder("withdraw", vmId);
 			audit.record("vm.released", { vmId, detail: { reason } });
