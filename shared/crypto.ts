@@ -31,6 +31,16 @@ export async function sha256Hex(value: string): Promise<string> {
  */
 export async function constantTimeEqual(a: string, b: string): Promise<boolean> {
 	const [left, right] = await Promise.all([sha256Hex(a), sha256Hex(b)]);
+	return digestsEqual(left, right);
+}
+
+/**
+ * Compares two hex digests of one hash function in time that does not depend
+ * on where they differ. Their length is fixed by the hash, so it reveals
+ * nothing and no hashing round is needed first (unlike `constantTimeEqual`).
+ */
+export function digestsEqual(left: string, right: string): boolean {
+	if (left.length !== right.length) return false;
 	let difference = 0;
 	for (let index = 0; index < left.length; index++) {
 		difference |= left.charCodeAt(index) ^ right.charCodeAt(index);

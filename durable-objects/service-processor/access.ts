@@ -1,4 +1,4 @@
-import { constantTimeEqual } from "../../shared/crypto";
+import { digestsEqual } from "../../shared/crypto";
 import { keyLockoutPolicy, lockoutState } from "../../shared/lockout";
 import { Problem } from "../../shared/problem";
 import { newSessionId } from "../../shared/session-id";
@@ -63,6 +63,9 @@ export async function openSession(
 ): Promise<SessionOpened> {
 	const { hosts, table, sessions, audit, sql } = parts;
 	const { vmId, jti } = request;
+	// Minted first: from the lookup on nothing yields, so the row read, the
+	// lockout count and the session write see one state.
+	const tokens = await mintChannelTokens();
 	const host = hosts.get();
 	// A stale domain member (the host moved domains) must not answer for the old domain.
 	const vm = host?.domain === request.domain ? table.get(vmId) : undefined;
@@ -77,14 +80,7 @@ export async function openSession(
 	const userSecuredAt = new Date().toISOString();
 	audit.record("session.id_matched", { vmId, detail: { jti, userSecuredAt } });
 
-	const [keyMatches, tokens] = await Promise.all([
-		constantTimeEqual(request.keyHash, vm.keyHash),
-		mintChannelTokens(),
-	]);
-	// Synchronous from here on: the lockout count and the session write are atomic.
-	const current = table.get(vmId);
-	if (!current) throw new Problem("vm_not_found", "the VM was removed meanwhile");
-	const matched = keyMatches && current.keyVersion === vm.keyVersion;
+	const matched = digestsEqual(request.keyHash, vm.keyHash);
 	const nowMs = Date.now();
 	const mismatchTimes = () =>
 		sql
@@ -118,7 +114,7 @@ export async function openSession(
 	const { userChannel } = sessions.create({
 		sessionId,
 		vmId,
-		keyVersion: current.keyVersion,
+		keyVersion: vm.keyVersion,
 		userSecuredAt,
 		channelOrigin: request.channelOrigin,
 		tokens,
@@ -126,7 +122,7 @@ export async function openSession(
 	audit.record("session.key_matched", {
 		sessionId,
 		vmId,
-		detail: { jti, keyVersion: current.keyVersion },
+		detail: { jti, keyVersion: vm.keyVersion },
 	});
 	return { sessionId, hostId: host.hostId, vmId, state: "vm_pending", userChannel };
 }

@@ -5,7 +5,7 @@
 import fc from "fast-check";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
-import { constantTimeEqual } from "../../shared/crypto";
+import { constantTimeEqual, digestsEqual } from "../../shared/crypto";
 import {
 	hashSecret,
 	newAgentToken,
@@ -69,6 +69,16 @@ describe("hashSecret", () => {
 			fc.asyncProperty(fc.string(), fc.string(), async (a, b) => {
 				const equal = await constantTimeEqual(await hashSecret(a), await hashSecret(b));
 				expect(equal).toBe(a === b);
+			}),
+		);
+	});
+
+	it("compares two digests as equal only when they are the same digest", async () => {
+		await fc.assert(
+			fc.asyncProperty(fc.string(), fc.string(), async (a, b) => {
+				const [left, right] = [await hashSecret(a), await hashSecret(b)];
+				expect(digestsEqual(left, right)).toBe(a === b);
+				expect(digestsEqual(left, left.slice(1))).toBe(false);
 			}),
 		);
 	});
