@@ -8,15 +8,15 @@
 export const asciicastContentType = "application/x-asciicast";
 
 /** Terminal size written in the header; the console does not report one. */
-export const castWidth = 80;
-export const castHeight = 24;
+const castWidth = 80;
+const castHeight = 24;
 
 /**
  * Longest text one event carries. A frame's text is split at this many
  * UTF-16 units so one stored line stays far below SQLite's row limit
  * (2 MB in Durable Objects) even when every character needs a JSON escape.
  */
-export const maxEventChars = 65_536;
+const maxEventChars = 65_536;
 
 /** The header line (no trailing newline). */
 export function castHeader(fields: { startMs: number; vmId: string; hostId: string }): string {

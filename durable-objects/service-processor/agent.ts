@@ -14,7 +14,7 @@ export const agentTag = "agent";
 /** Most command ids one ack frame may carry; the rest are ignored (and redelivered). */
 const maxIdsPerAck = 1_000;
 /** How long received acks may wait in memory before their commands are deleted. */
-export const ackFlushMs = 1_000;
+const ackFlushMs = 1_000;
 
 type CommandRow = { seq: number; id: string; body: string };
 

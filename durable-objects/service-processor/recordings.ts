@@ -32,7 +32,7 @@ export const maxRecordingBytes = 8 * 1024 * 1024;
 export const recordingRetryMs = 10_000;
 
 /** How long recorded events may wait in memory before they are written. */
-export const recordingFlushMs = 1_000;
+const recordingFlushMs = 1_000;
 
 /** Buffered event bytes that force an early write, bounding the object's memory. */
 const maxBufferedBytes = 256 * 1024;
