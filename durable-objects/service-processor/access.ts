@@ -5,7 +5,7 @@ import { newSessionId } from "../../shared/session-id";
 import type { SeenJtis } from "../seen-jtis";
 import type { AuditTrail } from "./audit";
 import type { HostStore } from "./host";
-import { mintChannelTokens } from "./session-record";
+import { type ChannelTokens, mintChannelTokens } from "./session-record";
 import type { SessionStore } from "./sessions";
 import type { VmTable } from "./table";
 
@@ -46,26 +46,38 @@ export interface SessionOpened {
 	userChannel: { url: string; token: string; expiresAt: string };
 }
 
+/** The parts of a service processor a session request works on. */
+export interface AccessParts {
+	hosts: HostStore;
+	table: VmTable;
+	sessions: SessionStore;
+	audit: AuditTrail;
+	sql: SqlStorage;
+	seenJtis: SeenJtis;
+	/** True while the VM's row is being handed off to another SP. */
+	handingOff(vmId: string): boolean;
+}
+
 /** Runs both steps; throws `vm_not_found`, `key_mismatch` or `too_many_attempts`. */
 export async function openSession(
-	parts: {
-		hosts: HostStore;
-		table: VmTable;
-		sessions: SessionStore;
-		audit: AuditTrail;
-		sql: SqlStorage;
-		seenJtis: SeenJtis;
-		/** True while the VM's row is being handed off to another SP. */
-		handingOff(vmId: string): boolean;
-	},
+	parts: AccessParts,
 	request: SessionRequest,
 	route: BroadcastRoute,
 ): Promise<SessionOpened> {
-	const { hosts, table, sessions, audit, sql } = parts;
-	const { vmId, jti } = request;
 	// Minted first: from the lookup on nothing yields, so the row read, the
 	// lockout count and the session write see one state.
 	const tokens = await mintChannelTokens();
+	return parts.audit.batch(() => decide(parts, request, route, tokens));
+}
+
+function decide(
+	parts: AccessParts,
+	request: SessionRequest,
+	route: BroadcastRoute,
+	tokens: ChannelTokens,
+): SessionOpened {
+	const { hosts, table, sessions, audit, sql } = parts;
+	const { vmId, jti } = request;
 	const host = hosts.get();
 	// A stale domain member (the host moved domains) must not answer for the old domain.
 	const vm = host?.domain === request.domain ? table.get(vmId) : undefined;
