@@ -70,8 +70,9 @@ Produced by \`${command}\` on ${new Date().toISOString()}: ${cpus().length} × $
 Node ${process.version}, wrangler ${wranglerVersion}, both Workers under \`wrangler dev\` on loopback.
 The load generator shares the machine's cores with workerd, so absolute numbers are
 noisy; every figure is paired with a baseline measured in the same run on the same
-workerd (\`bench/baseline/\`: a bare Hono route, a bare Durable Object RPC echo, a
-WebSocket echo in a Durable Object) and reported as a ratio.
+workerd build (\`bench/baseline/\`, a second \`wrangler dev\` with the same proxy in front:
+a bare Hono route, a bare Durable Object RPC echo, a WebSocket echo in a Durable
+Object) and reported as a ratio.
 `;
 const resultsPath = join(benchDir, "RESULTS.md");
 await writeFile(resultsPath, `${header}\n${sections.join("\n")}`);

@@ -1,6 +1,6 @@
 // Issue 2's benchmark: session establishment throughput, broadcast latency as
 // the domain grows, and relay round trip and throughput, each against a
-// baseline measured in the same run on the same workerd.
+// baseline measured in the same run on the same workerd build.
 
 import { withCpu } from "../lib/cpu.mjs";
 import {
