@@ -267,6 +267,17 @@ describe("broadcast", () => {
 			}
 		});
 
+		it("keeps the handoff mark when the source object is evicted", async () => {
+			const { domain, source, target, vmId, key, movePlacement } = await midHandoff(async (vm) => {
+				// The edge and the domain both learn the source before the handoff starts.
+				expect((await requestSession(vm)).status).toBe(201);
+			});
+			await evictDurableObject(serviceProcessor(source.hostId));
+			await movePlacement();
+			const response = await requestSession({ domain, vm: vmId, key });
+			expect(await response.json()).toMatchObject({ hostId: target.hostId });
+		});
+
 		it("answers from a host the VM came back to after migrating away", async () => {
 			const domain = unique("dom");
 			const first = await createHost(unique("a"), domain);
