@@ -7,7 +7,7 @@
 import { addressKey, parseHexAddress } from "../../shared/pci";
 import { Problem } from "../../shared/problem";
 import type { TransferRecord } from "../../shared/schemas/pci";
-import { deviceStub, directoryStub } from "./peers";
+import { pciDevice, pciDirectory } from "../stubs";
 import type { MappingRow } from "./rows";
 import type { TransferOrder } from "./transfer";
 
@@ -48,7 +48,7 @@ export async function transferToHost(
 					.toArray();
 	if (!mapping) throw new Problem("not_found", `no mapping at ${request.virtualAddress}`);
 	if (mapping.target_host_id === request.targetHostId) return null;
-	for (const targetBdf of await directoryStub(env, request.targetHostId).listDeviceBdfs()) {
+	for (const targetBdf of await pciDirectory(env, request.targetHostId).listDeviceBdfs()) {
 		try {
 			return await run({ ...request, virtualAddress: mapping.virtual_address, targetBdf });
 		} catch (error) {
@@ -61,15 +61,19 @@ export async function transferToHost(
 	);
 }
 
-/** Free VF slots over all devices of `hostId` (those whose BAR is at least `minSize`, when given). */
-export async function freeVfSlotsOnHost(
+/**
+ * How many devices `hostId` has and their free VF slots in all (counting only
+ * devices whose VF BARs are at least `minSize` bytes, when given): the PF
+ * capacity migration rules read as `target.pci` and the directory reports.
+ */
+export async function vfCapacityOfHost(
 	env: Env,
 	hostId: string,
 	minSize?: string,
-): Promise<number> {
-	const bdfs = await directoryStub(env, hostId).listDeviceBdfs();
+): Promise<{ devices: number; freeVfs: number }> {
+	const bdfs = await pciDirectory(env, hostId).listDeviceBdfs();
 	const counts = await Promise.all(
-		bdfs.map((bdf) => deviceStub(env, hostId, bdf).freeVfSlots(minSize)),
+		bdfs.map((bdf) => pciDevice(env, hostId, bdf).freeVfSlots(minSize)),
 	);
-	return counts.reduce((sum, count) => sum + count, 0);
+	return { devices: bdfs.length, freeVfs: counts.reduce((sum, count) => sum + count, 0) };
 }
