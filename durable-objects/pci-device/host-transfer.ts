@@ -8,8 +8,9 @@ import { addressKey, parseHexAddress } from "../../shared/pci";
 import { Problem } from "../../shared/problem";
 import type { TransferRecord } from "../../shared/schemas/pci";
 import { pciDevice, pciDirectory } from "../stubs";
-import type { MappingRow } from "./rows";
+import { mappingByKey } from "./rows";
 import type { TransferOrder } from "./transfer";
+import { isReservationRefusal, loadTransfer } from "./transfer-steps";
 
 /** What a migration asks for: this mapping, onto that host, under this idempotency key. */
 export interface HostTransferRequest {
@@ -17,9 +18,6 @@ export interface HostTransferRequest {
 	targetHostId: string;
 	transferId: string;
 }
-
-/** Refusals that mean "try the host's next device". */
-const tryNext = new Set(["no_free_vf", "invalid_request", "device_not_found"]);
 
 /**
  * Runs the transfer of the mapping at `virtualAddress` onto the first device
@@ -32,27 +30,18 @@ export async function transferToHost(
 	run: (order: TransferOrder) => Promise<TransferRecord>,
 	request: HostTransferRequest,
 ): Promise<TransferRecord | null> {
-	const [existing] = sql
-		.exec<{ to_bdf: string }>(
-			"SELECT to_bdf FROM transfers WHERE transfer_id = ?",
-			request.transferId,
-		)
-		.toArray();
+	const existing = loadTransfer(sql, request.transferId);
 	if (existing) return run({ ...request, targetBdf: existing.to_bdf });
 	const address = parseHexAddress(request.virtualAddress);
-	const [mapping] =
-		address === undefined
-			? []
-			: sql
-					.exec<MappingRow>("SELECT * FROM mappings WHERE address_key = ?", addressKey(address))
-					.toArray();
+	const mapping = address === undefined ? undefined : mappingByKey(sql, addressKey(address));
 	if (!mapping) throw new Problem("not_found", `no mapping at ${request.virtualAddress}`);
 	if (mapping.target_host_id === request.targetHostId) return null;
 	for (const targetBdf of await pciDirectory(env, request.targetHostId).listDeviceBdfs()) {
 		try {
 			return await run({ ...request, virtualAddress: mapping.virtual_address, targetBdf });
 		} catch (error) {
-			if (!tryNext.has(String((error as { code?: unknown }).code))) throw error;
+			// A refusing device reserved nothing: the host's next device may take it.
+			if (!isReservationRefusal(error)) throw error;
 		}
 	}
 	throw new Problem(
