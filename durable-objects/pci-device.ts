@@ -158,9 +158,7 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 			targetBdf: input.targetBdf,
 			fromAllocationId: slot.allocation_id,
 		};
-		return this.#isMe(slot.owner_host_id, slot.owner_bdf)
-			? this.transferMapping(order)
-			: pciDevice(this.env, slot.owner_host_id, slot.owner_bdf).transferMapping(order);
+		return this.peer(slot.owner_host_id, slot.owner_bdf).transferMapping(order);
 	}
 
 	/** Runs a transfer of a mapping in this device's table; idempotent by `transferId`. */
@@ -240,9 +238,7 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 	override async alarm(): Promise<void> {
 		await this.#transfers.resumeStalled();
 		await settleExpiredReservations(this, (owner, transferId) =>
-			this.#isMe(owner.hostId, owner.bdf)
-				? this.transferStep(transferId)
-				: pciDevice(this.env, owner.hostId, owner.bdf).transferStep(transferId),
+			this.peer(owner.hostId, owner.bdf).transferStep(transferId),
 		);
 		await this.#deliverOutbox();
 	}
