@@ -8,6 +8,7 @@ import { readFile } from "node:fs/promises";
 import { EncryptJWT, importJWK } from "jose";
 import WebSocket from "ws";
 import { createApiClient } from "./api.mjs";
+import { openConsoleChannel } from "./console-channel.mjs";
 import { CliError, exitCodes } from "./output.mjs";
 
 const escapeByte = 0x1d; // Ctrl-]
@@ -74,28 +75,24 @@ export async function connect({ baseUrl, domain, vm, keyFile, json = false }) {
  * @returns {Promise<number>}
  */
 function runConsole(url) {
-	const { stdin, stdout, stderr } = process;
+	const { stdin, stderr } = process;
 	const interactive = stdin.isTTY === true;
-	const socket = new WebSocket(url);
-	let userLeft = false;
 	/** @type {ReturnType<typeof setTimeout> | undefined} */
 	let quietTimer;
 	/** @type {boolean | undefined} */
 	let inputEnded;
 
-	const leave = () => {
-		userLeft = true;
-		socket.close(1000, "user left");
-	};
 	const armQuietTimer = () => {
 		clearTimeout(quietTimer);
-		if (inputEnded) quietTimer = setTimeout(leave, pipedQuietMs);
+		if (inputEnded) quietTimer = setTimeout(channel.leave, pipedQuietMs);
 	};
 	const onInput = (/** @type {Buffer} */ chunk) => {
 		const escapeAt = chunk.indexOf(escapeByte);
 		const forward = escapeAt === -1 ? chunk : chunk.subarray(0, escapeAt);
-		if (forward.length > 0 && socket.readyState === WebSocket.OPEN) socket.send(forward);
-		if (escapeAt !== -1) leave();
+		if (forward.length > 0 && channel.socket.readyState === WebSocket.OPEN) {
+			channel.socket.send(forward);
+		}
+		if (escapeAt !== -1) channel.leave();
 	};
 	const restoreTerminal = () => {
 		stdin.off("data", onInput);
@@ -107,8 +104,10 @@ function runConsole(url) {
 	process.once("exit", () => {
 		if (interactive) stdin.setRawMode(false);
 	});
-	return new Promise((resolve) => {
-		socket.on("open", () => {
+	const channel = openConsoleChannel(url, {
+		leaveReason: "user left",
+		refusedMessage: (statusCode) => `the user channel was refused with HTTP ${statusCode}`,
+		onOpen: () => {
 			if (interactive) stdin.setRawMode(true);
 			stdin.on("data", onInput);
 			stdin.once("end", () => {
@@ -116,26 +115,15 @@ function runConsole(url) {
 				armQuietTimer();
 			});
 			stdin.resume();
-		});
-		socket.on("message", (data) => {
-			stdout.write(Array.isArray(data) ? Buffer.concat(data) : Buffer.from(new Uint8Array(data)));
-			armQuietTimer();
-		});
-		socket.on("unexpected-response", (_request, response) => {
-			response.resume();
-			socket.terminate();
-			stderr.write(`the user channel was refused with HTTP ${response.statusCode}\n`);
-		});
-		socket.on("error", () => {
-			// Reported by the close handler with its code.
-		});
-		socket.on("close", (code, reasonBuffer) => {
+		},
+		onFrame: armQuietTimer,
+		onClose: (code, reason, userLeft) => {
 			clearTimeout(quietTimer);
 			restoreTerminal();
-			const reason = reasonBuffer.toString() || (userLeft ? "user left" : `code ${code}`);
 			stderr.write(`\r\n[session closed: ${reason}]\n`);
 			const ended = userLeft || (code === 1000 && endedByAPeer.has(reason));
-			resolve(ended ? exitCodes.ok : exitCodes.operationFailed);
-		});
+			return ended ? exitCodes.ok : exitCodes.operationFailed;
+		},
 	});
+	return channel.closed;
 }

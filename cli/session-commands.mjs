@@ -3,8 +3,8 @@
 // session's recording (asciicast v2), and watch a live session read-only.
 import { writeFile } from "node:fs/promises";
 import { Option } from "commander";
-import WebSocket from "ws";
 import { segment } from "./api.mjs";
+import { openConsoleChannel } from "./console-channel.mjs";
 import { action } from "./context.mjs";
 import { CliError, exitCodes, print, printRecord, printTable } from "./output.mjs";
 
@@ -18,37 +18,23 @@ import { CliError, exitCodes, print, printRecord, printTable } from "./output.mj
  * @returns {Promise<number>} the exit code
  */
 function streamViewer(sessionId, url) {
-	const { stdout, stderr } = process;
-	const socket = new WebSocket(url);
-	let userLeft = false;
-	const leave = () => {
-		userLeft = true;
-		socket.close(1000, "viewer left");
-	};
-	process.once("SIGINT", leave);
-	return new Promise((resolve) => {
-		socket.on("open", () => {
+	const { stderr } = process;
+	const channel = openConsoleChannel(url, {
+		leaveReason: "viewer left",
+		refusedMessage: (statusCode) =>
+			`edgevisor: the viewer channel was refused with HTTP ${statusCode}`,
+		onOpen: () => {
 			stderr.write(`Watching ${sessionId} read-only. Ctrl-C leaves.\n`);
-		});
-		socket.on("message", (data) => {
-			stdout.write(Array.isArray(data) ? Buffer.concat(data) : Buffer.from(new Uint8Array(data)));
-		});
-		socket.on("unexpected-response", (_request, response) => {
-			response.resume();
-			socket.terminate();
-			stderr.write(`edgevisor: the viewer channel was refused with HTTP ${response.statusCode}\n`);
-		});
-		socket.on("error", () => {
-			// Reported by the close handler with its code.
-		});
-		socket.on("close", (code, reasonBuffer) => {
-			process.off("SIGINT", leave);
-			const reason = reasonBuffer.toString() || (userLeft ? "viewer left" : `code ${code}`);
+		},
+		onClose: (code, reason, userLeft) => {
+			process.off("SIGINT", channel.leave);
 			stderr.write(`\n[stopped watching: ${reason}]\n`);
 			// A session that ended (any reason) or Ctrl-C is a normal end; a dropped channel is not.
-			resolve(userLeft || code === 1000 ? exitCodes.ok : exitCodes.unavailable);
-		});
+			return userLeft || code === 1000 ? exitCodes.ok : exitCodes.unavailable;
+		},
 	});
+	process.once("SIGINT", channel.leave);
+	return channel.closed;
 }
 
 /** @param {import("commander").Command} program */

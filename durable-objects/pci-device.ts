@@ -25,13 +25,12 @@ import {
 	settleExpiredReservations,
 } from "./pci-device/functions";
 import {
-	freeVfSlotsOnHost,
 	type HostTransferRequest,
 	transferToHost,
+	vfCapacityOfHost,
 } from "./pci-device/host-transfer";
 import { LiftWaiters } from "./pci-device/lift-waiters";
 import { Outbox } from "./pci-device/outbox";
-import { deviceStub, directoryStub } from "./pci-device/peers";
 import {
 	type DeviceRegistration,
 	readDevice,
@@ -53,6 +52,7 @@ import { appendEvent, listEvents } from "./pci-device/timeline";
 import { TransferEngine, type TransferOrder } from "./pci-device/transfer";
 import { translateAddress } from "./pci-device/translate";
 import { migrateSchema } from "./sql";
+import { pciDevice, pciDirectory } from "./stubs";
 
 export type { DeviceRegistration } from "./pci-device/registration";
 
@@ -80,7 +80,7 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 		this.#lookup = {
 			sql: this.sql,
 			waiters: this.waiters,
-			device: (hostId, bdf) => deviceStub(this.env, hostId, bdf),
+			device: (hostId, bdf) => pciDevice(this.env, hostId, bdf),
 		};
 		migrateSchema(ctx.storage, schema);
 	}
@@ -90,7 +90,7 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 		input: DeviceRegistration,
 	): Promise<{ device: DeviceRecord; created: boolean }> {
 		const existed = writeRegistration(this.sql, input);
-		await directoryStub(this.env, input.hostId).indexDevice(input.bdf);
+		await pciDirectory(this.env, input.hostId).indexDevice(input.bdf);
 		return { device: this.#record(requireDevice(this.sql)), created: !existed };
 	}
 
@@ -158,9 +158,7 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 			targetBdf: input.targetBdf,
 			fromAllocationId: slot.allocation_id,
 		};
-		return this.#isMe(slot.owner_host_id, slot.owner_bdf)
-			? this.transferMapping(order)
-			: deviceStub(this.env, slot.owner_host_id, slot.owner_bdf).transferMapping(order);
+		return this.peer(slot.owner_host_id, slot.owner_bdf).transferMapping(order);
 	}
 
 	/** Runs a transfer of a mapping in this device's table; idempotent by `transferId`. */
@@ -183,7 +181,7 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 	 * at least `minSize` bytes, hex, when given), for migration capacity checks.
 	 */
 	async freeVfSlotsOnHost(hostId: string, minSize?: string): Promise<number> {
-		return freeVfSlotsOnHost(this.env, hostId, minSize);
+		return (await vfCapacityOfHost(this.env, hostId, minSize)).freeVfs;
 	}
 
 	/** Drives a transfer only as far as `untilStep`, as if the object stopped there (recovery tests). */
@@ -240,9 +238,7 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 	override async alarm(): Promise<void> {
 		await this.#transfers.resumeStalled();
 		await settleExpiredReservations(this, (owner, transferId) =>
-			this.#isMe(owner.hostId, owner.bdf)
-				? this.transferStep(transferId)
-				: deviceStub(this.env, owner.hostId, owner.bdf).transferStep(transferId),
+			this.peer(owner.hostId, owner.bdf).transferStep(transferId),
 		);
 		await this.#deliverOutbox();
 	}
@@ -272,7 +268,7 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 	peer(hostId: string, bdf: string): PeerDevice {
 		return this.#isMe(hostId, bdf)
 			? this
-			: (deviceStub(this.env, hostId, bdf) as unknown as PeerDevice);
+			: (pciDevice(this.env, hostId, bdf) as unknown as PeerDevice);
 	}
 
 	async #deliverOutbox(): Promise<void> {

@@ -2,9 +2,11 @@
  * What the transfer sequence needs from the device object that runs it, so
  * the sequence lives in its own module without reaching into the class.
  */
-import type { EventTypeName } from "../../shared/schemas/pci";
+import type { EventTypeName, TransferRecord } from "../../shared/schemas/pci";
 import type { LiftWaiters } from "./lift-waiters";
 import type { Outbox } from "./outbox";
+import type { TransferStep } from "./rows";
+import type { TransferOrder } from "./transfer";
 
 /** A request to reserve a VF on a target device for a transfer. */
 export interface ReserveRequest {
@@ -25,11 +27,16 @@ export interface ReservedVf {
 	baseAddress: string;
 }
 
-/** The slot operations one device asks of another (or of itself). */
+/**
+ * What one device asks of another (or of itself): slot operations on a
+ * target or source, and transfers run by the driver's device.
+ */
 export interface PeerDevice {
 	reserveVf(request: ReserveRequest): Promise<ReservedVf>;
 	activateVf(allocationId: string): Promise<void>;
 	releaseVf(allocationId: string): Promise<void>;
+	transferMapping(order: TransferOrder): Promise<TransferRecord>;
+	transferStep(transferId: string): Promise<TransferStep | null>;
 }
 
 /** An event to append to the device's timeline. */

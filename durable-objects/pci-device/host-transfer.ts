@@ -7,9 +7,10 @@
 import { addressKey, parseHexAddress } from "../../shared/pci";
 import { Problem } from "../../shared/problem";
 import type { TransferRecord } from "../../shared/schemas/pci";
-import { deviceStub, directoryStub } from "./peers";
-import type { MappingRow } from "./rows";
+import { pciDevice, pciDirectory } from "../stubs";
+import { mappingByKey } from "./rows";
 import type { TransferOrder } from "./transfer";
+import { isReservationRefusal, loadTransfer } from "./transfer-steps";
 
 /** What a migration asks for: this mapping, onto that host, under this idempotency key. */
 export interface HostTransferRequest {
@@ -17,9 +18,6 @@ export interface HostTransferRequest {
 	targetHostId: string;
 	transferId: string;
 }
-
-/** Refusals that mean "try the host's next device". */
-const tryNext = new Set(["no_free_vf", "invalid_request", "device_not_found"]);
 
 /**
  * Runs the transfer of the mapping at `virtualAddress` onto the first device
@@ -32,27 +30,18 @@ export async function transferToHost(
 	run: (order: TransferOrder) => Promise<TransferRecord>,
 	request: HostTransferRequest,
 ): Promise<TransferRecord | null> {
-	const [existing] = sql
-		.exec<{ to_bdf: string }>(
-			"SELECT to_bdf FROM transfers WHERE transfer_id = ?",
-			request.transferId,
-		)
-		.toArray();
+	const existing = loadTransfer(sql, request.transferId);
 	if (existing) return run({ ...request, targetBdf: existing.to_bdf });
 	const address = parseHexAddress(request.virtualAddress);
-	const [mapping] =
-		address === undefined
-			? []
-			: sql
-					.exec<MappingRow>("SELECT * FROM mappings WHERE address_key = ?", addressKey(address))
-					.toArray();
+	const mapping = address === undefined ? undefined : mappingByKey(sql, addressKey(address));
 	if (!mapping) throw new Problem("not_found", `no mapping at ${request.virtualAddress}`);
 	if (mapping.target_host_id === request.targetHostId) return null;
-	for (const targetBdf of await directoryStub(env, request.targetHostId).listDeviceBdfs()) {
+	for (const targetBdf of await pciDirectory(env, request.targetHostId).listDeviceBdfs()) {
 		try {
 			return await run({ ...request, virtualAddress: mapping.virtual_address, targetBdf });
 		} catch (error) {
-			if (!tryNext.has(String((error as { code?: unknown }).code))) throw error;
+			// A refusing device reserved nothing: the host's next device may take it.
+			if (!isReservationRefusal(error)) throw error;
 		}
 	}
 	throw new Problem(
@@ -61,15 +50,19 @@ export async function transferToHost(
 	);
 }
 
-/** Free VF slots over all devices of `hostId` (those whose BAR is at least `minSize`, when given). */
-export async function freeVfSlotsOnHost(
+/**
+ * How many devices `hostId` has and their free VF slots in all (counting only
+ * devices whose VF BARs are at least `minSize` bytes, when given): the PF
+ * capacity migration rules read as `target.pci` and the directory reports.
+ */
+export async function vfCapacityOfHost(
 	env: Env,
 	hostId: string,
 	minSize?: string,
-): Promise<number> {
-	const bdfs = await directoryStub(env, hostId).listDeviceBdfs();
+): Promise<{ devices: number; freeVfs: number }> {
+	const bdfs = await pciDirectory(env, hostId).listDeviceBdfs();
 	const counts = await Promise.all(
-		bdfs.map((bdf) => deviceStub(env, hostId, bdf).freeVfSlots(minSize)),
+		bdfs.map((bdf) => pciDevice(env, hostId, bdf).freeVfSlots(minSize)),
 	);
-	return counts.reduce((sum, count) => sum + count, 0);
+	return { devices: bdfs.length, freeVfs: counts.reduce((sum, count) => sum + count, 0) };
 }

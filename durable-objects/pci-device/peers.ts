@@ -1,12 +1,10 @@
 /**
- * How a PciDevice reaches other objects, in one place: sibling devices by
- * `hostId/bdf`, a host's device directory, the host's service processor and
- * the VM's object (names per the cross-object RPC contract).
+ * How a PciDevice's outbox reaches other objects: the host's service
+ * processor and the VM's object (stubs named per the cross-object RPC
+ * contract, in ../stubs.ts).
  */
 import { serviceProcessor, virtualMachine } from "../stubs";
 import type { AttachedFunction } from "../virtual-machine";
-
-export { pciDevice as deviceStub, pciDirectory as directoryStub } from "../stubs";
 
 /** A driver notification for the host agent (API.md, host agent channel). */
 export interface DriverNotification {

@@ -1,6 +1,7 @@
 /**
- * Row shapes of a PciDevice's tables and their conversion to the contract's
- * JSON. Kept apart from the object so the state machine reads as steps.
+ * Row shapes of a PciDevice's tables, their conversion to the contract's
+ * JSON, and the lookup of a mapping by key that the transfer modules share.
+ * Kept apart from the object so the state machine reads as steps.
  */
 import { parseBdf, parseSignedHex, type SriovGeometry } from "../../shared/pci";
 import type {
@@ -52,6 +53,11 @@ export interface MappingRow extends Record<string, SqlStorageValue> {
 	state: "active" | "held";
 	version: number;
 	hold_transfer_id: string | null;
+}
+
+/** The mapping stored under `key` (its `addressKey`), if this device's table holds one. */
+export function mappingByKey(sql: SqlStorage, key: string): MappingRow | undefined {
+	return sql.exec<MappingRow>("SELECT * FROM mappings WHERE address_key = ?", key).toArray()[0];
 }
 
 /** Steps of a transfer, each persisted before the next begins. */

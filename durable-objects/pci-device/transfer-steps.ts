@@ -10,7 +10,7 @@
 import { formatHex, mappingOffset } from "../../shared/pci";
 import { log } from "../../workers/log";
 import type { DeviceContext } from "./context";
-import type { MappingRow, TransferRow, TransferStep } from "./rows";
+import { type MappingRow, mappingByKey, type TransferRow, type TransferStep } from "./rows";
 
 /** How long a step before the hold may take before the alarm rolls it back. */
 export const stepTimeoutMs = 10_000;
@@ -19,6 +19,15 @@ export const holdLeaseMs = 1_000;
 
 /** Problems that mean the target reserved nothing, so the transfer never began. */
 const refusals = new Set(["device_not_found", "no_free_vf", "invalid_request"]);
+
+/**
+ * Whether `error` is a target's refusal to reserve a VF: nothing was
+ * reserved, so the transfer never began and another target may be tried.
+ */
+export function isReservationRefusal(error: unknown): boolean {
+	const code = (error as { code?: unknown }).code;
+	return typeof code === "string" && refusals.has(code);
+}
 
 /** The transfer as persisted now, if it began on this device. */
 export function loadTransfer(sql: SqlStorage, transferId: string): TransferRow | undefined {
@@ -32,9 +41,7 @@ function stepIs(device: DeviceContext, transfer: TransferRow, step: TransferStep
 }
 
 function mappingAt(device: DeviceContext, key: string): MappingRow {
-	const [mapping] = device.sql
-		.exec<MappingRow>("SELECT * FROM mappings WHERE address_key = ?", key)
-		.toArray();
+	const mapping = mappingByKey(device.sql, key);
 	if (!mapping) throw new Error(`transfer refers to missing mapping ${key}`);
 	return mapping;
 }
@@ -55,8 +62,7 @@ export async function reserveTarget(device: DeviceContext, transfer: TransferRow
 			minSize: mapping.size,
 		});
 	} catch (error) {
-		const code = (error as { code?: unknown }).code;
-		if (typeof code === "string" && refusals.has(code) && stepIs(device, transfer, "reserving")) {
+		if (isReservationRefusal(error) && stepIs(device, transfer, "reserving")) {
 			device.sql.exec("DELETE FROM transfers WHERE transfer_id = ?", transfer.transfer_id);
 		}
 		throw error;

@@ -17,7 +17,7 @@ import { addressKey } from "../../shared/pci";
 import { Problem } from "../../shared/problem";
 import { log } from "../../workers/log";
 import type { DeviceContext } from "./context";
-import type { MappingRow, TransferRow, TransferStep } from "./rows";
+import { mappingByKey, type TransferRow, type TransferStep } from "./rows";
 import {
 	finishTransfer,
 	holdMapping,
@@ -86,9 +86,7 @@ export class TransferEngine {
 
 	#create(order: TransferOrder, key: string): void {
 		const { sql } = this.device;
-		const [mapping] = sql
-			.exec<MappingRow>("SELECT * FROM mappings WHERE address_key = ?", key)
-			.toArray();
+		const mapping = mappingByKey(sql, key);
 		if (!mapping) throw new Problem("not_found", `no mapping at ${order.virtualAddress}`);
 		if (order.fromAllocationId && mapping.target_allocation_id !== order.fromAllocationId) {
 			throw new Problem("not_found", "that virtual function no longer serves the mapping");

@@ -7,9 +7,9 @@
 import { formatHex, parseHexAddress, translateThrough } from "../../shared/pci";
 import { Problem } from "../../shared/problem";
 import type { TranslationRecord } from "../../shared/schemas/pci";
+import type { pciDevice } from "../stubs";
 import { mappingCovering, ownerServedHere } from "./functions";
 import type { LiftWaiters } from "./lift-waiters";
-import type { deviceStub } from "./peers";
 import { requireDevice } from "./registration";
 import { mappingNumbers } from "./rows";
 
@@ -25,7 +25,7 @@ export async function translateAddress(
 		sql: SqlStorage;
 		waiters: LiftWaiters;
 		/** Another device's object (through the device's current `env`). */
-		device(hostId: string, bdf: string): ReturnType<typeof deviceStub>;
+		device(hostId: string, bdf: string): ReturnType<typeof pciDevice>;
 	},
 	virtualAddressText: string,
 	forwarded: boolean,

@@ -12,8 +12,7 @@
  */
 import { asProblem } from "../../shared/problem";
 import type { MigrationRecord } from "../../shared/schemas/migrations";
-import { deviceStub } from "../pci-device/peers";
-import { serviceProcessor } from "../stubs";
+import { pciDevice, serviceProcessor } from "../stubs";
 import type { AttachedFunction } from "../virtual-machine";
 import { handedOverAfterCancel, mayHandOver } from "./cancellation";
 import type { MigrationChange, MigrationStore } from "./migration-store";
@@ -46,7 +45,7 @@ async function transferFunctions(
 	targetHostId: string,
 ) {
 	for (const fn of functions) {
-		await deviceStub(env, fn.hostId, fn.bdf).transferToHost({
+		await pciDevice(env, fn.hostId, fn.bdf).transferToHost({
 			virtualAddress: fn.virtualAddress,
 			targetHostId,
 			transferId: `${migrationId}/${fn.hostId}/${fn.bdf}/${fn.virtualAddress}`,

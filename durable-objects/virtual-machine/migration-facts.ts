@@ -11,7 +11,7 @@ import {
 	type RiskContext,
 	type RiskHost,
 } from "../../shared/risk";
-import { deviceStub, directoryStub } from "../pci-device/peers";
+import { vfCapacityOfHost } from "../pci-device/host-transfer";
 import type { HostRecord } from "../service-processor";
 import { fleet as fleetStub, serviceProcessor } from "../stubs";
 import type { AttachedFunction, Placement } from "../virtual-machine";
@@ -44,13 +44,6 @@ function compiledFor(policyJson: string): CompiledPolicy {
 		compiledPolicies.set(policyJson, compiled);
 	}
 	return compiled;
-}
-
-/** SR-IOV capacity of a host as rules see it (`target.pci`), from team pci's device directory. */
-async function pciCapacity(env: Env, hostId: string): Promise<RiskHost["pci"]> {
-	const bdfs = await directoryStub(env, hostId).listDeviceBdfs();
-	const free = await Promise.all(bdfs.map((bdf) => deviceStub(env, hostId, bdf).freeVfSlots()));
-	return { devices: bdfs.length, freeVfs: free.reduce((sum, slots) => sum + slots, 0) };
 }
 
 function riskHost(record: HostRecord, pci: RiskHost["pci"]): RiskHost {
@@ -87,8 +80,8 @@ export async function gatherInputs(
 			serviceProcessor(env, source.hostId).getVm(vm.vmId),
 			fleet.getPolicy(),
 			fleet.countTargetFailures(targetHostId, now.getTime() - historyWindowMs),
-			pciCapacity(env, source.hostId),
-			pciCapacity(env, targetHostId),
+			vfCapacityOfHost(env, source.hostId),
+			vfCapacityOfHost(env, targetHostId),
 		]);
 	if (!targetHost) throw new Problem("host_not_found", `no host ${targetHostId}`);
 	if (!sourceHost || !vmRow) {
