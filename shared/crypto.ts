@@ -24,20 +24,11 @@ export async function sha256Hex(value: string): Promise<string> {
 }
 
 /**
- * Compares two equal-purpose strings (hex digests, tokens) in time that does
- * not depend on where they differ. Hand-written because `timingSafeEqual`
- * exists in workerd but not in the Web Crypto standard; both sides are hashed
- * first so the loop length never reveals the secret's length.
- */
-export async function constantTimeEqual(a: string, b: string): Promise<boolean> {
-	const [left, right] = await Promise.all([sha256Hex(a), sha256Hex(b)]);
-	return digestsEqual(left, right);
-}
-
-/**
  * Compares two hex digests of one hash function in time that does not depend
  * on where they differ. Their length is fixed by the hash, so it reveals
- * nothing and no hashing round is needed first (unlike `constantTimeEqual`).
+ * nothing about a secret. Hand-written because `timingSafeEqual` exists in
+ * workerd but not in the Web Crypto standard; compare digests of secrets,
+ * never the secrets themselves.
  */
 export function digestsEqual(left: string, right: string): boolean {
 	if (left.length !== right.length) return false;

@@ -60,7 +60,6 @@ app.use(
 app.route("/", healthRoutes);
 app.route("/", hostRoutes);
 app.route("/", vmRoutes);
-// Before sessionRoutes, whose `/v1/sessions/{sessionId}/{side}` would claim `/recording`.
 app.route("/", recordingRoutes);
 app.route("/", sessionRoutes);
 app.route("/", jwksRoutes);

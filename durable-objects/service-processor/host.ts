@@ -1,4 +1,4 @@
-import { constantTimeEqual } from "../../shared/crypto";
+import { digestsEqual } from "../../shared/crypto";
 import type { HostDescription } from "../../shared/host";
 import type { JsonLeaf } from "../../shared/json";
 import { hashSecret, newAgentToken, newWebhookSecret } from "../../shared/keys";
@@ -156,7 +156,7 @@ export class HostStore {
 	async verifyAgentToken(token: string): Promise<boolean> {
 		const row = this.row();
 		if (!row) return false;
-		return constantTimeEqual(await hashSecret(token), row.agent_token_hash);
+		return digestsEqual(await hashSecret(token), row.agent_token_hash);
 	}
 
 	/** The webhook secret, for HMAC verification only. */

@@ -62,7 +62,9 @@ const routes: Array<
 	["get", "/v1/hosts/{hostId}/sessions", { admin: true, success: "200", problems: ["401", "404"] }],
 	["get", "/v1/hosts/{hostId}/audit", { admin: true, success: "200", problems: ["401", "404"] }],
 	["get", "/v1/hosts/{hostId}/agent", { admin: false, success: "101", problems: ["401"] }],
-	["get", "/v1/sessions/{sessionId}/{side}", { admin: false, success: "101", problems: ["401"] }],
+	["get", "/v1/sessions/{sessionId}/user", { admin: false, success: "101", problems: ["401"] }],
+	["get", "/v1/sessions/{sessionId}/vm", { admin: false, success: "101", problems: ["401"] }],
+	["get", "/v1/sessions/{sessionId}/viewer", { admin: false, success: "101", problems: ["401"] }],
 	[
 		"get",
 		"/v1/sessions/{sessionId}/recording",

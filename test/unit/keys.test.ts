@@ -5,7 +5,7 @@
 import fc from "fast-check";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
-import { constantTimeEqual, digestsEqual } from "../../shared/crypto";
+import { digestsEqual } from "../../shared/crypto";
 import {
 	hashSecret,
 	newAgentToken,
@@ -61,15 +61,6 @@ describe("hashSecret", () => {
 	it("matches a known vector", async () => {
 		expect(await hashSecret("abc")).toBe(
 			"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
-		);
-	});
-
-	it("compares equal in constant time only for the same secret", async () => {
-		await fc.assert(
-			fc.asyncProperty(fc.string(), fc.string(), async (a, b) => {
-				const equal = await constantTimeEqual(await hashSecret(a), await hashSecret(b));
-				expect(equal).toBe(a === b);
-			}),
 		);
 	});
 

@@ -1,5 +1,5 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { constantTimeEqual } from "../../shared/crypto";
+import { digestsEqual, sha256Hex } from "../../shared/crypto";
 import { Problem } from "../../shared/problem";
 import type { AppEnv } from "../app";
 
@@ -10,12 +10,23 @@ export function bearerToken(c: Context): string | undefined {
 	return match?.[1];
 }
 
-/** True when the request carries the admin token (compared in constant time). */
+/** The admin token's digest, per isolate, recomputed if the secret changes. */
+let adminDigest: { token: string; digest: Promise<string> } | undefined;
+
+/**
+ * True when the request carries the admin token: the presented token's
+ * digest is compared with the secret's in constant time (the secret's digest
+ * is computed once per isolate).
+ */
 export async function isAdmin(c: Context<AppEnv>): Promise<boolean> {
 	const token = bearerToken(c);
 	const adminToken = c.env.ADMIN_TOKEN;
 	if (!token || !adminToken) return false;
-	return constantTimeEqual(token, adminToken);
+	if (adminDigest?.token !== adminToken) {
+		adminDigest = { token: adminToken, digest: sha256Hex(adminToken) };
+	}
+	const [presented, expected] = await Promise.all([sha256Hex(token), adminDigest.digest]);
+	return digestsEqual(presented, expected);
 }
 
 /** Refuses requests without the admin token with `401 unauthorized`. */

@@ -43,11 +43,7 @@ const openViewer = createRoute({
 	},
 });
 
-/**
- * Console recordings and read-only viewers. Mounted before the session
- * routes: their channel route `GET /v1/sessions/{sessionId}/{side}` would
- * otherwise claim `/recording` and refuse it as an unknown side.
- */
+/** Console recordings and read-only viewers. */
 export const recordingRoutes = createRouter()
 	.openapi(getRecording, async (c) => {
 		const { sessionId } = c.req.valid("param");

@@ -105,24 +105,35 @@ const listAudit = createRoute({
 	},
 });
 
-const channel = createRoute({
-	method: "get",
-	path: "/v1/sessions/{sessionId}/{side}",
-	tags: ["sessions"],
-	summary: "A session's user, VM or read-only viewer channel (WebSocket)",
-	description:
-		"The URL comes from `userChannel.url` (user side), the agent's `session.open` command (VM side) or `POST /v1/sessions/{sessionId}/viewers` (viewer) and carries a single-use token. Text and binary frames are relayed verbatim to the other side; a viewer receives the VM's output from the moment it joins, and what it sends is dropped.",
-	request: {
-		params: SessionIdParam.extend({
-			side: z.enum(["user", "vm", "viewer"]).openapi({ param: { name: "side", in: "path" } }),
-		}),
-		query: z.object({ token: z.string().openapi({ param: { name: "token", in: "query" } }) }),
-	},
-	responses: {
-		101: { description: "Switching Protocols: the channel is attached" },
-		...problemResponses("invalid_request", "unauthorized"),
-	},
-});
+const channelDescriptions = {
+	user: "A session's user channel (WebSocket). The URL comes from `userChannel.url`",
+	vm: "A session's VM channel (WebSocket). The URL comes from the agent's `session.open` command",
+	viewer:
+		"A session's read-only viewer channel (WebSocket). The URL comes from `POST /v1/sessions/{sessionId}/viewers`; a viewer receives the VM's output from the moment it joins, and what it sends is dropped",
+} as const;
+
+/**
+ * One route per side, with a static last segment: a `{side}` parameter next
+ * to `/recording` would make Hono fall back from its RegExpRouter to the
+ * slower TrieRouter for every route.
+ */
+function channelRoute(side: keyof typeof channelDescriptions) {
+	return createRoute({
+		method: "get",
+		path: `/v1/sessions/{sessionId}/${side}`,
+		tags: ["sessions"],
+		summary: `A session's ${side === "vm" ? "VM" : side} channel (WebSocket)`,
+		description: `${channelDescriptions[side]}. It carries a single-use token. Text and binary frames are relayed verbatim to the other side.`,
+		request: {
+			params: SessionIdParam,
+			query: z.object({ token: z.string().openapi({ param: { name: "token", in: "query" } }) }),
+		},
+		responses: {
+			101: { description: "Switching Protocols: the channel is attached" },
+			...problemResponses("invalid_request", "unauthorized"),
+		},
+	});
+}
 
 /** The host whose service processor holds a session; `not_found` for a malformed id. */
 export function hostOf(sessionId: string): string {
@@ -182,7 +193,11 @@ export const sessionRoutes = createRouter()
 		const events = await serviceProcessor(c.env, hostId).listAudit(limit);
 		return c.json(AuditListSchema.parse({ events }), 200);
 	})
-	.openapi(channel, async (c) => {
-		const { sessionId } = c.req.valid("param");
-		return forwardUpgrade(serviceProcessor(c.env, hostOf(sessionId)), c.req.raw);
-	});
+	.openapi(channelRoute("user"), (c) => forwardChannel(c.env, c.req.valid("param"), c.req.raw))
+	.openapi(channelRoute("vm"), (c) => forwardChannel(c.env, c.req.valid("param"), c.req.raw))
+	.openapi(channelRoute("viewer"), (c) => forwardChannel(c.env, c.req.valid("param"), c.req.raw));
+
+/** Hands a channel's WebSocket upgrade to the service processor holding the session. */
+function forwardChannel(env: Env, { sessionId }: { sessionId: string }, request: Request) {
+	return forwardUpgrade(serviceProcessor(env, hostOf(sessionId)), request);
+}
