@@ -312,6 +312,28 @@ describe("key lockout", () => {
 		expect(await sessionsOf(host.hostId)).toEqual([]);
 	});
 
+	it("counts mismatches and holds the lockout on requests sent straight to the holder", async () => {
+		const host = await hostWithVm();
+		const right = { domain: host.domain, vm: host.vmId, key: host.key };
+		// One success teaches the edge the holder: the requests below skip the domain.
+		expect((await requestSession(right)).status).toBe(201);
+		const wrong = { ...right, key: "wrong" };
+		for (let attempt = 0; attempt < 5; attempt++) {
+			await expectProblem(await requestSession(wrong), 403, "key_mismatch");
+		}
+		await expectProblem(await requestSession(wrong), 429, "too_many_attempts");
+		const jti = crypto.randomUUID();
+		await expectProblem(await requestSession(right, { jti }), 429, "too_many_attempts");
+		const domain = env.BROADCAST_DOMAIN.get(env.BROADCAST_DOMAIN.idFromName(host.domain));
+		const domainSaw = await runInDurableObject(
+			domain,
+			(_instance, state) =>
+				state.storage.sql.exec("SELECT 1 FROM seen_jtis WHERE jti = ?", jti).toArray().length,
+		);
+		expect(domainSaw).toBe(0);
+		expect(await sessionsOf(host.hostId)).toHaveLength(1);
+	});
+
 	it("locks one VM only; another VM on the same SP still opens", async () => {
 		const host = await hostWithVm();
 		const other = await enrolVm(host.hostId);
