@@ -7,8 +7,7 @@ import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { generateJweKeySet } from "../scripts/jwe-keys.mjs";
-import { freePort, startWranglerDev } from "../scripts/wrangler-dev.mjs";
+import { freePort, startWranglerDev, writeSecretsFile } from "../scripts/wrangler-dev.mjs";
 import { load } from "./load.mjs";
 
 const benchDir = fileURLToPath(new URL(".", import.meta.url));
@@ -20,11 +19,7 @@ const scenarioFiles = (await readdir(join(benchDir, "scenarios")))
 
 const workDir = await mkdtemp(join(tmpdir(), "edgevisor-bench-"));
 const adminToken = `bench-${crypto.randomUUID()}`;
-const envFile = join(workDir, ".env");
-await writeFile(
-	envFile,
-	`ADMIN_TOKEN=${adminToken}\nJWE_PRIVATE_KEYS='${await generateJweKeySet(1)}'\n`,
-);
+const envFile = await writeSecretsFile(workDir, adminToken);
 
 /**
  * Starts the Worker and the baseline Worker with fresh state. Each scenario

@@ -4,6 +4,7 @@ import type { HostInput } from "../shared/schemas/hosts";
 import type { VmInput } from "../shared/schemas/vms";
 import { SeenJtis } from "./seen-jtis";
 import {
+	type AccessParts,
 	type BroadcastRoute,
 	openSession,
 	type SessionOpened,
@@ -66,6 +67,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 	private readonly relay: Relay;
 	private readonly directory: DirectorySync;
 	private readonly seenJtis: SeenJtis;
+	private readonly access: AccessParts;
 	private readonly vms: VmRegistry;
 	private readonly upkeep: Upkeep;
 	private readonly sessionLimits: SessionLimits;
@@ -119,6 +121,15 @@ export class ServiceProcessor extends DurableObject<Env> {
 			},
 			syncDirectory: () => this.upkeep.syncDirectory(),
 		});
+		this.access = {
+			hosts: this.hosts,
+			table: this.table,
+			sessions: this.sessions,
+			audit: this.audit,
+			sql: ctx.storage.sql,
+			seenJtis: this.seenJtis,
+			handingOff: (vmId) => this.vms.isHandingOff(vmId),
+		};
 		// An object that never held a host writes nothing: public routes (agent and
 		// channel upgrades) may name any host id, and must not create storage for it.
 		if (ctx.storage.kv.get(schemaVersionKey) !== undefined) {
@@ -234,16 +245,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 	 * came (see `BroadcastRoute`).
 	 */
 	async openSession(request: SessionRequest, route: BroadcastRoute): Promise<SessionOpened> {
-		const parts = {
-			hosts: this.hosts,
-			table: this.table,
-			sessions: this.sessions,
-			audit: this.audit,
-			sql: this.ctx.storage.sql,
-			seenJtis: this.seenJtis,
-			handingOff: (vmId: string) => this.vms.isHandingOff(vmId),
-		};
-		const opened = await openSession(parts, request, route);
+		const opened = await openSession(this.access, request, route);
 		const { idleMs, maxMs } = this.sessionLimits;
 		await this.upkeep.alarm.schedule(Date.now() + Math.min(idleMs, maxMs));
 		return opened;

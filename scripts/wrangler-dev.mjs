@@ -1,10 +1,26 @@
 // Starts `wrangler dev` as a child process and waits until it serves a health path.
 // Used by `npm run dev`, the end-to-end tests and the benchmarks.
 import { spawn } from "node:child_process";
+import { writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { generateJweKeySet } from "./jwe-keys.mjs";
 
 const projectRoot = fileURLToPath(new URL("..", import.meta.url));
+
+/**
+ * Writes an env file for `startWranglerDev` into `dir`: `adminToken` and a
+ * fresh one-key JWE_PRIVATE_KEYS. Returns its path.
+ */
+export async function writeSecretsFile(dir, adminToken) {
+	const envFile = join(dir, ".env");
+	await writeFile(
+		envFile,
+		`ADMIN_TOKEN=${adminToken}\nJWE_PRIVATE_KEYS='${await generateJweKeySet(1)}'\n`,
+	);
+	return envFile;
+}
 
 /** A TCP port that was free a moment ago on loopback. */
 export function freePort() {

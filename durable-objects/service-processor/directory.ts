@@ -90,7 +90,8 @@ export class DirectorySync {
 		const domain = broadcastDomain(this.env, task.domain);
 		if (task.kind === "join") await domain.join(host.hostId, this.vmIds());
 		else if (task.kind === "leave") await domain.leave(host.hostId);
-		else if (task.vm_id === null) return;
+		else if (task.vm_id === null)
+			return; // holder changes always carry one (queueHolder)
 		else if (task.kind === "announce") await domain.announce(host.hostId, task.vm_id);
 		else await domain.withdraw(host.hostId, task.vm_id);
 	}

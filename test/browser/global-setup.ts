@@ -1,5 +1,5 @@
 import type { EventEmitter } from "node:events";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
@@ -8,9 +8,7 @@ import { startSimulator } from "../../agent/simulator.mjs";
 // @ts-expect-error plain ESM script shared with `npm run dev`
 import { seedDemoFleet } from "../../scripts/demo-fleet.mjs";
 // @ts-expect-error plain ESM script shared with `npm run dev`
-import { generateJweKeySet } from "../../scripts/jwe-keys.mjs";
-// @ts-expect-error plain ESM script shared with `npm run dev`
-import { freePort, startWranglerDev } from "../../scripts/wrangler-dev.mjs";
+import { freePort, startWranglerDev, writeSecretsFile } from "../../scripts/wrangler-dev.mjs";
 import { withTimeout } from "../support/inbox";
 
 declare module "vitest" {
@@ -45,11 +43,7 @@ function agentsConnected(events: EventEmitter, hostCount: number): Promise<void>
 export default async function setup(project: TestProject) {
 	const workDir = await mkdtemp(join(tmpdir(), "edgevisor-browser-"));
 	const adminToken = `browser-${crypto.randomUUID()}`;
-	const envFile = join(workDir, ".env");
-	await writeFile(
-		envFile,
-		`ADMIN_TOKEN=${adminToken}\nJWE_PRIVATE_KEYS='${await generateJweKeySet(1)}'\n`,
-	);
+	const envFile = await writeSecretsFile(workDir, adminToken);
 	const server = await startWranglerDev({
 		port: await freePort(),
 		envFile,

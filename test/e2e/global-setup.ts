@@ -1,11 +1,9 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 // @ts-expect-error plain ESM script shared with `npm run dev`
-import { generateJweKeySet } from "../../scripts/jwe-keys.mjs";
-// @ts-expect-error plain ESM script shared with `npm run dev`
-import { freePort, startWranglerDev } from "../../scripts/wrangler-dev.mjs";
+import { freePort, startWranglerDev, writeSecretsFile } from "../../scripts/wrangler-dev.mjs";
 
 declare module "vitest" {
 	export interface ProvidedContext {
@@ -18,9 +16,7 @@ declare module "vitest" {
 export default async function setup(project: TestProject) {
 	const workDir = await mkdtemp(join(tmpdir(), "edgevisor-e2e-"));
 	const adminToken = `e2e-${crypto.randomUUID()}`;
-	const envFile = join(workDir, ".env");
-	const jwePrivateKeys: string = await generateJweKeySet(1);
-	await writeFile(envFile, `ADMIN_TOKEN=${adminToken}\nJWE_PRIVATE_KEYS='${jwePrivateKeys}'\n`);
+	const envFile = await writeSecretsFile(workDir, adminToken);
 	const server = await startWranglerDev({
 		port: await freePort(),
 		envFile,

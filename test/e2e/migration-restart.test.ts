@@ -5,14 +5,12 @@
 // out while the process was down fails once it is back; a migration started
 // before the restart hands over after it. Forced eviction at each handoff
 // step is proven in workerd (test/integration/migrations-handoff.test.ts).
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // @ts-expect-error plain ESM script shared with `npm run dev`
-import { generateJweKeySet } from "../../scripts/jwe-keys.mjs";
-// @ts-expect-error plain ESM script shared with `npm run dev`
-import { freePort, startWranglerDev } from "../../scripts/wrangler-dev.mjs";
+import { freePort, startWranglerDev, writeSecretsFile } from "../../scripts/wrangler-dev.mjs";
 import { probeWithin1s } from "../support/migration-policies";
 import { api, connectAgent, type E2eHost, sendWebhook } from "./support/migration-agent";
 
@@ -71,9 +69,7 @@ async function until(migrationId: string, state: string, timeoutMs = 20_000) {
 
 beforeAll(async () => {
 	workDir = await mkdtemp(join(tmpdir(), "edgevisor-restart-"));
-	envFile = join(workDir, ".env");
-	const keys: string = await generateJweKeySet(1);
-	await writeFile(envFile, `ADMIN_TOKEN=${adminToken}\nJWE_PRIVATE_KEYS='${keys}'\n`);
+	envFile = await writeSecretsFile(workDir, adminToken);
 	server = await start();
 });
 
