@@ -54,8 +54,6 @@ import { translateAddress } from "./pci-device/translate";
 import { migrateSchema } from "./sql";
 import { pciDevice, pciDirectory } from "./stubs";
 
-export type { DeviceRegistration } from "./pci-device/registration";
-
 /**
  * One SR-IOV physical function (named `hostId/bdf`): its geometry, its VF
  * slots, the translation table of the drivers first mapped through it, the

@@ -150,12 +150,15 @@ export class ServiceProcessor extends DurableObject<Env> {
 	// ---- Hosts -------------------------------------------------------------
 
 	/** Creates or updates the host, then brings the Fleet directory and domain membership in step. */
-	async configureHost(hostId: string, input: HostInput): Promise<HostConfigured> {
+	async configureHost(
+		hostId: string,
+		input: HostInput,
+	): Promise<HostConfigured & { agentConnected: boolean }> {
 		if (!this.schemaReady) this.prepareSchema();
 		const result = await this.hosts.configure(hostId, input);
 		this.directory.queueFor(input.domain, result.created ? undefined : result.previousDomain);
 		await this.upkeep.syncDirectory();
-		return result;
+		return { ...result, agentConnected: this.agent.isConnected() };
 	}
 
 	/** The host record with its latest facts, or null before it is created. */
@@ -368,11 +371,6 @@ export class ServiceProcessor extends DurableObject<Env> {
 
 	override async alarm(): Promise<void> {
 		await this.upkeep.onAlarm(this.schemaReady);
-	}
-
-	/** Whether the host agent's control channel is live now (kept out of the host record the risk rules read). */
-	async isAgentConnected(): Promise<boolean> {
-		return this.agent.isConnected();
 	}
 
 	/** The host as the API shows it: its record and whether its agent is connected now; null before it exists. */

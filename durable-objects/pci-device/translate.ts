@@ -14,7 +14,7 @@ import { requireDevice } from "./registration";
 import { mappingNumbers } from "./rows";
 
 /** How long a translate waits for a hold to lift before answering `function_on_hold`. */
-export const holdWaitMs = 2_000;
+const holdWaitMs = 2_000;
 
 /**
  * Translates `virtualAddressText` through this device's table; an address of

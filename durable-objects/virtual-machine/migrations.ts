@@ -213,10 +213,9 @@ export class MigrationCoordinator {
 	private async afterChange(): Promise<void> {
 		await this.scheduleAlarm();
 		await this.flush();
-		if (this.store.pendingHandoffs().length > 0) {
-			await this.handoffs();
-			await this.flush();
-		}
+		// With no handoff pending both return at once.
+		await this.handoffs();
+		await this.flush();
 		await this.scheduleAlarm();
 	}
 

@@ -229,7 +229,7 @@ describe("agentConnected", () => {
 		const host = await createHost();
 		const agent = await connectAgent(host);
 		const sp = env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(host.hostId));
-		expect(await sp.isAgentConnected()).toBe(true);
+		expect((await sp.describeHost())?.agentConnected).toBe(true);
 		expect(await sp.getHost()).not.toHaveProperty("agentConnected");
 		agent.close();
 		await agent.waitClosed();

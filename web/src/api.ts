@@ -23,6 +23,11 @@ export class ApiProblem extends Error {
 	}
 }
 
+/** What to show for a failure: a problem's one line, anything else as text. */
+export function describeError(error: unknown): string {
+	return error instanceof ApiProblem ? error.toLine() : String(error);
+}
+
 /** The admin token of this browser session, if the user logged in. */
 export function adminToken(): string | null {
 	return sessionStorage.getItem(tokenKey);

@@ -3,7 +3,7 @@
  * tables, a per-VF timeline of holds (from the device's events route), and a
  * form to transfer a VF to another device.
  */
-import { ApiProblem, api, segment } from "./api";
+import { api, describeError, segment } from "./api";
 import { errorBox, formatTime, h, table } from "./dom";
 import { hashQuery } from "./route-query";
 import type { DeviceEventRecord, DeviceRecord, HostRecord, TableEntryRecord } from "./types";
@@ -145,9 +145,7 @@ function transferForm(
 			);
 			await drawHost(device.hostId, hosts, panel);
 		} catch (error) {
-			message.replaceChildren(
-				errorBox(error instanceof ApiProblem ? error.toLine() : String(error)),
-			);
+			message.replaceChildren(errorBox(describeError(error)));
 		}
 	});
 	return form;

@@ -23,7 +23,7 @@ export function h<K extends keyof HTMLElementTagNameMap>(
 }
 
 /** Appends children, turning strings and numbers into text nodes. */
-export function append(parent: Node, ...children: Child[]): void {
+function append(parent: Node, ...children: Child[]): void {
 	for (const child of children) {
 		if (child === null || child === undefined || child === false) continue;
 		parent.appendChild(typeof child === "object" ? child : document.createTextNode(String(child)));

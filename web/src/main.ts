@@ -5,7 +5,7 @@
  */
 import "@xterm/xterm/css/xterm.css";
 import "../console.css";
-import { ApiProblem, adminToken, api, forgetToken, rememberToken } from "./api";
+import { ApiProblem, adminToken, api, describeError, forgetToken, rememberToken } from "./api";
 import { renderDevices } from "./devices";
 import { errorBox, h } from "./dom";
 import { renderFleet, renderHost } from "./fleet";
@@ -14,7 +14,7 @@ import { renderRecordings } from "./recordings";
 import { renderTerminal } from "./terminal";
 
 /** What a view gets: where to draw, and the route's parameters. */
-export type View = (root: HTMLElement, params: string[]) => Promise<(() => void) | undefined>;
+type View = (root: HTMLElement, params: string[]) => Promise<(() => void) | undefined>;
 
 const routes: Array<[RegExp, View]> = [
 	[/^#\/fleet$/, renderFleet],
@@ -65,9 +65,7 @@ async function route(): Promise<void> {
 			forgetToken();
 			return route();
 		}
-		container.replaceChildren(
-			errorBox(error instanceof ApiProblem ? error.toLine() : String(error)),
-		);
+		container.replaceChildren(errorBox(describeError(error)));
 	}
 }
 
@@ -99,9 +97,7 @@ function loginForm(): HTMLElement {
 			if (!location.hash) location.hash = "#/fleet";
 			await route();
 		} catch (error) {
-			message.replaceChildren(
-				errorBox(error instanceof ApiProblem ? error.toLine() : String(error)),
-			);
+			message.replaceChildren(errorBox(describeError(error)));
 		}
 	});
 	return form;

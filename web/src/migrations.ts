@@ -3,7 +3,7 @@
  * run); `#/migrations/{id}`: one migration explained (see migration-view.ts)
  * and followed live through its Server-Sent Events stream.
  */
-import { ApiProblem, api, segment } from "./api";
+import { api, describeError, segment } from "./api";
 import { errorBox, formatTime, h, table } from "./dom";
 import { followMigration, renderMigrationRecord } from "./migration-view";
 import { hashQuery } from "./route-query";
@@ -120,9 +120,7 @@ function startForm(vms: PlacedVm[], hosts: HostRecord[], result: HTMLElement): H
 				);
 			} else location.hash = `#/migrations/${segment(record.migrationId)}`;
 		} catch (error) {
-			result.replaceChildren(
-				errorBox(error instanceof ApiProblem ? error.toLine() : String(error)),
-			);
+			result.replaceChildren(errorBox(describeError(error)));
 		}
 	});
 	return form;

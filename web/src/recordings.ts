@@ -4,6 +4,8 @@
  * speed), and "watch live": a read-only viewer channel on an open session
  * (`POST /v1/sessions/{id}/viewers` → `{url, token, expiresAt}`).
  */
+
+import { asciicastContentType } from "../../shared/asciicast";
 import {
 	advancePlayback,
 	compressIdle,
@@ -12,7 +14,7 @@ import {
 	type PlaybackPosition,
 	parseAsciicast,
 } from "../../shared/asciicast-playback";
-import { ApiProblem, api, segment, send } from "./api";
+import { api, describeError, segment, send } from "./api";
 import { errorBox, h } from "./dom";
 import { hashQuery } from "./route-query";
 import { openTerminal, pipeSocketToTerminal } from "./xterm";
@@ -46,9 +48,7 @@ export async function renderRecordings(root: HTMLElement) {
 					? await watchLive(sessionId, stage, status)
 					: await play(sessionId, stage, status);
 		} catch (error) {
-			status.replaceChildren(
-				errorBox(error instanceof ApiProblem ? error.toLine() : String(error)),
-			);
+			status.replaceChildren(errorBox(describeError(error)));
 		}
 	};
 	const form = h(
@@ -73,7 +73,7 @@ export async function renderRecordings(root: HTMLElement) {
 
 async function play(sessionId: string, stage: HTMLElement, status: HTMLElement) {
 	const response = await send("GET", `/v1/sessions/${segment(sessionId)}/recording`, {
-		accept: "application/x-asciicast, text/plain",
+		accept: `${asciicastContentType}, text/plain`,
 	});
 	const recording = parseAsciicast(await response.text());
 	const events = compressIdle(

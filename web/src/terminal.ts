@@ -7,7 +7,7 @@
  * leaves this page except inside the JWE.
  */
 import { EncryptJWT, importJWK, type JWK } from "jose";
-import { ApiProblem, postSessionRequest } from "./api";
+import { describeError, postSessionRequest } from "./api";
 import { errorBox, h } from "./dom";
 import { hashQuery } from "./route-query";
 import type { SessionOpened } from "./types";
@@ -16,7 +16,7 @@ import { openTerminal, pipeSocketToTerminal } from "./xterm";
 const requestLifetimeSeconds = 60;
 
 /** The compact JWE for `POST /v1/sessions`. */
-export async function buildSessionRequest(claims: {
+async function buildSessionRequest(claims: {
 	domain: string;
 	vm: string;
 	key: string;
@@ -71,9 +71,7 @@ export async function renderTerminal(root: HTMLElement) {
 			const session = (await (await postSessionRequest(jwe)).json()) as SessionOpened;
 			close = connect(session, screen, status);
 		} catch (error) {
-			status.replaceChildren(
-				errorBox(error instanceof ApiProblem ? error.toLine() : String(error)),
-			);
+			status.replaceChildren(errorBox(describeError(error)));
 		}
 	});
 	root.replaceChildren(h("h1", {}, "Terminal"), form, status, screen);

@@ -64,34 +64,29 @@ const listHosts = createRoute({
 	},
 });
 
-/** A host as the API shows it: its record and whether its agent's channel is live now. */
-function hostView(env: Env, hostId: string) {
-	return serviceProcessor(env, hostId).describeHost();
-}
-
 /** `PUT/GET /v1/hosts/{hostId}`, `GET /v1/hosts`. */
 export const hostRoutes = createRouter()
 	.openapi(putHost, async (c) => {
 		const { hostId } = c.req.valid("param");
-		const sp = serviceProcessor(c.env, hostId);
-		const result = await sp.configureHost(hostId, c.req.valid("json"));
+		const result = await serviceProcessor(c.env, hostId).configureHost(hostId, c.req.valid("json"));
 		if (result.created) {
 			const { host, agentToken, webhookSecret } = result;
 			return c.json({ hostId, domain: host.domain, agentToken, webhookSecret }, 201);
 		}
-		const agentConnected = await sp.isAgentConnected();
-		return c.json(HostSchema.parse({ ...result.host, agentConnected }), 200);
+		return c.json(HostSchema.parse({ ...result.host, agentConnected: result.agentConnected }), 200);
 	})
 	.openapi(getHost, async (c) => {
 		const { hostId } = c.req.valid("param");
-		const host = await hostView(c.env, hostId);
+		const host = await serviceProcessor(c.env, hostId).describeHost();
 		if (!host) throw new Problem("host_not_found", `no host ${hostId}`);
 		return c.json(HostSchema.parse(host), 200);
 	})
 	.openapi(listHosts, async (c) => {
 		const { domain } = c.req.valid("query");
 		const entries = await fleet(c.env).listHosts(domain);
-		const hosts = await Promise.all(entries.map((entry) => hostView(c.env, entry.hostId)));
+		const hosts = await Promise.all(
+			entries.map((entry) => serviceProcessor(c.env, entry.hostId).describeHost()),
+		);
 		const found = hosts.filter((host) => host !== null);
 		// The directory can lag a domain move; the SP's own record is the truth.
 		const inDomain = domain === undefined ? found : found.filter((host) => host.domain === domain);
