@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { asProblem, Problem } from "../shared/problem";
 import { SeenJtis } from "./seen-jtis";
-import type { SessionOpened, SessionRequest } from "./service-processor";
+import type { BroadcastRoute, SessionOpened, SessionRequest } from "./service-processor";
 import { migrateSchema } from "./sql";
 import { serviceProcessor, virtualMachine } from "./stubs";
 
@@ -15,7 +15,7 @@ const schema = [
 	`CREATE TABLE members (host_id TEXT PRIMARY KEY, joined_at TEXT NOT NULL);
 	 CREATE TABLE seen_jtis (jti TEXT PRIMARY KEY, exp_seconds INTEGER NOT NULL);
 	 CREATE INDEX seen_jtis_by_exp ON seen_jtis (exp_seconds);`,
-	// Which member holds each VM: announced by the members, learned from floods.
+	// Which member holds each VM: announced by the members, learned from answers.
 	`CREATE TABLE holders (vm_id TEXT PRIMARY KEY, host_id TEXT NOT NULL);
 	 CREATE INDEX holders_by_host ON holders (host_id);`,
 	"ALTER TABLE seen_jtis ADD COLUMN vm_id TEXT;",
@@ -88,29 +88,52 @@ export class BroadcastDomain extends DurableObject<Env> {
 	}
 
 	/**
-	 * Refuses a replayed jti, then delivers the request. Like a learning switch,
-	 * the domain sends a request for a VM in its forwarding table to that member
-	 * alone, and floods any other VM id to every member, learning which one
-	 * answered. A member named by the table that no longer holds the VM
-	 * (removed, moved, or mid-handoff, see `ServiceProcessor.openSession`)
-	 * refuses, and the request is flooded as if the entry did not exist — so
-	 * the answer is always the one a flood would give.
+	 * Refuses a replayed jti, then delivers the request to the one member that
+	 * holds the VM, asking as few as it can:
+	 * 1. the member its forwarding table names (like a learning switch);
+	 * 2. else the VM object's placement: no placement means no SP table holds
+	 *    the id (a row is only inserted after its placement is claimed), so an
+	 *    unknown VM is refused without asking any member; a placement on a
+	 *    host outside the domain is refused too; a member it names is asked;
+	 * 3. only if that member refuses (the placement moved meanwhile), every
+	 *    member is asked — the flood.
+	 * A member that no longer holds the VM (removed, moved, or mid-handoff, see
+	 * `ServiceProcessor.openSession`) refuses and the next step runs, so the
+	 * answer is always the one a flood would give.
 	 */
 	async openSession(request: SessionRequest): Promise<SessionOpened> {
 		if (!this.schemaReady) throw vmNotFound();
 		this.seenJtis.remember(request.jti, request.expSeconds, request.vmId);
 		const known = this.holderOf(request.vmId);
 		if (known) {
-			try {
-				return await this.serviceProcessor(known).openSession(request, "learned");
-			} catch (error) {
-				if (asProblem(error)?.code !== "vm_not_found") throw error;
-				this.forgetHolder(request.vmId, known);
-			}
+			const opened = await this.tryMember(known, request, "learned");
+			if (opened) return opened;
+			this.forgetHolder(request.vmId, known);
+		}
+		const placement = await virtualMachine(this.env, request.vmId).getPlacement();
+		if (!placement || !this.isMember(placement.hostId)) throw vmNotFound();
+		const placed = await this.tryMember(placement.hostId, request, "placed");
+		if (placed) {
+			this.setHolder(request.vmId, placement.hostId);
+			return placed;
 		}
 		const holder = await this.findHolder(request.vmId, request.domain);
 		this.setHolder(request.vmId, holder);
 		return this.serviceProcessor(holder).openSession(request, "flooded");
+	}
+
+	/** The member's answer, or null when it does not hold the VM. */
+	private async tryMember(
+		hostId: string,
+		request: SessionRequest,
+		route: BroadcastRoute,
+	): Promise<SessionOpened | null> {
+		try {
+			return await this.serviceProcessor(hostId).openSession(request, route);
+		} catch (error) {
+			if (asProblem(error)?.code === "vm_not_found") return null;
+			throw error;
+		}
 	}
 
 	private isMember(hostId: string): boolean {

@@ -217,8 +217,8 @@ export class ServiceProcessor extends DurableObject<Env> {
 
 	/**
 	 * Handoff: the row as stored, for the migration target to adopt. From here
-	 * until the release, this SP answers for the VM only when a flooded
-	 * broadcast chose it by placement, never as a domain's learned holder.
+	 * until the release, this SP answers for the VM only when the domain chose
+	 * it by placement, never as a learned holder or straight from the edge.
 	 */
 	async exportVm(vmId: string): Promise<VmHandoff | null> {
 		return this.vms.export(vmId);

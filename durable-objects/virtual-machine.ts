@@ -27,6 +27,8 @@ export interface AttachedFunction {
 	virtualAddress: string;
 }
 
+const schemaVersionKey = "schema_version";
+
 const schema = [
 	`CREATE TABLE placement (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), vm_id TEXT NOT NULL, host_id TEXT NOT NULL, placed_at INTEGER NOT NULL);
 	 CREATE TABLE attached_functions (host_id TEXT NOT NULL, bdf TEXT NOT NULL, virtual_address TEXT NOT NULL, vf_index INTEGER NOT NULL, attached_at INTEGER NOT NULL, PRIMARY KEY (host_id, bdf, virtual_address));`,
@@ -40,8 +42,9 @@ const schema = [
 export class VirtualMachine extends DurableObject<Env> {
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
-		migrateSchema(ctx.storage, schema);
-		migrateSchema(ctx.storage, migrationSchema, migrationSchemaKey);
+		// A VM nobody enrolled writes nothing: a public session request may name
+		// any VM id, and the domain asks this object for its placement.
+		if (ctx.storage.kv.get(schemaVersionKey) !== undefined) this.prepareSchema();
 		this.#migrations = new MigrationCoordinator(ctx, env, {
 			vmId: () => this.vmId(),
 			getPlacement: () => this.getPlacement(),
@@ -50,8 +53,19 @@ export class VirtualMachine extends DurableObject<Env> {
 		});
 	}
 
+	#schemaReady = false;
+
+	/** Creates or upgrades the schema; every method that touches storage calls it first. */
+	private prepareSchema(): void {
+		if (this.#schemaReady) return;
+		migrateSchema(this.ctx.storage, schema, schemaVersionKey);
+		migrateSchema(this.ctx.storage, migrationSchema, migrationSchemaKey);
+		this.#schemaReady = true;
+	}
+
 	/** Places the VM on `hostId`; `vm_exists` when it lives on another host. */
 	async claimPlacement(hostId: string): Promise<void> {
+		this.prepareSchema();
 		const vmId = this.vmId();
 		const current = this.placement();
 		if (current && current.hostId !== hostId) {
@@ -69,11 +83,13 @@ export class VirtualMachine extends DurableObject<Env> {
 
 	/** Forgets the placement if it is `hostId` (idempotent). */
 	async releasePlacement(hostId: string): Promise<void> {
+		this.prepareSchema();
 		this.ctx.storage.sql.exec("DELETE FROM placement WHERE host_id = ?", hostId);
 	}
 
 	/** Moves the VM from `fromHostId` to `toHostId`; a repeat after the move is a no-op. */
 	async movePlacement(fromHostId: string, toHostId: string): Promise<void> {
+		this.prepareSchema();
 		const current = this.placement();
 		if (current?.hostId === toHostId) return;
 		if (current?.hostId !== fromHostId) {
@@ -86,13 +102,17 @@ export class VirtualMachine extends DurableObject<Env> {
 		);
 	}
 
-	/** Where the VM lives now, or null when it is not enrolled anywhere. */
+	/**
+	 * Where the VM lives now, or null when it is not enrolled anywhere. Read
+	 * without creating storage: no schema means no placement was ever claimed.
+	 */
 	async getPlacement(): Promise<Placement | null> {
-		return this.placement();
+		return this.#schemaReady ? this.placement() : null;
 	}
 
 	/** Records (or updates the VF index of) an attached function. */
 	async attachFunction(fn: AttachedFunction): Promise<void> {
+		this.prepareSchema();
 		this.ctx.storage.sql.exec(
 			`INSERT INTO attached_functions (host_id, bdf, virtual_address, vf_index, attached_at) VALUES (?, ?, ?, ?, ?)
 			 ON CONFLICT (host_id, bdf, virtual_address) DO UPDATE SET vf_index = excluded.vf_index`,
@@ -106,6 +126,7 @@ export class VirtualMachine extends DurableObject<Env> {
 
 	/** Forgets an attached function (idempotent). */
 	async detachFunction(fn: Omit<AttachedFunction, "vfIndex">): Promise<void> {
+		this.prepareSchema();
 		this.ctx.storage.sql.exec(
 			"DELETE FROM attached_functions WHERE host_id = ? AND bdf = ? AND virtual_address = ?",
 			fn.hostId,
@@ -116,6 +137,7 @@ export class VirtualMachine extends DurableObject<Env> {
 
 	/** The VM's attached functions, oldest first. */
 	async listFunctions(): Promise<AttachedFunction[]> {
+		this.prepareSchema();
 		return this.ctx.storage.sql
 			.exec<{ host_id: string; bdf: string; vf_index: number; virtual_address: string }>(
 				"SELECT host_id, bdf, vf_index, virtual_address FROM attached_functions ORDER BY attached_at, rowid",
@@ -135,26 +157,31 @@ export class VirtualMachine extends DurableObject<Env> {
 
 	/** Assesses a migration of this VM; unless a dry run, records it and starts validating. */
 	async requestMigration(request: MigrationRequest): Promise<MigrationRecord> {
+		this.prepareSchema();
 		return this.#migrations.request(request);
 	}
 
 	/** One of this VM's migrations, or null. */
 	async getMigration(migrationId: string): Promise<MigrationRecord | null> {
+		this.prepareSchema();
 		return this.#migrations.get(migrationId);
 	}
 
 	/** This VM's migrations, newest first. */
 	async listMigrations(): Promise<MigrationRecord[]> {
+		this.prepareSchema();
 		return this.#migrations.list();
 	}
 
 	/** Applies a verified agent webhook about one of this VM's migrations. */
 	async applyMigrationEvent(hostId: string, event: MigrationEvent): Promise<EventOutcome> {
+		this.prepareSchema();
 		return this.#migrations.applyEvent(hostId, event);
 	}
 
 	/** Cancels a migration; `not_cancellable` once it ended or its handoff began. */
 	async cancelMigration(migrationId: string): Promise<MigrationRecord> {
+		this.prepareSchema();
 		return this.#migrations.cancel(migrationId);
 	}
 
@@ -163,11 +190,13 @@ export class VirtualMachine extends DurableObject<Env> {
 		migrationId: string,
 		afterSeq?: number,
 	): Promise<ReadableStream<Uint8Array>> {
+		this.prepareSchema();
 		return this.#migrations.events(migrationId, afterSeq);
 	}
 
 	/** Alarms belong to migrations: timeouts, queued calls, interrupted handoffs. */
 	override async alarm(): Promise<void> {
+		this.prepareSchema();
 		await this.#migrations.alarm();
 	}
 

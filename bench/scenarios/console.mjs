@@ -158,8 +158,9 @@ async function broadcastLatency(ctx, encrypt) {
 			first: await sessionLatencies(ctx, encrypt, target, vmIds),
 			// Later requests: the edge sends them to the holder that answered before.
 			repeat: await sessionLatencies(ctx, encrypt, target, vmIds),
-			// A VM id no member announced: every member is asked (404 vm_not_found).
-			flood: await sessionLatencies(
+			// A VM id no SP table holds: the VM object has no placement, so no
+			// member is asked (404 vm_not_found).
+			unknown: await sessionLatencies(
 				ctx,
 				encrypt,
 				target,
@@ -182,12 +183,14 @@ async function broadcastLatency(ctx, encrypt) {
 
 Members announce the VMs their tables hold, so a domain's forwarding table names each VM's
 holder (like a switch's MAC table) and a VM's first request goes to that member alone;
-the edge then sends later requests for the VM straight to the SP that answered. A VM id no
-member announced is flooded: every member is asked (see \`durable-objects/broadcast-domain.ts\`).
-A member named by the table or the edge that no longer holds the VM refuses, and the request
-is flooded, so every answer is the one a flood would give.
+the edge then sends later requests for the VM straight to the SP that answered. For a VM id
+the table does not name, the domain asks the VM's object for its placement: an unknown VM
+has none and is refused without asking any member, a placed one goes to its host's SP.
+Only if that SP refuses (the VM moved meanwhile) is every member asked — a flood, which no
+column here reaches (see \`durable-objects/broadcast-domain.ts\`). Every answer is the one a
+flood would give.
 
-| service processors | first request p50 ms | p99 | ratio to 1 SP | repeat p50 ms | p99 | ratio to 1 SP | flood (unknown VM) p50 ms | p99 | ratio to 1 SP |
+| service processors | first request p50 ms | p99 | ratio to 1 SP | repeat p50 ms | p99 | ratio to 1 SP | unknown VM (404) p50 ms | p99 | ratio to 1 SP |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join("\n")}
 

@@ -31,11 +31,15 @@ export interface SessionRequest {
 /**
  * How the request reached this SP: "flooded" when every member of the domain
  * was asked and this one was chosen (by placement if two hold the row),
- * "learned" when the domain sent it here alone from its forwarding table,
- * "direct" when the edge sent it here because this SP answered for the VM
- * before. Only a flood may pick a VM that is handing off.
+ * "placed" when the domain sent it here alone because the VM object's
+ * placement names this host, "learned" when the domain sent it here alone
+ * from its forwarding table, "direct" when the edge sent it here because this
+ * SP answered for the VM before. Mid-handoff two SPs hold the row, so only the
+ * routes that asked the placement may pick one that is handing off.
  */
-export type BroadcastRoute = "flooded" | "learned" | "direct";
+export type BroadcastRoute = "flooded" | "placed" | "learned" | "direct";
+
+const placementRoutes: ReadonlySet<BroadcastRoute> = new Set(["flooded", "placed"]);
 
 /** `201` body of `POST /v1/sessions`. */
 export interface SessionOpened {
@@ -81,9 +85,8 @@ function decide(
 	const host = hosts.get();
 	// A stale domain member (the host moved domains) must not answer for the old domain.
 	const vm = host?.domain === request.domain ? table.get(vmId) : undefined;
-	// Mid-handoff two SPs hold the row: only a flood, which asks the placement, may pick one.
-	const mustFlood = route !== "flooded" && parts.handingOff(vmId);
-	if (!host || !vm || mustFlood) {
+	const needsPlacement = !placementRoutes.has(route) && parts.handingOff(vmId);
+	if (!host || !vm || needsPlacement) {
 		throw new Problem("vm_not_found", "no service processor in the domain holds this VM");
 	}
 	// The holder guards its VMs' jtis itself: a request from the edge skips the domain.

@@ -44,7 +44,7 @@ export class DirectorySync {
 
 	/**
 	 * Queues telling the host's domain that this SP's table gained or lost the
-	 * VM. Stale or lost announcements cost a flood, never a wrong answer.
+	 * VM. Stale or lost announcements cost a placement lookup, never a wrong answer.
 	 */
 	queueHolder(change: HolderChange, domain: string, vmId: string): void {
 		this.sql.exec(

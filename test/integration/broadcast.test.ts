@@ -1,14 +1,16 @@
-// Proves the broadcast: a request reaches every service processor of the
-// domain and only the one holding the VM id answers — in a domain of 64 SPs,
-// with a stale member that moved away, and mid-handoff when two SPs hold the
-// row (the VirtualMachine placement decides). Also that concurrent replays
-// of one jti yield exactly one session. The domain keeps a forwarding
-// table (VM → member), filled by the members' announcements and by floods,
-// and sends a request for a VM in it to that member alone; the tests below
-// prove the table follows enrolments, removals and domain moves, survives
-// eviction, and never gives an answer a flood would not (VM moved to another
-// member, host left the domain, mid-handoff, concurrent requests while the
-// placement moves). Does not measure latency (bench/).
+// Proves the broadcast: a request addressed to a domain is answered by the
+// one service processor holding the VM id — in a domain of 64 SPs, with a
+// stale member that moved away, and mid-handoff when two SPs hold the row
+// (the VirtualMachine placement decides). Also that concurrent replays of one
+// jti yield exactly one session. The domain asks as few members as it can:
+// the one its forwarding table (VM → member, filled by the members'
+// announcements) names, else the one the VM's placement names, and floods
+// every member only when that one refuses. The tests below prove the table
+// follows enrolments, removals and domain moves, survives eviction, that an
+// unknown VM is refused without creating storage, and that no step gives an
+// answer a flood would not (VM moved to another member, host left the domain,
+// mid-handoff, concurrent requests while the placement moves). Does not
+// measure latency (bench/).
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
@@ -22,6 +24,7 @@ import {
 	servedKeys,
 	serviceProcessor,
 	unique,
+	userTables,
 } from "../support/console";
 import { admin, problemOf } from "../support/http";
 import { claimsFor, encryptRequest } from "../support/jwe";
@@ -29,6 +32,7 @@ import { claimsFor, encryptRequest } from "../support/jwe";
 const domainObject = (domain: string) =>
 	env.BROADCAST_DOMAIN.get(env.BROADCAST_DOMAIN.idFromName(domain));
 const members = (domain: string) => domainObject(domain).members();
+const vmObject = (vmId: string) => env.VIRTUAL_MACHINE.get(env.VIRTUAL_MACHINE.idFromName(vmId));
 
 /** The domain's forwarding table: VM id → the member holding it. */
 const holders = (domain: string) =>
@@ -48,23 +52,53 @@ const forgetHolders = (domain: string) =>
 	});
 
 describe("broadcast", () => {
-	it("finds the one SP of 64 in a domain that holds the VM", { timeout: 120_000 }, async () => {
+	it("floods all 64 SPs to find the holder when the placed member refuses", {
+		timeout: 120_000,
+	}, async () => {
 		const domain = unique("dom");
 		const hosts = [];
 		for (let index = 0; index < 64; index++)
 			hosts.push(await createHost(unique(`h${index}`), domain));
 		expect(await members(domain)).toHaveLength(64);
-		const holder = hosts[37];
-		if (!holder) throw new Error("no host 37");
+		const [misplaced, holder] = [hosts[3], hosts[37]];
+		if (!misplaced || !holder) throw new Error("missing hosts");
 		// Every other SP holds some other VM, so "holds a VM" is not enough to answer.
 		for (const host of hosts.slice(0, 8)) if (host !== holder) await enrolVm(host.hostId);
 		const { vmId, key } = await enrolVm(holder.hostId);
-		// Without the announcement the request must be flooded to all 64.
+		// No table entry, and a placement naming a member without the row: as if
+		// the VM had moved between the domain's lookup and the member's answer.
 		await forgetHolders(domain);
+		await runInDurableObject(vmObject(vmId), (_instance, state) => {
+			state.storage.sql.exec("UPDATE placement SET host_id = ?", misplaced.hostId);
+		});
 		const response = await requestSession({ domain, vm: vmId, key });
 		expect(response.status).toBe(201);
 		expect(await response.json()).toMatchObject({ hostId: holder.hostId, vmId });
 		expect(await holders(domain)).toEqual({ [vmId]: holder.hostId });
+	});
+
+	it("refuses a VM id no SP table holds without creating storage for it", async () => {
+		const host = await createHost();
+		await enrolVm(host.hostId);
+		const before = await holders(host.domain);
+		const vmId = unique("vm");
+		const response = await requestSession({ domain: host.domain, vm: vmId, key: "any" });
+		expect(response.status).toBe(404);
+		expect(await problemOf(response)).toMatchObject({ code: "vm_not_found" });
+		expect(await userTables(vmObject(vmId))).toEqual([]);
+		expect(await holders(host.domain)).toEqual(before);
+	});
+
+	it("refuses a VM placed on a host outside the domain", async () => {
+		const domain = unique("dom");
+		await createHost(unique("host"), domain);
+		const elsewhere = await createHost();
+		const { vmId, key } = await enrolVm(elsewhere.hostId);
+		const response = await requestSession({ domain, vm: vmId, key });
+		expect(response.status).toBe(404);
+		expect(await problemOf(response)).toMatchObject({ code: "vm_not_found" });
+		expect(await holders(domain)).toEqual({});
+		expect((await requestSession({ domain: elsewhere.domain, vm: vmId, key })).status).toBe(201);
 	});
 
 	it("ignores a stale member that moved to another domain", async () => {
@@ -237,7 +271,7 @@ describe("broadcast", () => {
 			expect(await problemOf(response)).toMatchObject({ code: "vm_not_found" });
 		});
 
-		it("learns the holder from a flood when its entry was lost", async () => {
+		it("learns the holder from the placement when its entry was lost", async () => {
 			const domain = unique("dom");
 			await createHost(unique("host"), domain);
 			const holder = await createHost(unique("host"), domain);
@@ -284,7 +318,7 @@ describe("broadcast", () => {
 			const second = await createHost(unique("b"), domain);
 			const { vmId, key } = await enrolVm(first.hostId);
 			const sp = serviceProcessor;
-			const vm = env.VIRTUAL_MACHINE.get(env.VIRTUAL_MACHINE.idFromName(vmId));
+			const vm = vmObject(vmId);
 			const handOff = async (from: string, to: string) => {
 				const row = await sp(from).exportVm(vmId);
 				if (!row) throw new Error("no row");
