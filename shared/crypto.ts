@@ -17,10 +17,15 @@ export function randomToken(byteLength = 32): string {
 	return base64url(crypto.getRandomValues(new Uint8Array(byteLength)));
 }
 
+/** Two hex digits of each byte value, so a digest is hex-encoded by lookups. */
+const hexOfByte = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
+
 /** SHA-256 of a UTF-8 string as lowercase hex; how secrets are stored. */
 export async function sha256Hex(value: string): Promise<string> {
 	const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(value)));
-	return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join("");
+	let hex = "";
+	for (const byte of digest) hex += hexOfByte[byte];
+	return hex;
 }
 
 /**

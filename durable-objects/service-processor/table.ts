@@ -42,10 +42,22 @@ export function toVmView({ keyHash: _hidden, ...view }: VmRow): VmView {
 export class VmTable {
 	constructor(private readonly sql: SqlStorage) {}
 
+	/**
+	 * Rows already read or inserted. This class is the table's only writer and
+	 * every session request reads its VM's row, so a read need not repeat.
+	 * Misses are not kept: public requests may name any VM id.
+	 */
+	private readonly rows = new Map<string, VmRow>();
+
 	/** The row for `vmId`, or undefined. */
 	get(vmId: string): VmRow | undefined {
+		const known = this.rows.get(vmId);
+		if (known) return known;
 		const [row] = this.sql.exec<Row>("SELECT * FROM vms WHERE vm_id = ?", vmId).toArray();
-		return row ? toVmRow(row) : undefined;
+		if (!row) return undefined;
+		const vm = toVmRow(row);
+		this.rows.set(vmId, vm);
+		return vm;
 	}
 
 	/** Every row, newest enrolment first. */
@@ -73,6 +85,7 @@ export class VmTable {
 
 	/** Updates attributes (never the key). */
 	update(vmId: string, input: VmInput): void {
+		this.rows.delete(vmId);
 		this.sql.exec(
 			"UPDATE vms SET memory_mib = ?, vcpus = ? WHERE vm_id = ?",
 			input.memoryMiB,
@@ -83,6 +96,7 @@ export class VmTable {
 
 	/** Replaces the key hash and bumps the version; returns the new version. */
 	rotateKey(vmId: string, keyHash: string): number {
+		this.rows.delete(vmId);
 		const [row] = this.sql
 			.exec<{ key_version: number }>(
 				"UPDATE vms SET key_hash = ?, key_version = key_version + 1 WHERE vm_id = ? RETURNING key_version",
@@ -96,6 +110,7 @@ export class VmTable {
 
 	/** Deletes the row; true when there was one. */
 	delete(vmId: string): boolean {
+		this.rows.delete(vmId);
 		return this.sql.exec("DELETE FROM vms WHERE vm_id = ?", vmId).rowsWritten > 0;
 	}
 }

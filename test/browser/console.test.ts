@@ -14,6 +14,7 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
 	baseUrl,
+	chromiumPath,
 	demoVmKeys,
 	launchBrowser,
 	login,
@@ -24,14 +25,6 @@ import {
 
 let browser: Browser;
 let page: Page;
-
-beforeAll(async () => {
-	browser = await launchBrowser();
-	page = await newPage(browser);
-});
-afterAll(async () => {
-	await browser?.close();
-});
 
 /** Opens a console to `vmId` in `tab` and waits until the channel is connected. */
 async function openConsole(tab: Page, domain: string, vmId: string): Promise<string> {
@@ -79,7 +72,15 @@ async function typeLine(tab: Page, line: string): Promise<void> {
 	await tab.keyboard.press("Enter");
 }
 
-describe("web console", () => {
+describe.skipIf(!chromiumPath)("web console", () => {
+	beforeAll(async () => {
+		browser = await launchBrowser();
+		page = await newPage(browser);
+	});
+	afterAll(async () => {
+		await browser?.close();
+	});
+
 	it("refuses a wrong admin token with the problem's message", async () => {
 		await submitToken(page, "not-the-token");
 		await page.locator("#login [role=alert]", { hasText: "401 unauthorized" }).waitFor();

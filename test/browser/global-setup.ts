@@ -10,6 +10,7 @@ import { seedDemoFleet } from "../../scripts/demo-fleet.mjs";
 // @ts-expect-error plain ESM script shared with `npm run dev`
 import { freePort, startWranglerDev, writeSecretsFile } from "../../scripts/wrangler-dev.mjs";
 import { withTimeout } from "../support/inbox";
+import { provideChromium } from "./chromium";
 
 declare module "vitest" {
 	export interface ProvidedContext {
@@ -17,6 +18,8 @@ declare module "vitest" {
 		consoleAdminToken: string;
 		/** The demo VMs' keys by VM id, as `npm run dev` keeps them in .wrangler/demo/keys. */
 		demoVmKeys: Record<string, string>;
+		/** The Chromium to drive; empty when none could be had (the tests are skipped). */
+		chromiumPath: string;
 	}
 }
 
@@ -41,6 +44,16 @@ function agentsConnected(events: EventEmitter, hostCount: number): Promise<void>
  * tests start), living for the whole browser project.
  */
 export default async function setup(project: TestProject) {
+	const chromiumPath = provideChromium();
+	if (!chromiumPath) {
+		const why = "no Chromium here: install Debian's chromium or set CHROMIUM_PATH";
+		// CI installs it (.ci/run), so there a missing browser is a failure, not a skip.
+		if (process.env.CI) throw new Error(`browser tests: ${why}`);
+		console.warn(`browser tests skipped: ${why}`);
+		project.provide("chromiumPath", "");
+		return;
+	}
+	project.provide("chromiumPath", chromiumPath);
 	const workDir = await mkdtemp(join(tmpdir(), "edgevisor-browser-"));
 	const adminToken = `browser-${crypto.randomUUID()}`;
 	const envFile = await writeSecretsFile(workDir, adminToken);

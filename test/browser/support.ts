@@ -4,8 +4,6 @@ import { mkdir } from "node:fs/promises";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { inject } from "vitest";
 
-/** Where `.ci/run` installs Chromium (Debian's package). */
-export const chromiumPath = "/usr/bin/chromium";
 /** Screenshots land here; the README's are copied from a run into docs/screenshots/. */
 export const screenshotDir = "test-results/screenshots";
 /** Every wait on the page is bounded by this. */
@@ -14,6 +12,8 @@ export const waitMs = 20_000;
 export const baseUrl = inject("consoleBaseUrl");
 export const adminToken = inject("consoleAdminToken");
 export const demoVmKeys = inject("demoVmKeys");
+/** Found or installed by the global setup (see chromium.ts); empty when there is none. */
+export const chromiumPath = inject("chromiumPath");
 
 /** A headless Chromium. */
 export function launchBrowser(): Promise<Browser> {

@@ -53,4 +53,13 @@ describe("foundation", () => {
 		expect(response.headers.get("X-Request-Id")).toBeTruthy();
 		expect(response.headers.get("X-Content-Type-Options")).toBe("nosniff");
 	});
+
+	it("gives each request its own id, the Ray ID where Cloudflare sent one", async () => {
+		const ids = new Set<string | null>();
+		for (let index = 0; index < 5; index++)
+			ids.add((await call("/healthz")).headers.get("X-Request-Id"));
+		expect(ids.size).toBe(5);
+		const rayed = await call("/healthz", { headers: { "cf-ray": "8f1e2d3c4b5a6978-FRA" } });
+		expect(rayed.headers.get("X-Request-Id")).toBe("8f1e2d3c4b5a6978-FRA");
+	});
 });

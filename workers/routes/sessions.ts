@@ -25,7 +25,7 @@ const openSession = createRoute({
 	tags: ["sessions"],
 	summary: "Broadcast a session request (compact JWE)",
 	description:
-		"The body is a compact JWE (ECDH-ES+A256KW / A256GCM, kid from /.well-known/jwks.json) of the claims {domain, vm, key, jti, iat, exp}. The request reaches every service processor of the domain; the one holding the VM id secures the user side, checks the key, and asks the host agent to open the VM side.",
+		"The body is a compact JWE (ECDH-ES+A256KW / A256GCM, kid from /.well-known/jwks.json) of the claims {domain, vm, key, jti, iat, exp}. The request is addressed to the domain; the service processor whose table holds the VM id secures the user side, checks the key, and asks the host agent to open the VM side.",
 	request: {
 		body: {
 			required: true,
