@@ -447,7 +447,8 @@ describe("closing sessions with the VM", () => {
 
 	it("closes the sessions of a VM whose key is rotated, and the old key stops at once", async () => {
 		const { host, sessionId, user } = await attachedUser();
-		await admin("POST", `/v1/hosts/${host.hostId}/vms/${host.vmId}/rotate-key`);
+		const rotated = await admin("POST", `/v1/hosts/${host.hostId}/vms/${host.vmId}/rotate-key`);
+		const { key: newKey } = (await rotated.json()) as { key: string };
 		expect(await user.waitClosed()).toMatchObject({ reason: "key_rotated" });
 		const record = (await (await admin("GET", `/v1/sessions/${sessionId}`)).json()) as Record<
 			string,
@@ -456,6 +457,8 @@ describe("closing sessions with the VM", () => {
 		expect(record).toMatchObject({ state: "closed", closeReason: "key_rotated" });
 		const retry = await requestSession({ domain: host.domain, vm: host.vmId, key: host.key });
 		await expectProblem(retry, 403, "key_mismatch");
+		const withNewKey = await requestSession({ domain: host.domain, vm: host.vmId, key: newKey });
+		expect(withNewKey.status).toBe(201);
 	});
 
 	it("closes the sessions of a removed VM", async () => {
