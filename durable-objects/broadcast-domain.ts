@@ -1,11 +1,9 @@
 import { DurableObject } from "cloudflare:workers";
-import { asProblem, Problem } from "../shared/problem";
+import { Problem, unlessProblem } from "../shared/problem";
 import { SeenJtis } from "./seen-jtis";
 import type { BroadcastRoute, SessionOpened, SessionRequest } from "./service-processor";
-import { migrateSchema } from "./sql";
+import { hasSchema, migrateSchema } from "./sql";
 import { serviceProcessor, virtualMachine } from "./stubs";
-
-const schemaVersionKey = "schema_version";
 
 function vmNotFound(): Problem {
 	return new Problem("vm_not_found", "no service processor in the domain holds this VM");
@@ -31,14 +29,14 @@ export class BroadcastDomain extends DurableObject<Env> {
 		super(ctx, env);
 		// A domain nobody joined writes nothing: POST /v1/sessions is public, and a
 		// request naming an unknown domain must not create storage for it.
-		if (ctx.storage.kv.get(schemaVersionKey) !== undefined) this.prepareSchema();
+		if (hasSchema(ctx.storage)) this.prepareSchema();
 	}
 
 	private schemaReady = false;
 	private readonly seenJtis = new SeenJtis(this.ctx.storage.sql);
 
 	private prepareSchema(): void {
-		migrateSchema(this.ctx.storage, schema, schemaVersionKey);
+		migrateSchema(this.ctx.storage, schema);
 		this.schemaReady = true;
 	}
 
@@ -65,7 +63,8 @@ export class BroadcastDomain extends DurableObject<Env> {
 
 	/**
 	 * A member announces a VM its table now holds (like a gratuitous ARP), so
-	 * the first request for it need not be flooded. Ignored from a non-member.
+	 * the first request for it goes there without asking the VM's placement.
+	 * Ignored from a non-member.
 	 */
 	async announce(hostId: string, vmId: string): Promise<void> {
 		if (!this.schemaReady || !this.isMember(hostId)) return;
@@ -92,14 +91,15 @@ export class BroadcastDomain extends DurableObject<Env> {
 	 * holds the VM, asking as few as it can:
 	 * 1. the member its forwarding table names (like a learning switch);
 	 * 2. else the VM object's placement: no placement means no SP table holds
-	 *    the id (a row is only inserted after its placement is claimed), so an
-	 *    unknown VM is refused without asking any member; a placement on a
-	 *    host outside the domain is refused too; a member it names is asked;
+	 *    the id (a row is only inserted after its placement is claimed, and a
+	 *    removal releases it just before deleting the row), so an unknown VM is
+	 *    refused without asking any member; a placement on a host outside the
+	 *    domain is refused too (the VM lives elsewhere, even while a source
+	 *    here still holds a row it is handing off); a member it names is asked;
 	 * 3. only if that member refuses (the placement moved meanwhile), every
 	 *    member is asked — the flood.
 	 * A member that no longer holds the VM (removed, moved, or mid-handoff, see
-	 * `ServiceProcessor.openSession`) refuses and the next step runs, so the
-	 * answer is always the one a flood would give.
+	 * `ServiceProcessor.openSession`) refuses and the next step runs.
 	 */
 	async openSession(request: SessionRequest): Promise<SessionOpened> {
 		if (!this.schemaReady) throw vmNotFound();
@@ -123,17 +123,12 @@ export class BroadcastDomain extends DurableObject<Env> {
 	}
 
 	/** The member's answer, or null when it does not hold the VM. */
-	private async tryMember(
+	private tryMember(
 		hostId: string,
 		request: SessionRequest,
 		route: BroadcastRoute,
 	): Promise<SessionOpened | null> {
-		try {
-			return await this.serviceProcessor(hostId).openSession(request, route);
-		} catch (error) {
-			if (asProblem(error)?.code === "vm_not_found") return null;
-			throw error;
-		}
+		return unlessProblem("vm_not_found", this.serviceProcessor(hostId).openSession(request, route));
 	}
 
 	private isMember(hostId: string): boolean {

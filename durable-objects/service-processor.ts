@@ -21,7 +21,7 @@ import {
 } from "./service-processor/host";
 import { Recorder, type RecordingRead } from "./service-processor/recordings";
 import { Relay, type RelayAttachment } from "./service-processor/relay";
-import { migrateServiceProcessor, schemaVersionKey } from "./service-processor/schema";
+import { migrateServiceProcessor } from "./service-processor/schema";
 import {
 	type ChannelGrant,
 	mintChannelToken,
@@ -37,6 +37,7 @@ import { Upkeep } from "./service-processor/upkeep";
 import { Viewers } from "./service-processor/viewers";
 import { type VmEnrolment, type VmHandoff, VmRegistry } from "./service-processor/vm-registry";
 import { forgetWebhook, type VerifiedWebhook, verifyWebhook } from "./service-processor/webhooks";
+import { hasSchema } from "./sql";
 import { virtualMachine } from "./stubs";
 
 /** What any socket of this object carries across hibernation. */
@@ -132,7 +133,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 		};
 		// An object that never held a host writes nothing: public routes (agent and
 		// channel upgrades) may name any host id, and must not create storage for it.
-		if (ctx.storage.kv.get(schemaVersionKey) !== undefined) {
+		if (hasSchema(ctx.storage)) {
 			this.prepareSchema();
 			// After an eviction that closed the sockets, no session may stay open silently.
 			this.sessions.closeOrphaned();

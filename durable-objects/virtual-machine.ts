@@ -5,7 +5,7 @@ import type {
 	MigrationRecord,
 	MigrationRequest,
 } from "../shared/schemas/migrations";
-import { migrateSchema } from "./sql";
+import { hasSchema, migrateSchema } from "./sql";
 import { migrationSchema, migrationSchemaKey } from "./virtual-machine/migration-store";
 import { type EventOutcome, MigrationCoordinator } from "./virtual-machine/migrations";
 
@@ -27,8 +27,6 @@ export interface AttachedFunction {
 	virtualAddress: string;
 }
 
-const schemaVersionKey = "schema_version";
-
 const schema = [
 	`CREATE TABLE placement (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), vm_id TEXT NOT NULL, host_id TEXT NOT NULL, placed_at INTEGER NOT NULL);
 	 CREATE TABLE attached_functions (host_id TEXT NOT NULL, bdf TEXT NOT NULL, virtual_address TEXT NOT NULL, vf_index INTEGER NOT NULL, attached_at INTEGER NOT NULL, PRIMARY KEY (host_id, bdf, virtual_address));`,
@@ -44,7 +42,7 @@ export class VirtualMachine extends DurableObject<Env> {
 		super(ctx, env);
 		// A VM nobody enrolled writes nothing: a public session request may name
 		// any VM id, and the domain asks this object for its placement.
-		if (ctx.storage.kv.get(schemaVersionKey) !== undefined) this.prepareSchema();
+		if (hasSchema(ctx.storage)) this.prepareSchema();
 		this.#migrations = new MigrationCoordinator(ctx, env, {
 			vmId: () => this.vmId(),
 			getPlacement: () => this.getPlacement(),
@@ -55,10 +53,10 @@ export class VirtualMachine extends DurableObject<Env> {
 
 	#schemaReady = false;
 
-	/** Creates or upgrades the schema; every method that touches storage calls it first. */
+	/** Creates or upgrades the schema; every method that writes calls it first (reads of nothing need not). */
 	private prepareSchema(): void {
 		if (this.#schemaReady) return;
-		migrateSchema(this.ctx.storage, schema, schemaVersionKey);
+		migrateSchema(this.ctx.storage, schema);
 		migrateSchema(this.ctx.storage, migrationSchema, migrationSchemaKey);
 		this.#schemaReady = true;
 	}
@@ -163,14 +161,12 @@ export class VirtualMachine extends DurableObject<Env> {
 
 	/** One of this VM's migrations, or null. */
 	async getMigration(migrationId: string): Promise<MigrationRecord | null> {
-		this.prepareSchema();
-		return this.#migrations.get(migrationId);
+		return this.#schemaReady ? this.#migrations.get(migrationId) : null;
 	}
 
 	/** This VM's migrations, newest first. */
 	async listMigrations(): Promise<MigrationRecord[]> {
-		this.prepareSchema();
-		return this.#migrations.list();
+		return this.#schemaReady ? this.#migrations.list() : [];
 	}
 
 	/** Applies a verified agent webhook about one of this VM's migrations. */

@@ -83,6 +83,16 @@ export function asProblem(error: unknown): Problem | undefined {
 	});
 }
 
+/** `work`'s value, or null when it fails with a problem of `code` (anything else is rethrown). */
+export async function unlessProblem<T>(code: ProblemCode, work: Promise<T>): Promise<T | null> {
+	try {
+		return await work;
+	} catch (error) {
+		if (asProblem(error)?.code === code) return null;
+		throw error;
+	}
+}
+
 /** The problem body for a code; `detail` must never carry secrets. */
 export function problemDetails(code: ProblemCode, detail: string): ProblemDetails {
 	const { status, title } = problemCodes[code];

@@ -31,16 +31,18 @@ const maxBodyBytes = 64 * 1024;
 
 const app = new OpenAPIHono<AppEnv>({ defaultHook: rejectInvalid });
 
-// Cloudflare's Ray ID where there is one, so an operator finds the request in
-// Cloudflare's own logs; else an id unique for this isolate's life. Either is
-// cheaper than a random UUID per request, which showed in CPU profiles.
+// A request id a client sent (hono's X-Request-Id check) is kept; else
+// Cloudflare's Ray ID, so an operator finds the request in Cloudflare's own
+// logs; else an id unique for this isolate's life. Either is cheaper than a
+// random UUID per request, which showed in CPU profiles.
+const rayIdPattern = /^[\w-]{1,64}$/;
 let isolateTag: string | undefined; // random values are refused at global scope
 let requestCount = 0;
 app.use(
 	requestId({
 		generator: (c) => {
 			const rayId = c.req.header("cf-ray");
-			if (rayId) return rayId;
+			if (rayId && rayIdPattern.test(rayId)) return rayId;
 			isolateTag ??= randomToken(6);
 			return `${isolateTag}-${(++requestCount).toString(36)}`;
 		},

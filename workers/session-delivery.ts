@@ -1,6 +1,6 @@
 import type { SessionOpened, SessionRequest } from "../durable-objects/service-processor";
 import { BoundedMap } from "../shared/bounded-map";
-import { asProblem } from "../shared/problem";
+import { unlessProblem } from "../shared/problem";
 import { broadcastDomain, serviceProcessor } from "./stubs";
 
 /** Holders remembered per isolate (a forgotten one costs a trip through the domain). */
@@ -31,12 +31,12 @@ export async function deliverSessionRequest(
 	const key = holderKey(request.domain, request.vmId);
 	const known = holders.get(key);
 	if (known) {
-		try {
-			return await serviceProcessor(env, known).openSession(request, "direct");
-		} catch (error) {
-			if (asProblem(error)?.code !== "vm_not_found") throw error;
-			holders.delete(key);
-		}
+		const opened = await unlessProblem(
+			"vm_not_found",
+			serviceProcessor(env, known).openSession(request, "direct"),
+		);
+		if (opened) return opened;
+		holders.delete(key);
 	}
 	const opened = await broadcastDomain(env, request.domain).openSession(request);
 	holders.set(key, opened.hostId);

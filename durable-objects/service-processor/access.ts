@@ -91,7 +91,8 @@ function decide(
 	}
 	// The holder guards its VMs' jtis itself: a request from the edge skips the domain.
 	parts.seenJtis.remember(jti, request.expSeconds, vmId);
-	audit.record("session.requested", { vmId, detail: { jti } });
+	// The route tells an operator how the request found this SP (see BroadcastRoute).
+	audit.record("session.requested", { vmId, detail: { jti, route } });
 	const userSecuredAt = new Date().toISOString();
 	audit.record("session.id_matched", { vmId, detail: { jti, userSecuredAt } });
 

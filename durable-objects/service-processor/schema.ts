@@ -114,10 +114,7 @@ const migrations: string[] = [
 	 CREATE INDEX seen_jtis_by_vm ON seen_jtis (vm_id);`,
 ];
 
-/** Where the schema version is kept (synchronous KV, see ../sql.ts). */
-export const schemaVersionKey = "schema_version";
-
 /** Brings the service processor's database to the newest schema version. */
 export function migrateServiceProcessor(storage: DurableObjectStorage): void {
-	migrateSchema(storage, migrations, schemaVersionKey);
+	migrateSchema(storage, migrations);
 }

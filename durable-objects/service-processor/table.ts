@@ -43,7 +43,7 @@ export class VmTable {
 	constructor(private readonly sql: SqlStorage) {}
 
 	/**
-	 * Rows already read or inserted. This class is the table's only writer and
+	 * Rows already read. This class is the table's only writer and
 	 * every session request reads its VM's row, so a read need not repeat.
 	 * Misses are not kept: public requests may name any VM id.
 	 */

@@ -171,7 +171,7 @@ export class VmRegistry {
 	/**
 	 * Handoff: inserts the row as-is (same key hash and version); idempotent.
 	 * Not announced: until the placement moves, the source still answers, so
-	 * the domain learns the new holder from the placement after the release.
+	 * the domain learns the new holder from the placement once it moves.
 	 */
 	adopt({ seenJtis = [], ...row }: VmHandoff): void {
 		const { hosts, table, audit } = this.parts;

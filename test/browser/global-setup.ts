@@ -48,7 +48,7 @@ export default async function setup(project: TestProject) {
 	if (!chromiumPath) {
 		const why = "no Chromium here: install Debian's chromium or set CHROMIUM_PATH";
 		// CI installs it (.ci/run), so there a missing browser is a failure, not a skip.
-		if (process.env.CI) throw new Error(`browser tests: ${why}`);
+		if (process.env.CI && process.env.CI !== "false") throw new Error(`browser tests: ${why}`);
 		console.warn(`browser tests skipped: ${why}`);
 		project.provide("chromiumPath", "");
 		return;

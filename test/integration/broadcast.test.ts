@@ -45,6 +45,18 @@ const holders = (domain: string) =>
 		),
 	);
 
+/** How each session request reached the host's SP, oldest first (its audit trail). */
+async function routesTo(hostId: string): Promise<unknown[]> {
+	const response = await admin("GET", `/v1/hosts/${hostId}/audit`);
+	const { events } = (await response.json()) as {
+		events: Array<{ type: string; detail: { route?: unknown } | null }>;
+	};
+	return events
+		.filter((event) => event.type === "session.requested")
+		.map((event) => event.detail?.route)
+		.reverse();
+}
+
 /** Empties the forwarding table, as if every announcement had been lost. */
 const forgetHolders = (domain: string) =>
 	runInDurableObject(domainObject(domain), (_instance, state) => {
@@ -74,19 +86,26 @@ describe("broadcast", () => {
 		const response = await requestSession({ domain, vm: vmId, key });
 		expect(response.status).toBe(201);
 		expect(await response.json()).toMatchObject({ hostId: holder.hostId, vmId });
+		expect(await routesTo(holder.hostId)).toEqual(["flooded"]);
 		expect(await holders(domain)).toEqual({ [vmId]: holder.hostId });
 	});
 
-	it("refuses a VM id no SP table holds without creating storage for it", async () => {
-		const host = await createHost();
+	it("refuses a VM id no SP table holds without asking any member or creating storage", async () => {
+		const domain = unique("dom");
+		const host = await createHost(unique("host"), domain);
 		await enrolVm(host.hostId);
-		const before = await holders(host.domain);
+		const broken = await createHost(unique("broken"), domain);
+		// A member that cannot answer: a flood would end in 500 internal, not 404.
+		await runInDurableObject(serviceProcessor(broken.hostId), (_instance, state) => {
+			state.storage.sql.exec("DROP TABLE vms");
+		});
+		const before = await holders(domain);
 		const vmId = unique("vm");
-		const response = await requestSession({ domain: host.domain, vm: vmId, key: "any" });
+		const response = await requestSession({ domain, vm: vmId, key: "any" });
 		expect(response.status).toBe(404);
 		expect(await problemOf(response)).toMatchObject({ code: "vm_not_found" });
 		expect(await userTables(vmObject(vmId))).toEqual([]);
-		expect(await holders(host.domain)).toEqual(before);
+		expect(await holders(domain)).toEqual(before);
 	});
 
 	it("refuses a VM placed on a host outside the domain", async () => {
@@ -206,6 +225,8 @@ describe("broadcast", () => {
 			expect((await requestSession(target, { jti })).status).toBe(201);
 			expect(await guards(domainObject(host.domain), jti)).toBe(false);
 			expect(await guards(serviceProcessor(host.hostId), jti)).toBe(true);
+			// The first went through the domain's table (announced on enrolment), the second came straight.
+			expect(await routesTo(host.hostId)).toEqual(["learned", "direct"]);
 		});
 
 		it("refuses a replay of a request the holder was sent directly", async () => {
@@ -271,14 +292,19 @@ describe("broadcast", () => {
 			expect(await problemOf(response)).toMatchObject({ code: "vm_not_found" });
 		});
 
-		it("learns the holder from the placement when its entry was lost", async () => {
+		it("sends the VM to its placed member alone when its entry was lost, and learns it", async () => {
 			const domain = unique("dom");
-			await createHost(unique("host"), domain);
+			const broken = await createHost(unique("broken"), domain);
 			const holder = await createHost(unique("host"), domain);
 			const { vmId, key } = await enrolVm(holder.hostId);
 			await forgetHolders(domain);
+			// A member that cannot answer: a flood would still find the holder, but it is not asked.
+			await runInDurableObject(serviceProcessor(broken.hostId), (_instance, state) => {
+				state.storage.sql.exec("DROP TABLE vms");
+			});
 			const response = await requestSession({ domain, vm: vmId, key });
 			expect(await response.json()).toMatchObject({ hostId: holder.hostId });
+			expect(await routesTo(holder.hostId)).toEqual(["placed"]);
 			expect(await holders(domain)).toEqual({ [vmId]: holder.hostId });
 		});
 

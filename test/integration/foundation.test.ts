@@ -61,5 +61,7 @@ describe("foundation", () => {
 		expect(ids.size).toBe(5);
 		const rayed = await call("/healthz", { headers: { "cf-ray": "8f1e2d3c4b5a6978-FRA" } });
 		expect(rayed.headers.get("X-Request-Id")).toBe("8f1e2d3c4b5a6978-FRA");
+		const forged = await call("/healthz", { headers: { "cf-ray": 'x"}, {"level": "error' } });
+		expect(forged.headers.get("X-Request-Id")).toMatch(/^[\w-]+$/);
 	});
 });

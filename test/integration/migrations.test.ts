@@ -5,9 +5,10 @@
 // one migration per VM under concurrent requests, reads and cancel.
 // Handoff, timeouts/eviction and SSE are in migrations-*.test.ts.
 import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { MigrationRecord } from "../../shared/schemas/migrations";
-import { serviceProcessor } from "../support/console";
+import { serviceProcessor, userTables } from "../support/console";
 import { admin, call, problemOf } from "../support/http";
 import {
 	agentFor,
@@ -257,8 +258,10 @@ describe("assessment leaves the source alone", () => {
 });
 
 describe("reads and cancel", () => {
-	it("answers vm_not_found for the migrations of a VM that never existed", async () => {
+	it("answers vm_not_found for the migrations of a VM that never existed, storing nothing", async () => {
 		await expectProblem(await admin("GET", "/v1/vms/vm-never-1/migrations"), 404, "vm_not_found");
+		const vm = env.VIRTUAL_MACHINE.get(env.VIRTUAL_MACHINE.idFromName("vm-never-1"));
+		expect(await userTables(vm)).toEqual([]);
 	});
 
 	it("lists a VM's migrations newest first", async () => {

@@ -1,5 +1,6 @@
 // Proves problems render as RFC 9457 bodies and survive the trip across a
-// Durable Object RPC boundary, where only plain properties are kept.
+// Durable Object RPC boundary, where only plain properties are kept; and that
+// `unlessProblem` turns exactly one code into null.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -8,6 +9,7 @@ import {
 	type ProblemCode,
 	problemCodes,
 	problemDetails,
+	unlessProblem,
 } from "../../shared/problem";
 
 const codes = Object.keys(problemCodes) as ProblemCode[];
@@ -44,5 +46,27 @@ describe("problems", () => {
 		expect(asProblem(new Error("boom"))).toBeUndefined();
 		expect(asProblem({ code: "ENOENT", message: "x" })).toBeUndefined();
 		expect(asProblem(new Problem("no_free_vf", "full"))?.status).toBe(409);
+	});
+});
+
+describe("unlessProblem", () => {
+	it("passes a value through", async () => {
+		expect(await unlessProblem("vm_not_found", Promise.resolve(7))).toBe(7);
+	});
+
+	it("turns the named code into null, also as it arrives across RPC", () =>
+		fc.assert(
+			fc.asyncProperty(fc.constantFrom(...codes), fc.string(), async (code, detail) => {
+				const thrown = { code, message: detail };
+				expect(await unlessProblem(code, Promise.reject(new Problem(code, detail)))).toBeNull();
+				expect(await unlessProblem(code, Promise.reject(thrown))).toBeNull();
+			}),
+		));
+
+	it("rethrows any other problem or error unchanged", async () => {
+		const other = new Problem("key_mismatch", "no");
+		await expect(unlessProblem("vm_not_found", Promise.reject(other))).rejects.toBe(other);
+		const plain = new Error("boom");
+		await expect(unlessProblem("vm_not_found", Promise.reject(plain))).rejects.toBe(plain);
 	});
 });
