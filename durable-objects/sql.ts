@@ -1,5 +1,5 @@
 /** The KV key of an object's schema version unless a module names its own. */
-export const schemaVersionKey = "schema_version";
+const schemaVersionKey = "schema_version";
 
 /** Whether the object ever created its schema (read without creating storage). */
 export function hasSchema(storage: DurableObjectStorage, key = schemaVersionKey): boolean {
@@ -11,10 +11,10 @@ export function hasSchema(storage: DurableObjectStorage, key = schemaVersionKey)
  * the schema from version i to i + 1. Durable Object SQLite refuses
  * `PRAGMA user_version` (SQLITE_AUTH), so the version lives in the object's
  * synchronous KV under `key`; the steps and the version bump commit together.
- * Callers run this in the constructor (or before a first write) so no request sees a half-built schema;
- * separate `key`s let independent modules of one object keep their own lists.
- * An object that public requests may name (any id) runs it only once it
- * stores something, and asks `hasSchema` in its constructor.
+ * Callers run this in the constructor so no request sees a half-built schema
+ * (an object that public requests may name by any id runs it only where
+ * `hasSchema` says so, or before its first write); separate `key`s let
+ * independent modules of one object keep their own lists.
  */
 export function migrateSchema(
 	storage: DurableObjectStorage,

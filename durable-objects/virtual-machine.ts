@@ -53,7 +53,11 @@ export class VirtualMachine extends DurableObject<Env> {
 
 	#schemaReady = false;
 
-	/** Creates or upgrades the schema; every method that writes calls it first (reads of nothing need not). */
+	/**
+	 * Creates or upgrades the schema. Every method that writes or streams
+	 * calls it first; reads answer empty without it, so looking at an unknown
+	 * VM stores nothing.
+	 */
 	private prepareSchema(): void {
 		if (this.#schemaReady) return;
 		migrateSchema(this.ctx.storage, schema);
@@ -135,7 +139,7 @@ export class VirtualMachine extends DurableObject<Env> {
 
 	/** The VM's attached functions, oldest first. */
 	async listFunctions(): Promise<AttachedFunction[]> {
-		this.prepareSchema();
+		if (!this.#schemaReady) return [];
 		return this.ctx.storage.sql
 			.exec<{ host_id: string; bdf: string; vf_index: number; virtual_address: string }>(
 				"SELECT host_id, bdf, vf_index, virtual_address FROM attached_functions ORDER BY attached_at, rowid",
