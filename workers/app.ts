@@ -5,14 +5,18 @@ import { Problem } from "../shared/problem";
 /** Hono environment shared by the Worker app and every route module. */
 export type AppEnv = { Bindings: Env; Variables: { requestId: string } };
 
+/** How a detail names where a field came from; hono's validator targets are internal names. */
+const fieldSources: Record<string, string> = { json: "body", param: "path" };
+
 /** Names the first failing field of a zod error, e.g. `body.sriov.vfStride: Too small`. */
 function describeValidationFailure(
 	target: string,
 	issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>,
 ): string {
 	const [first] = issues;
-	if (!first) return `${target} is invalid`;
-	const field = [target, ...first.path.map(String)].join(".");
+	const source = fieldSources[target] ?? target;
+	if (!first) return `${source} is invalid`;
+	const field = [source, ...first.path.map(String)].join(".");
 	return `${field}: ${first.message}`;
 }
 

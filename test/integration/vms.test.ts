@@ -123,7 +123,7 @@ describe("PUT /v1/hosts/{hostId}/vms/{vmId}", () => {
 		expect(response.status).toBe(400);
 		const problem = await problemOf(response);
 		expect(problem.code).toBe("invalid_request");
-		expect(problem.detail).toContain("memoryMiB");
+		expect(problem.detail).toMatch(/^body\.memoryMiB: /);
 		expect(await vmList(host.hostId)).toEqual([]);
 	});
 
@@ -134,7 +134,10 @@ describe("PUT /v1/hosts/{hostId}/vms/{vmId}", () => {
 			vcpus: 1,
 		});
 		expect(response.status).toBe(400);
-		expect((await problemOf(response)).code).toBe("invalid_request");
+		const problem = await problemOf(response);
+		expect(problem.code).toBe("invalid_request");
+		expect(problem.detail).toMatch(/^path\.vmId: /);
+		expect(await vmList(host.hostId)).toEqual([]);
 	});
 
 	it("refuses enrolment without the admin token and enrols nothing", async () => {

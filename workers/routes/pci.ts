@@ -41,7 +41,7 @@ const devicePath = "/v1/hosts/{hostId}/pci-devices/{bdf}";
 function deviceOf(c: Context<AppEnv>, hostId: string, bdf: string) {
 	const canonical = canonicalBdf(bdf);
 	if (!canonical)
-		throw new Problem("invalid_request", "param.bdf: must be a PCI address DDDD:BB:DD.F");
+		throw new Problem("invalid_request", "path.bdf: must be a PCI address DDDD:BB:DD.F");
 	return pciDevice(c.env, hostId, canonical);
 }
 
@@ -71,7 +71,7 @@ pciRoutes.openapi(
 		const { hostId, bdf } = c.req.valid("param");
 		const input = c.req.valid("json");
 		const pf = parseBdf(bdf);
-		if (!pf) throw new Problem("invalid_request", "param.bdf: must be a PCI address DDDD:BB:DD.F");
+		if (!pf) throw new Problem("invalid_request", "path.bdf: must be a PCI address DDDD:BB:DD.F");
 		const geometry = {
 			...input.sriov,
 			vfBarBase: parseHexAddress(input.sriov.vfBarBase) ?? 0n,
