@@ -39,8 +39,9 @@ export interface GeometryIssue {
 }
 
 const bdfPattern = /^([0-9a-f]{4}):([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])$/i;
-const unsignedHexPattern = /^0x[0-9a-f]{1,16}$/i;
-const signedHexPattern = /^-?0x[0-9a-f]{1,16}$/i;
+/** A hex address `0x…` of at most 64 bits; leading zeros do not count against the width. */
+export const unsignedHexPattern = /^0x0*[0-9a-f]{1,16}$/i;
+const signedHexPattern = /^-?0x0*[0-9a-f]{1,16}$/i;
 
 /** Parses `DDDD:BB:DD.F` (hex, any case); undefined when malformed or device > 31. */
 export function parseBdf(text: string): Bdf | undefined {

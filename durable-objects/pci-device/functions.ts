@@ -27,14 +27,20 @@ function freeIndexOrRefuse(sql: SqlStorage, device: DeviceRow): number {
 
 function insertSlot(
 	sql: SqlStorage,
-	slot: { vfIndex: number; allocationId: string; vmId: string; virtualAddress: string },
+	slot: {
+		vfIndex: number;
+		allocationId: string;
+		vmId: string;
+		virtualAddress: string;
+		mappingSize?: string;
+	},
 	owner: { hostId: string; bdf: string },
 	state: "active" | "reserved",
 ): void {
 	sql.exec(
 		`INSERT INTO slots (vf_index, allocation_id, vm_id, virtual_address, owner_host_id, owner_bdf, state,
-			created_at, reserved_until_ms)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			created_at, reserved_until_ms, mapping_size)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		slot.vfIndex,
 		slot.allocationId,
 		slot.vmId,
@@ -44,6 +50,7 @@ function insertSlot(
 		state,
 		new Date().toISOString(),
 		state === "reserved" ? Date.now() + reservationLeaseMs : null,
+		slot.mappingSize ?? null,
 	);
 }
 
@@ -69,7 +76,6 @@ export function createFunction(
 ): CreatedVfRecord {
 	const { sql } = context;
 	const size = BigInt(device.vf_bar_size);
-	const vfIndex = freeIndexOrRefuse(sql, device);
 	if (!rangeFits(virtualAddress, size)) {
 		throw new Problem("invalid_request", "body.virtualAddress: the mapping would run past 64 bits");
 	}
@@ -83,6 +89,8 @@ export function createFunction(
 			`body.virtualAddress: the range overlaps the mapping at ${overlapping.virtual_address}`,
 		);
 	}
+	// After the address checks: a bad request is named as such even on a full device.
+	const vfIndex = freeIndexOrRefuse(sql, device);
 	const { vfBdf, baseAddress } = placeVf(device, vfIndex);
 	const offset = formatHex(mappingOffset(BigInt(baseAddress), virtualAddress));
 	const canonicalAddress = formatHex(virtualAddress);
@@ -157,6 +165,7 @@ export function reserveFunction(
 				allocationId: request.allocationId,
 				vmId: request.vmId,
 				virtualAddress: request.virtualAddress,
+				mappingSize: request.minSize,
 			},
 			{ hostId: request.ownerHostId, bdf: request.ownerBdf },
 			"reserved",
@@ -250,9 +259,11 @@ export async function settleExpiredReservations(
 
 /**
  * The driver's device of a function that was transferred to this device and
- * whose mapping starts at or below `address` (the closest one), so a translate
- * sent to the device now serving a function can be answered by the table that
- * holds its mapping. Undefined when no such function is here.
+ * whose mapping covers `address`, so a translate sent to the device now
+ * serving a function can be answered by the table that holds its mapping.
+ * Each driver's table is its own address space: where two served mappings
+ * cover the address, the one starting closest below it is chosen. Undefined
+ * when no function here serves the address.
  */
 export function ownerServedHere(
 	sql: SqlStorage,
@@ -266,7 +277,10 @@ export function ownerServedHere(
 		device.bdf,
 	)) {
 		const start = BigInt(slot.virtual_address);
-		if (start <= address && (!closest || start > closest.start)) {
+		// Slots from before sizes were kept: the mapping is at most this device's BAR.
+		const size = BigInt(slot.mapping_size ?? device.vf_bar_size);
+		const covers = start <= address && address < start + size;
+		if (covers && (!closest || start > closest.start)) {
 			closest = { start, hostId: slot.owner_host_id, bdf: slot.owner_bdf };
 		}
 	}

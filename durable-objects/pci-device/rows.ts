@@ -37,6 +37,8 @@ export interface SlotRow extends Record<string, SqlStorageValue> {
 	state: "active" | "reserved";
 	created_at: string;
 	reserved_until_ms: number | null;
+	/** Set for a function transferred here: the size of the driver's mapping it serves. */
+	mapping_size: string | null;
 }
 
 /** `mappings` row: one translation-table entry of this device (the driver's device). */

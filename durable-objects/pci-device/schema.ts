@@ -60,4 +60,6 @@ export const schema: ReadonlyArray<string> = [
 	CREATE TABLE directory (bdf TEXT PRIMARY KEY);`,
 	// A reservation made for an incoming transfer expires unless the transfer settles it.
 	"ALTER TABLE slots ADD COLUMN reserved_until_ms INTEGER",
+	// The size of the mapping a transferred-in function serves (its BAR may be larger).
+	"ALTER TABLE slots ADD COLUMN mapping_size TEXT",
 ];

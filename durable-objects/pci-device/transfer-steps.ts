@@ -8,6 +8,7 @@
  */
 
 import { formatHex, mappingOffset } from "../../shared/pci";
+import { asProblem, Problem } from "../../shared/problem";
 import { log } from "../../workers/log";
 import type { DeviceContext } from "./context";
 import { type MappingRow, mappingByKey, type TransferRow, type TransferStep } from "./rows";
@@ -46,6 +47,24 @@ function mappingAt(device: DeviceContext, key: string): MappingRow {
 	return mapping;
 }
 
+/**
+ * A target's refusal as the client sees it: the request's target is at fault,
+ * not the device the transfer was sent to, whose own words would say so.
+ */
+function blamingTarget(error: unknown, transfer: TransferRow): unknown {
+	const problem = asProblem(error);
+	if (problem?.code === "device_not_found") {
+		return new Problem(
+			"device_not_found",
+			`body.targetBdf: no PCI device ${transfer.to_bdf} on host ${transfer.to_host_id}`,
+		);
+	}
+	if (problem?.code === "invalid_request") {
+		return new Problem("invalid_request", `body.targetBdf: ${problem.message}`);
+	}
+	return error;
+}
+
 /** Reserves the target VF and computes base and offset; nothing is held yet. */
 export async function reserveTarget(device: DeviceContext, transfer: TransferRow): Promise<void> {
 	const mapping = mappingAt(device, transfer.address_key);
@@ -65,7 +84,7 @@ export async function reserveTarget(device: DeviceContext, transfer: TransferRow
 		if (isReservationRefusal(error) && stepIs(device, transfer, "reserving")) {
 			device.sql.exec("DELETE FROM transfers WHERE transfer_id = ?", transfer.transfer_id);
 		}
-		throw error;
+		throw blamingTarget(error, transfer);
 	}
 	if (!stepIs(device, transfer, "reserving")) {
 		// The alarm rolled this transfer back while the reservation was in flight.

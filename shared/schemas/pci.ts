@@ -5,6 +5,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { HostIdParam, Identifier } from "../ids";
+import { unsignedHexPattern } from "../pci";
 
 const bdfPattern = /^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[01][0-9a-fA-F]\.[0-7]$/;
 
@@ -17,11 +18,14 @@ export const BdfText = z
 /** An unsigned 64-bit address as `0x…` hex. */
 export const HexAddress = z
 	.string()
-	.regex(/^0x[0-9a-fA-F]{1,16}$/, "must be a hex address 0x… of at most 64 bits")
+	.regex(unsignedHexPattern, "must be a hex address 0x… of at most 64 bits")
 	.openapi({ example: "0x7f0000000000" });
 
 /** A signed 64-bit+ offset as `0x…` or `-0x…` hex. */
-export const HexOffset = z.string().openapi({ example: "-0x7eff80000000" });
+export const HexOffset = z
+	.string()
+	.regex(/^-?0x[0-9a-f]+$/)
+	.openapi({ example: "-0x7eff80000000" });
 
 /** A 16-bit PCI id, as `0x8086`, `8086` or the number 32902; answered as `0x8086`. */
 export const PciId = z

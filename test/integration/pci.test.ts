@@ -45,6 +45,12 @@ describe("PCI devices", () => {
 		expect((await deviceOf(host, pf)).body.vendorId).toBe("0x15b3");
 	});
 
+	it("answers host_not_found for the devices of an unknown host", async () => {
+		const response = await admin("GET", `/v1/hosts/${uniqueHost("none")}/pci-devices`);
+		expect(response.status).toBe(404);
+		expect((await problemOf(response)).code).toBe("host_not_found");
+	});
+
 	it("lists a host's devices in BDF order", async () => {
 		const host = uniqueHost();
 		await registerDevice(host, other);
@@ -192,6 +198,19 @@ describe("virtual functions", () => {
 		expect((await problemOf(refused)).code).toBe("no_free_vf");
 		expect(await tableOf(host, pf)).toHaveLength(1);
 		expect((await deviceOf(host, pf)).body.vfsInUse).toBe(1);
+	});
+
+	it("names a bad address as invalid_request even when the device is full, changing nothing", async () => {
+		const host = uniqueHost();
+		await registerDevice(host, pf, { totalVfs: 1 });
+		await createVf(host, pf, "vm-a", "0x10000");
+		const refused = await admin("POST", `${devicePath(host, pf)}/vfs`, {
+			vmId: "vm-b",
+			virtualAddress: "0x11000",
+		});
+		expect(refused.status).toBe(400);
+		expect((await problemOf(refused)).detail).toMatch(/^body\.virtualAddress: .*overlaps/);
+		expect(await tableOf(host, pf)).toHaveLength(1);
 	});
 
 	it("refuses a mapping that overlaps another one with invalid_request, changing nothing", async () => {
@@ -364,11 +383,33 @@ describe("transfer", () => {
 		expect((await translate(target, other, "0x1000")).body.code).toBe("address_not_mapped");
 	});
 
+	it("forwards a translate to the driver whose served mapping covers the address, not the nearest one below", async () => {
+		const { host, target } = await twoDevices();
+		// A second driver's table is its own address space: its mapping starts
+		// inside the first one's range but is a quarter of its size.
+		const small = "0000:86:00.0";
+		await registerDevice(host, small, { vfBarBase: "0xa00000000", vfBarSize: "0x1000" });
+		await createVf(host, small, "vm-b", "0x7f0000002000");
+		expect((await transfer(host, pf, 0, target, other)).status).toBe(200);
+		expect((await transfer(host, small, 0, target, other)).status).toBe(200);
+		const { status, body } = await translate(target, other, "0x7f0000003800");
+		expect(status).toBe(200);
+		expect(body).toMatchObject({ physicalAddress: "0x900003800", vfIndex: 0 });
+		expect((await translate(target, other, "0x7f0000000800")).body).toMatchObject({
+			physicalAddress: "0x900000800",
+		});
+	});
+
 	it("answers device_not_found for an unknown target, changing nothing", async () => {
 		const { host } = await twoDevices();
-		const refused = await transfer(host, pf, 0, uniqueHost("none"), other);
+		const missingHost = uniqueHost("none");
+		const refused = await transfer(host, pf, 0, missingHost, other);
 		expect(refused.status).toBe(404);
 		expect(refused.body.code).toBe("device_not_found");
+		// The detail blames the target, not the device the request was sent to.
+		expect(refused.body.detail).toBe(
+			`body.targetBdf: no PCI device ${other} on host ${missingHost}`,
+		);
 		expect((await tableOf(host, pf))[0]).toMatchObject({
 			target: { hostId: host, bdf: pf, vfIndex: 0 },
 			version: 1,
@@ -385,6 +426,16 @@ describe("transfer", () => {
 		expect(refused.body.code).toBe("no_free_vf");
 		expect((await tableOf(host, pf))[0]).toMatchObject({ version: 1, state: "active" });
 		expect((await deviceOf(target, other)).body.vfsInUse).toBe(1);
+	});
+
+	it("refuses a target whose VF BARs are smaller than the mapping, naming the target, changing nothing", async () => {
+		const { host, target } = await twoDevices({ vfBarSize: "0x1000" });
+		const refused = await transfer(host, pf, 0, target, other);
+		expect(refused.status).toBe(400);
+		expect(refused.body).toMatchObject({ code: "invalid_request" });
+		expect(refused.body.detail).toMatch(/^body\.targetBdf: the VF BARs of .* are smaller/);
+		expect((await tableOf(host, pf))[0]).toMatchObject({ version: 1, state: "active" });
+		expect((await deviceOf(target, other)).body.vfsInUse).toBe(0);
 	});
 
 	it("answers not_found for a VF index that is not allocated", async () => {

@@ -184,6 +184,16 @@ describe("hex addresses", () => {
 		);
 	});
 
+	it("reads leading zeros as the same address, however many", () => {
+		fc.assert(
+			fc.property(fc.bigInt({ min: 0n, max: twoTo64 - 1n }), fc.nat(8), (address, zeros) => {
+				const padded = `0x${"0".repeat(zeros)}${address.toString(16).padStart(16, "0")}`;
+				expect(parseHexAddress(padded)).toBe(address);
+				expect(parseSignedHex(`-${padded}`)).toBe(-address);
+			}),
+		);
+	});
+
 	it("round-trips signed offsets as 0x… and -0x…", () => {
 		fc.assert(
 			fc.property(fc.bigInt({ min: -(twoTo64 - 1n), max: twoTo64 - 1n }), (offset) => {

@@ -128,13 +128,16 @@ pciRoutes.openapi(
 		request: { params: HostIdParam },
 		responses: {
 			200: json(DeviceList, "the host's devices"),
-			...problemResponses("invalid_request", "unauthorized"),
+			...problemResponses("invalid_request", "unauthorized", "host_not_found"),
 		},
 	}),
 	async (c) => {
 		const { hostId } = c.req.valid("param");
-		const directory = pciDirectory(c.env, hostId);
-		const bdfs = await directory.listDeviceBdfs();
+		const [host, bdfs] = await Promise.all([
+			serviceProcessor(c.env, hostId).getHost(),
+			pciDirectory(c.env, hostId).listDeviceBdfs(),
+		]);
+		if (!host) throw new Problem("host_not_found", `no host ${hostId}`);
 		const devices = await Promise.all(bdfs.map((bdf) => deviceOf(c, hostId, bdf).getDevice()));
 		return c.json({ devices: devices.filter((device) => device !== null) }, 200);
 	},
