@@ -82,8 +82,9 @@ export class Relay {
 			sessionId,
 			side,
 		);
-		const peerAttached = this.ctx.getWebSockets(sideTag(peerOf(side), sessionId)).length > 0;
-		if (peerAttached) {
+		// The contract's states: vm_pending until the VM channel attaches, whether
+		// or not the user has dialled yet (what the VM says meanwhile waits here).
+		if (side === "vm") {
 			this.sql.exec(
 				"UPDATE sessions SET state = 'established' WHERE session_id = ? AND state = 'vm_pending'",
 				sessionId,

@@ -32,6 +32,16 @@ describe("channels", () => {
 		);
 	});
 
+	it("establishes the session when the VM channel attaches, before the user dials", async () => {
+		const host = await hostWithVm();
+		const agent = await connectAgent(host);
+		const opened = await openSession({ domain: host.domain, vm: host.vmId, key: host.key });
+		const command = await agent.nextJson<SessionOpenCommand>();
+		await connect(command.channel.url);
+		const session = await record(opened.sessionId);
+		expect(session).toMatchObject({ state: "established", vmSecuredAt: expect.any(String) });
+	});
+
 	it("stays vm_pending while only the user side is attached", async () => {
 		const host = await hostWithVm();
 		const opened = await openSession({ domain: host.domain, vm: host.vmId, key: host.key });
