@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { Problem, unlessProblem } from "../shared/problem";
-import { SeenJtis } from "./seen-jtis";
+import { SeenJtis, seenJtisPerVm } from "./seen-jtis";
 import type { BroadcastRoute, SessionOpened, SessionRequest } from "./service-processor";
 import { hasSchema, migrateSchema } from "./sql";
 import { serviceProcessor, virtualMachine } from "./stubs";
@@ -17,12 +17,13 @@ const schema = [
 	`CREATE TABLE holders (vm_id TEXT PRIMARY KEY, host_id TEXT NOT NULL);
 	 CREATE INDEX holders_by_host ON holders (host_id);`,
 	"ALTER TABLE seen_jtis ADD COLUMN vm_id TEXT;",
+	seenJtisPerVm,
 ];
 
 /**
  * One broadcast domain: which service processors receive its broadcasts,
  * which member holds each VM (its forwarding table), and the `jti`s of
- * requests already seen (refused as replays until their `exp`).
+ * requests already seen, per VM (refused as replays until their `exp`).
  */
 export class BroadcastDomain extends DurableObject<Env> {
 	constructor(ctx: DurableObjectState, env: Env) {

@@ -3,6 +3,21 @@ import { Problem } from "../shared/problem";
 /** How often expired jtis are deleted. */
 const sweepIntervalMs = 10_000;
 
+/**
+ * Schema step (for every object that keeps a guard) from `seen_jtis` keyed
+ * by jti alone to one keyed per VM; rows from before a VM was recorded keep
+ * an empty VM id and expire as before.
+ */
+export const seenJtisPerVm = `CREATE TABLE seen_jtis_per_vm (
+		vm_id TEXT NOT NULL, jti TEXT NOT NULL, exp_seconds INTEGER NOT NULL,
+		PRIMARY KEY (vm_id, jti)
+	);
+	INSERT INTO seen_jtis_per_vm (vm_id, jti, exp_seconds)
+		SELECT COALESCE(vm_id, ''), jti, exp_seconds FROM seen_jtis;
+	DROP TABLE seen_jtis;
+	ALTER TABLE seen_jtis_per_vm RENAME TO seen_jtis;
+	CREATE INDEX seen_jtis_by_exp ON seen_jtis (exp_seconds);`;
+
 /** A jti refused as a replay until `expSeconds` (its request's `exp`). */
 export interface SeenJti {
 	jti: string;
@@ -11,16 +26,20 @@ export interface SeenJti {
 
 /**
  * The replay guard of broadcast session requests over a
- * `seen_jtis (jti, vm_id, exp_seconds)` table. Both a domain (for every
- * request it receives) and a service processor (for the VMs it holds) keep
- * one: a request sent from the edge straight to the holder skips the domain.
+ * `seen_jtis (vm_id, jti, exp_seconds)` table. A jti is judged per VM: a
+ * replay repeats a captured request, whose VM it cannot change (the claims
+ * are encrypted), so the guard lives with the VM: its holder keeps the jtis
+ * of its VMs (handed over when a VM moves), and a domain keeps those of the
+ * requests it receives, including ones for VMs no member holds. Keyed by VM,
+ * both give the same answer, so a request from the edge straight to the
+ * holder is judged as one through the domain would be.
  */
 export class SeenJtis {
 	private lastSweepMs = 0;
 
 	constructor(private readonly sql: SqlStorage) {}
 
-	/** Records the jti; throws `replayed_request` if it was seen and its exp has not passed. */
+	/** Records the VM's jti; throws `replayed_request` if it was seen for the VM and its exp has not passed. */
 	remember(jti: string, expSeconds: number, vmId: string): void {
 		const nowMs = Date.now();
 		// Expired jtis only take space; sweeping them now and then is enough.
@@ -30,11 +49,11 @@ export class SeenJtis {
 		}
 		// A jti seen before counts only while its exp has not passed, swept or not.
 		const inserted = this.sql.exec(
-			`INSERT INTO seen_jtis (jti, vm_id, exp_seconds) VALUES (?, ?, ?)
-			 ON CONFLICT (jti) DO UPDATE SET vm_id = excluded.vm_id, exp_seconds = excluded.exp_seconds
+			`INSERT INTO seen_jtis (vm_id, jti, exp_seconds) VALUES (?, ?, ?)
+			 ON CONFLICT (vm_id, jti) DO UPDATE SET exp_seconds = excluded.exp_seconds
 			 WHERE seen_jtis.exp_seconds < ?`,
-			jti,
 			vmId,
+			jti,
 			expSeconds,
 			Math.floor(nowMs / 1000),
 		).rowsWritten;
@@ -58,10 +77,10 @@ export class SeenJtis {
 	adopt(vmId: string, jtis: SeenJti[]): void {
 		for (const { jti, expSeconds } of jtis) {
 			this.sql.exec(
-				`INSERT INTO seen_jtis (jti, vm_id, exp_seconds) VALUES (?, ?, ?)
-				 ON CONFLICT (jti) DO UPDATE SET exp_seconds = max(seen_jtis.exp_seconds, excluded.exp_seconds)`,
-				jti,
+				`INSERT INTO seen_jtis (vm_id, jti, exp_seconds) VALUES (?, ?, ?)
+				 ON CONFLICT (vm_id, jti) DO UPDATE SET exp_seconds = max(seen_jtis.exp_seconds, excluded.exp_seconds)`,
 				vmId,
+				jti,
 				expSeconds,
 			);
 		}

@@ -1,3 +1,4 @@
+import { seenJtisPerVm } from "../seen-jtis";
 import { migrateSchema } from "../sql";
 
 /**
@@ -112,6 +113,7 @@ const migrations: string[] = [
 	`CREATE TABLE seen_jtis (jti TEXT PRIMARY KEY, vm_id TEXT NOT NULL, exp_seconds INTEGER NOT NULL);
 	 CREATE INDEX seen_jtis_by_exp ON seen_jtis (exp_seconds);
 	 CREATE INDEX seen_jtis_by_vm ON seen_jtis (vm_id);`,
+	seenJtisPerVm,
 ];
 
 /** Brings the service processor's database to the newest schema version. */

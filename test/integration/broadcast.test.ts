@@ -229,6 +229,26 @@ describe("broadcast", () => {
 			expect(await routesTo(host.hostId)).toEqual(["learned", "direct"]);
 		});
 
+		it("judges a jti per VM, with the same answers whether a request comes direct or through the domain", async () => {
+			const host = await createHost();
+			const cached = await enrolVm(host.hostId);
+			const fresh = await enrolVm(host.hostId);
+			const toCached = { domain: host.domain, vm: cached.vmId, key: cached.key };
+			const toFresh = { domain: host.domain, vm: fresh.vmId, key: fresh.key };
+			const toUnknown = { domain: host.domain, vm: unique("vm"), key: "none" };
+			// The edge learns the cached VM's holder; the fresh one still goes through the domain.
+			expect((await requestSession(toCached)).status).toBe(201);
+			const jti = crypto.randomUUID();
+			expect((await requestSession(toUnknown, { jti })).status).toBe(404);
+			expect((await requestSession(toCached, { jti })).status).toBe(201);
+			expect((await requestSession(toFresh, { jti })).status).toBe(201);
+			for (const target of [toUnknown, toCached, toFresh]) {
+				const replay = await requestSession(target, { jti });
+				expect(await problemOf(replay)).toMatchObject({ code: "replayed_request" });
+			}
+			expect(await routesTo(host.hostId)).toEqual(["learned", "direct", "learned"]);
+		});
+
 		it("refuses a replay of a request the holder was sent directly", async () => {
 			const host = await createHost();
 			const { vmId, key } = await enrolVm(host.hostId);
