@@ -19,7 +19,7 @@ export const problemCodes = {
 	key_mismatch: { status: 403, title: "Key mismatch" },
 	invalid_jwe: { status: 400, title: "Invalid JWE" },
 	replayed_request: { status: 409, title: "Replayed request" },
-	too_many_attempts: { status: 429, title: "Too many attempts" },
+	too_many_attempts: { status: 429, title: "Too many attempts", retryAfter: true },
 	invalid_signature: { status: 401, title: "Invalid signature" },
 	stale_timestamp: { status: 400, title: "Stale timestamp" },
 	invalid_policy: { status: 400, title: "Invalid policy" },
@@ -29,7 +29,7 @@ export const problemCodes = {
 	device_not_found: { status: 404, title: "Device not found" },
 	no_free_vf: { status: 409, title: "No free virtual function" },
 	address_not_mapped: { status: 404, title: "Address not mapped" },
-	function_on_hold: { status: 503, title: "Function on hold" },
+	function_on_hold: { status: 503, title: "Function on hold", retryAfter: true },
 	// Additive (not in API.md's list): a viewer asked for on a closed console session.
 	session_closed: { status: 409, title: "Session closed" },
 	internal: { status: 500, title: "Internal error" },

@@ -12,9 +12,23 @@ export const ProblemSchema = z
 	})
 	.openapi("Problem");
 
+const retryAfterHeader = {
+	"Retry-After": {
+		description: "seconds to wait before trying again",
+		schema: { type: "integer" as const, minimum: 1 },
+	},
+};
+
+interface ProblemResponse {
+	description: string;
+	headers?: typeof retryAfterHeader;
+	content: { "application/problem+json": { schema: typeof ProblemSchema } };
+}
+
 /**
  * OpenAPI responses for the given problem codes, grouped by status, so that
- * every route documents exactly the problems it can answer with.
+ * every route documents exactly the problems it can answer with; codes sent
+ * with `Retry-After` declare it.
  */
 export function problemResponses(...codes: ProblemCode[]) {
 	const byStatus = new Map<number, ProblemCode[]>();
@@ -22,16 +36,12 @@ export function problemResponses(...codes: ProblemCode[]) {
 		const { status } = problemCodes[code];
 		byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
 	}
-	const responses: Record<
-		number,
-		{
-			description: string;
-			content: { "application/problem+json": { schema: typeof ProblemSchema } };
-		}
-	> = {};
+	const responses: Record<number, ProblemResponse> = {};
 	for (const [status, statusCodes] of byStatus) {
+		const retries = statusCodes.some((code) => "retryAfter" in problemCodes[code]);
 		responses[status] = {
 			description: `Problem: ${statusCodes.join(", ")}`,
+			...(retries && { headers: retryAfterHeader }),
 			content: { "application/problem+json": { schema: ProblemSchema } },
 		};
 	}

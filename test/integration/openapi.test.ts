@@ -46,7 +46,23 @@ const notAdminOnly = new Set([
 	"post /v1/hosts/{hostId}/pci-devices/{bdf}/translate",
 ]);
 
-type Operation = { security?: unknown[] };
+type Operation = {
+	security?: Array<Record<string, unknown>>;
+	requestBody?: unknown;
+	parameters?: Array<{ in: string; name: string }>;
+	responses: Record<string, { headers?: Record<string, unknown> }>;
+};
+
+async function operations(): Promise<Array<[string, Operation]>> {
+	const document = (await (await call("/openapi.json")).json()) as {
+		paths: Record<string, Record<string, Operation>>;
+	};
+	return Object.entries(document.paths).flatMap(([path, methods]) =>
+		Object.entries(methods).map(
+			([method, operation]) => [`${method} ${path}`, operation] as [string, Operation],
+		),
+	);
+}
 
 describe("OpenAPI document", () => {
 	it("describes every route of the contract", async () => {
@@ -66,5 +82,65 @@ describe("OpenAPI document", () => {
 				!notAdminOnly.has(`${method} ${path}`) && !document.paths[path]?.[method]?.security?.length,
 		);
 		expect(unmarked).toEqual([]);
+	});
+
+	// The problems every route can answer by the Conventions of API.md, documented where they apply.
+	it("documents 413 on every route with a body", async () => {
+		const missing = (await operations())
+			.filter(([, operation]) => operation.requestBody && !operation.responses["413"])
+			.map(([name]) => name);
+		expect(missing).toEqual([]);
+	});
+
+	it("documents 401 on every route that needs a token", async () => {
+		const missing = (await operations())
+			.filter(([, operation]) => operation.security?.length && !operation.responses["401"])
+			.map(([name]) => name);
+		expect(missing).toEqual([]);
+	});
+
+	it("documents 400 on every route with path parameters", async () => {
+		const missing = (await operations())
+			.filter(
+				([, operation]) =>
+					operation.parameters?.some((parameter) => parameter.in === "path") &&
+					!operation.responses["400"],
+			)
+			.map(([name]) => name);
+		expect(missing).toEqual([]);
+	});
+
+	it("declares Retry-After on every 429 and 503", async () => {
+		const missing = (await operations()).flatMap(([name, operation]) =>
+			["429", "503"]
+				.filter(
+					(status) =>
+						operation.responses[status] && !operation.responses[status].headers?.["Retry-After"],
+				)
+				.map((status) => `${name} ${status}`),
+		);
+		expect(missing).toEqual([]);
+	});
+
+	it("lets the translate route be called with the admin token or the host's agent token", async () => {
+		const translate = (await operations()).find(
+			([name]) => name === "post /v1/hosts/{hostId}/pci-devices/{bdf}/translate",
+		)?.[1];
+		expect(translate?.security).toEqual([{ adminToken: [] }, { agentToken: [] }]);
+	});
+
+	it("documents the webhook route's signed body and its signature headers", async () => {
+		const webhooks = (await operations()).find(
+			([name]) => name === "post /v1/hosts/{hostId}/webhooks",
+		)?.[1];
+		expect(webhooks?.requestBody).toMatchObject({
+			content: { "application/json": { schema: { $ref: "#/components/schemas/WebhookEvent" } } },
+		});
+		const headers = (webhooks?.parameters ?? []).filter((parameter) => parameter.in === "header");
+		expect(headers.map((header) => header.name).sort()).toEqual([
+			"webhook-id",
+			"webhook-signature",
+			"webhook-timestamp",
+		]);
 	});
 });

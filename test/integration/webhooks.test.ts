@@ -39,6 +39,13 @@ describe("webhook verification", () => {
 		expect((await spObject(source.hostId).getHost())?.facts.memoryFreeMiB).toBeUndefined();
 	});
 
+	it("refuses a malformed host id with invalid_request naming it", async () => {
+		const host = { hostId: "-bad", webhookSecret: otherSecret };
+		const response = await sendWebhook(host, { type: "host.facts", data: {} });
+		expect(response.status).toBe(400);
+		expect((await problemOf(response)).detail).toMatch(/^path\.hostId: /);
+	});
+
 	it("answers a repeated webhook-id with 200 and no second effect", async () => {
 		const { vmId, source, target } = await migrationSetup();
 		const { migrationId } = await startMigration(vmId, target.hostId);

@@ -49,6 +49,7 @@ migrationRoutes.openapi(
 				"host_not_found",
 				"same_host",
 				"migration_in_progress",
+				"payload_too_large",
 			),
 		},
 	}),
@@ -68,7 +69,7 @@ migrationRoutes.openapi(
 		request: { params: MigrationIdParam },
 		responses: {
 			200: { description: "The migration", content: recordContent },
-			...problemResponses("unauthorized", "not_found"),
+			...problemResponses("invalid_request", "unauthorized", "not_found"),
 		},
 	}),
 	async (c) => {
@@ -88,7 +89,7 @@ migrationRoutes.openapi(
 		request: { params: MigrationIdParam },
 		responses: {
 			200: { description: "The cancelled migration", content: recordContent },
-			...problemResponses("unauthorized", "not_found", "not_cancellable"),
+			...problemResponses("invalid_request", "unauthorized", "not_found", "not_cancellable"),
 		},
 	}),
 	async (c) => {
@@ -111,7 +112,7 @@ migrationRoutes.openapi(
 				description: "An SSE stream",
 				content: { "text/event-stream": { schema: z.string() } },
 			},
-			...problemResponses("unauthorized", "not_found"),
+			...problemResponses("invalid_request", "unauthorized", "not_found"),
 		},
 	}),
 	async (c) => {
@@ -140,6 +141,7 @@ migrationRoutes.openapi(
 					"application/json": { schema: z.object({ migrations: z.array(MigrationRecord) }) },
 				},
 			},
+			...problemResponses("invalid_request", "unauthorized", "vm_not_found"),
 		},
 	}),
 	async (c) => {

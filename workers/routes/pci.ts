@@ -153,7 +153,13 @@ pciRoutes.openapi(
 		request: { params: DeviceParams, body: body(CreateVfInput) },
 		responses: {
 			201: json(CreatedVf, "created"),
-			...problemResponses("invalid_request", "unauthorized", "device_not_found", "no_free_vf"),
+			...problemResponses(
+				"invalid_request",
+				"unauthorized",
+				"device_not_found",
+				"no_free_vf",
+				"payload_too_large",
+			),
 		},
 	}),
 	async (c) => {
@@ -186,7 +192,7 @@ pciRoutes.openapi(
 		summary: "Translate a driver's virtual address to the physical address now serving it",
 		description:
 			"Admin token or the host agent's token. During a hold it waits up to 2 s for the lift.",
-		security: adminSecurity,
+		security: [...adminSecurity, { agentToken: [] }],
 		middleware: [requireAdminOrAgent()] as const,
 		request: { params: DeviceParams, body: body(TranslateInput) },
 		responses: {
@@ -197,6 +203,7 @@ pciRoutes.openapi(
 				"device_not_found",
 				"address_not_mapped",
 				"function_on_hold",
+				"payload_too_large",
 			),
 		},
 	}),
@@ -223,6 +230,7 @@ pciRoutes.openapi(
 				"device_not_found",
 				"not_found",
 				"no_free_vf",
+				"payload_too_large",
 			),
 		},
 	}),

@@ -45,7 +45,7 @@ policyRoutes.openapi(
 		},
 		responses: {
 			...policyResponse,
-			...problemResponses("invalid_request", "unauthorized", "invalid_policy"),
+			...problemResponses("invalid_request", "unauthorized", "invalid_policy", "payload_too_large"),
 		},
 	}),
 	async (c) => {

@@ -1,4 +1,4 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { HostIdParam } from "../../shared/ids";
 import { Problem } from "../../shared/problem";
 import { WebhookEvent } from "../../shared/schemas/migrations";
@@ -8,8 +8,6 @@ import { fleet, serviceProcessor, virtualMachine } from "../stubs";
 
 /** Routes for agent webhooks; see ../shared/API.md ("Agent webhooks"). */
 export const webhookRoutes = createRouter();
-
-webhookRoutes.openAPIRegistry.register("WebhookEvent", WebhookEvent);
 
 const WebhookAnswer = z
 	.object({
@@ -41,39 +39,63 @@ async function applyEvent(env: Env, hostId: string, event: WebhookEvent): Promis
 	return (await virtualMachine(env, vmId).applyMigrationEvent(hostId, event)).applied;
 }
 
-webhookRoutes.openapi(
-	createRoute({
-		method: "post",
-		path: "/v1/hosts/{hostId}/webhooks",
-		tags: ["webhooks"],
-		summary: "Signed events from a host's hypervisor agent",
-		description:
-			"Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`) signed with the host's `webhookSecret` over the raw JSON body `{type, data}` (schema `WebhookEvent`): `host.facts`, `validation.result`, `migration.progress`, `migration.completed`, `migration.failed`. `401 invalid_signature`; `400 stale_timestamp` beyond 300 s; a repeated `webhook-id` answers 200 with no second effect.",
-		// No body schema here on purpose: a validator would parse (and re-serialise) the body
-		// before the signature over its raw bytes is checked. It is parsed after verification.
-		request: { params: HostIdParam },
-		responses: {
-			200: { description: "Received", content: { "application/json": { schema: WebhookAnswer } } },
-			...problemResponses("invalid_request", "invalid_signature", "stale_timestamp", "not_found"),
-		},
-	}),
-	async (c) => {
-		const { hostId } = c.req.valid("param");
-		// The signature covers the exact bytes sent, so the raw text is verified, not re-serialised JSON.
-		const rawBody = await c.req.text();
-		const headers: Record<string, string> = {};
-		for (const name of signatureHeaders) headers[name] = c.req.header(name) ?? "";
-		const sp = serviceProcessor(c.env, hostId);
-		const { duplicate, event: verified } = await sp.verifyWebhook(headers, rawBody);
-		if (duplicate) return c.json({ received: true as const, duplicate: true, applied: false }, 200);
-		let applied: boolean;
-		try {
-			applied = await applyEvent(c.env, hostId, parseEvent(verified));
-		} catch (error) {
-			// The id was recorded on verification; a delivery that was not applied must stay retryable.
-			await sp.forgetWebhook(headers["webhook-id"] ?? "");
-			throw error;
-		}
-		return c.json({ received: true as const, duplicate: false, applied }, 200);
+const webhooksPath = "/v1/hosts/{hostId}/webhooks";
+const documentedEvent = webhookRoutes.openAPIRegistry.register("WebhookEvent", WebhookEvent);
+
+// Documented here and served by a plain route below: a validator on the body
+// would parse it before the signature over its raw bytes is checked (a
+// forged body must get 401, not 400). It is parsed after verification.
+webhookRoutes.openAPIRegistry.registerPath({
+	method: "post",
+	path: webhooksPath,
+	tags: ["webhooks"],
+	summary: "Signed events from a host's hypervisor agent",
+	description:
+		"Standard Webhooks signed with the host's `webhookSecret` over the raw JSON body: `host.facts`, `validation.result`, `migration.progress`, `migration.completed`, `migration.failed`. `401 invalid_signature`; `400 stale_timestamp` beyond 300 s; a repeated `webhook-id` answers 200 with no second effect.",
+	request: {
+		params: HostIdParam,
+		headers: z.object({
+			"webhook-id": z
+				.string()
+				.openapi({ description: "unique per event; repeats are not applied" }),
+			"webhook-timestamp": z.string().openapi({ description: "seconds since the epoch" }),
+			"webhook-signature": z.string().openapi({ description: "`v1,<base64 HMAC-SHA256>`" }),
+		}),
+		body: { required: true, content: { "application/json": { schema: documentedEvent } } },
 	},
-);
+	responses: {
+		200: { description: "Received", content: { "application/json": { schema: WebhookAnswer } } },
+		...problemResponses(
+			"invalid_request",
+			"invalid_signature",
+			"stale_timestamp",
+			"host_not_found",
+			"not_found",
+			"payload_too_large",
+		),
+	},
+});
+
+webhookRoutes.post("/v1/hosts/:hostId/webhooks", async (c) => {
+	const params = HostIdParam.safeParse(c.req.param());
+	if (!params.success) {
+		throw new Problem("invalid_request", `path.hostId: ${params.error.issues[0]?.message}`);
+	}
+	const { hostId } = params.data;
+	// The signature covers the exact bytes sent, so the raw text is verified, not re-serialised JSON.
+	const rawBody = await c.req.text();
+	const headers: Record<string, string> = {};
+	for (const name of signatureHeaders) headers[name] = c.req.header(name) ?? "";
+	const sp = serviceProcessor(c.env, hostId);
+	const { duplicate, event: verified } = await sp.verifyWebhook(headers, rawBody);
+	if (duplicate) return c.json({ received: true as const, duplicate: true, applied: false }, 200);
+	let applied: boolean;
+	try {
+		applied = await applyEvent(c.env, hostId, parseEvent(verified));
+	} catch (error) {
+		// The id was recorded on verification; a delivery that was not applied must stay retryable.
+		await sp.forgetWebhook(headers["webhook-id"] ?? "");
+		throw error;
+	}
+	return c.json({ received: true as const, duplicate: false, applied }, 200);
+});
