@@ -83,10 +83,11 @@ export class VirtualMachine extends DurableObject<Env> {
 		}
 	}
 
-	/** Forgets the placement if it is `hostId` (idempotent). */
+	/** Forgets the placement if it is `hostId` (idempotent); a migration from there fails. */
 	async releasePlacement(hostId: string): Promise<void> {
 		this.prepareSchema();
 		this.ctx.storage.sql.exec("DELETE FROM placement WHERE host_id = ?", hostId);
+		await this.#migrations.abandon(hostId);
 	}
 
 	/** Moves the VM from `fromHostId` to `toHostId`; a repeat after the move is a no-op. */

@@ -139,6 +139,32 @@ export class MigrationCoordinator {
 		return change.record;
 	}
 
+	/**
+	 * The VM left `hostId`'s table (removed by an admin): a migration it was
+	 * the source of fails, and its agent is told to stop, so nothing moves a
+	 * VM enrolled again under the same id later. A handoff already running
+	 * finishes as it is.
+	 */
+	async abandon(hostId: string): Promise<void> {
+		const change = this.ctx.storage.transactionSync(() => {
+			const record = this.store.active();
+			if (!record || record.sourceHostId !== hostId || this.store.handoff(record.migrationId)) {
+				return null;
+			}
+			this.store.enqueue({
+				kind: "agent",
+				hostId,
+				command: { type: "migration.cancel", migrationId: record.migrationId },
+			});
+			const stage = record.state === "validating" ? "validation" : "migration";
+			const reason = `the VM was removed from ${hostId}`;
+			return this.store.update(failed(this.store, record, stage, reason, new Date()));
+		});
+		if (!change) return;
+		this.streams.publish(change);
+		await this.afterChange();
+	}
+
 	/** Applies a verified agent event from `hostId` (a party to the migration). */
 	async applyEvent(hostId: string, event: MigrationEvent): Promise<EventOutcome> {
 		const { migrationId } = event.data;

@@ -117,6 +117,8 @@ export function applyEvent(
 		case "migration.progress": {
 			if (record.state !== "migrating" || handingOver) return null;
 			const { percent, phase } = event.data;
+			// Deliveries retried out of order must not move progress backwards.
+			if (percent < record.progress.percent) return null;
 			const progress = phase === undefined ? { percent } : { percent, phase };
 			return store.update({ ...record, progress, updatedAt });
 		}

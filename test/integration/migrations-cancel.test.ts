@@ -15,6 +15,7 @@ import type { MigrationRecord } from "../../shared/schemas/migrations";
 import { openSession } from "../support/console";
 import { admin, problemOf } from "../support/http";
 import {
+	agentFor,
 	getMigration,
 	migratingVm,
 	migrationSetup,
@@ -253,5 +254,30 @@ describe("an interrupted too-late handoff", () => {
 		expect(await runDurableObjectAlarm(vmObject(vmId))).toBe(true);
 		// Back from the target to the source is a new, acceptable migration now.
 		expect((await postMigration(vmId, source.hostId)).status).toBe(201);
+	});
+});
+
+describe("removing the VM from its host", () => {
+	it("fails its migration and tells the source agent to stop; a VM enrolled again under the id is not moved by it", async () => {
+		const { migrationId, source, target, vmId } = await migratingVm();
+		expect((await admin("DELETE", `/v1/hosts/${source.hostId}/vms/${vmId}`)).status).toBe(204);
+		expect(await getMigration(migrationId)).toMatchObject({
+			state: "failed",
+			failure: { stage: "migration", reason: `the VM was removed from ${source.hostId}` },
+		});
+		const agent = await agentFor(source);
+		expect(await agent.next("migration.cancel")).toMatchObject({ migrationId });
+		agent.socket.close();
+		// Enrolled again with a new key: the old migration's late report moves nothing.
+		const enrolled = await admin("PUT", `/v1/hosts/${source.hostId}/vms/${vmId}`, {
+			memoryMiB: 1024,
+			vcpus: 1,
+		});
+		expect(enrolled.status).toBe(201);
+		await sendWebhook(source, { type: "migration.completed", data: { migrationId } });
+		expect(await vmObject(vmId).getPlacement()).toMatchObject({ hostId: source.hostId });
+		expect((await getMigration(migrationId)).state).toBe("failed");
+		// And a new migration of it may start.
+		expect((await postMigration(vmId, target.hostId)).status).toBe(201);
 	});
 });

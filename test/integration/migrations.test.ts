@@ -215,6 +215,21 @@ describe("validation results", () => {
 		});
 	});
 
+	it("keeps progress from going backwards when an older report arrives late", async () => {
+		const { vmId, source, target } = await migrationSetup();
+		const { migrationId } = await startMigration(vmId, target.hostId);
+		await sendWebhook(source, {
+			type: "migration.progress",
+			data: { migrationId, percent: 40, phase: "precopy" },
+		});
+		const late = await sendWebhook(source, {
+			type: "migration.progress",
+			data: { migrationId, percent: 30, phase: "precopy" },
+		});
+		expect(await late.json()).toMatchObject({ received: true, applied: false });
+		expect((await getMigration(migrationId)).progress).toEqual({ percent: 40, phase: "precopy" });
+	});
+
 	it("records progress and fails on migration.failed", async () => {
 		const { vmId, source, target } = await migrationSetup();
 		const { migrationId } = await startMigration(vmId, target.hostId);
