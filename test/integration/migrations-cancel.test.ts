@@ -47,7 +47,7 @@ async function eventsAfter(migrationId: string, lastEventId?: number) {
 	const text = await withTimeout(response.text(), 5_000, "the event stream did not end");
 	return text
 		.split("\n\n")
-		.filter((message) => message.trim() !== "")
+		.filter((message) => /^data: /m.test(message))
 		.map((message) => ({
 			id: Number(/^id: (\d+)$/m.exec(message)?.[1]),
 			record: JSON.parse(/^data: (.*)$/m.exec(message)?.[1] ?? "null") as MigrationRecord,

@@ -3,7 +3,9 @@
 // ends when the migration ends, and replays after Last-Event-ID.
 // Does not cover reconnection across a real network (e2e).
 import { describe, expect, it } from "vitest";
+import { MigrationStreams } from "../../durable-objects/virtual-machine/migration-stream";
 import type { MigrationRecord } from "../../shared/schemas/migrations";
+import { createSseParser, type ServerSentEvent } from "../../shared/sse";
 import { admin, problemOf } from "../support/http";
 import { migrationSetup, sendWebhook, startMigration } from "../support/migration";
 import { withTimeout } from "../support/sockets";
@@ -13,26 +15,29 @@ interface SseEvent {
 	record: MigrationRecord;
 }
 
-/** Reads SSE messages off a response body, each wait bounded. */
-function sseReader(response: Response) {
-	const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+/** Reads SSE events off a stream with the console's own parser, each wait bounded. */
+function sseReader(body: ReadableStream<Uint8Array>) {
+	const reader = body.getReader();
 	const decoder = new TextDecoder();
-	let buffer = "";
+	const parser = createSseParser();
+	const ready: ServerSentEvent[] = [];
 	return {
-		async next(): Promise<SseEvent | null> {
-			for (;;) {
-				const end = buffer.indexOf("\n\n");
-				if (end >= 0) {
-					const message = buffer.slice(0, end);
-					buffer = buffer.slice(end + 2);
-					const id = Number(/^id: (\d+)$/m.exec(message)?.[1]);
-					const data = /^data: (.*)$/m.exec(message)?.[1] ?? "null";
-					return { id, record: JSON.parse(data) as MigrationRecord };
-				}
+		/** The raw text read so far (comments and fields the parser drops included). */
+		text: "",
+		async nextEvent(): Promise<ServerSentEvent | null> {
+			while (ready.length === 0) {
 				const { value, done } = await withTimeout(reader.read(), 5_000, "no SSE data");
 				if (done) return null;
-				buffer += decoder.decode(value, { stream: true });
+				const chunk = decoder.decode(value, { stream: true });
+				this.text += chunk;
+				ready.push(...parser.push(chunk));
 			}
+			return ready.shift() ?? null;
+		},
+		cancel: () => reader.cancel(),
+		async next(): Promise<SseEvent | null> {
+			const event = await this.nextEvent();
+			return event && { id: Number(event.id), record: JSON.parse(event.data) as MigrationRecord };
 		},
 	};
 }
@@ -44,7 +49,7 @@ describe("GET /v1/migrations/{id}/events", () => {
 		const response = await admin("GET", `/v1/migrations/${migrationId}/events`);
 		expect(response.status).toBe(200);
 		expect(response.headers.get("Content-Type")).toBe("text/event-stream");
-		const events = sseReader(response);
+		const events = sseReader(response.body as ReadableStream<Uint8Array>);
 		const first = await events.next();
 		expect(first?.record).toMatchObject({ migrationId, state: "migrating" });
 		await sendWebhook(source, { type: "migration.progress", data: { migrationId, percent: 50 } });
@@ -56,6 +61,30 @@ describe("GET /v1/migrations/{id}/events", () => {
 		expect(await events.next()).toBeNull();
 	});
 
+	it("tells clients how soon to reconnect", async () => {
+		const { vmId, target } = await migrationSetup();
+		const { migrationId } = await startMigration(vmId, target.hostId);
+		const response = await admin("GET", `/v1/migrations/${migrationId}/events`);
+		const events = sseReader(response.body as ReadableStream<Uint8Array>);
+		await events.next();
+		expect(events.text).toMatch(/^retry: \d+\n\n/);
+		await events.cancel();
+	});
+
+	it("keeps a quiet stream alive with comments until the reader goes away", async () => {
+		const streams = new MigrationStreams(20);
+		const { vmId, target } = await migrationSetup();
+		const record = await startMigration(vmId, target.hostId);
+		const events = sseReader(streams.open(record.migrationId, [], record));
+		const quiet = events.nextEvent();
+		await new Promise((resolve) => setTimeout(resolve, 100));
+		expect(events.text).toContain(": keep-alive\n\n");
+		// Comments carry no event: the reader is still waiting for the next change.
+		streams.publish({ seq: 9, record: { ...record, state: "cancelled" } });
+		expect((await quiet)?.id).toBe("9");
+		expect(await events.nextEvent()).toBeNull();
+	});
+
 	it("replays the changes after Last-Event-ID", async () => {
 		const { vmId, source, target } = await migrationSetup();
 		const { migrationId } = await startMigration(vmId, target.hostId);
@@ -64,7 +93,7 @@ describe("GET /v1/migrations/{id}/events", () => {
 		const response = await admin("GET", `/v1/migrations/${migrationId}/events`, undefined, {
 			"Last-Event-ID": "1",
 		});
-		const events = sseReader(response);
+		const events = sseReader(response.body as ReadableStream<Uint8Array>);
 		expect((await events.next())?.record.progress.percent).toBe(10);
 		expect((await events.next())?.record.state).toBe("cancelled");
 		expect(await events.next()).toBeNull();
