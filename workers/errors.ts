@@ -56,7 +56,10 @@ export function notFoundHandler(routes: () => ReadonlyArray<{ method: string; pa
 				if (route.method !== "ALL") methodsByPath.add("ALL", route.path, route.method);
 			}
 		}
-		const [matches] = methodsByPath.match("ALL", c.req.path);
+		// The app's router is strict about a trailing slash; this index is not.
+		const path = c.req.path;
+		const strictMiss = path.length > 1 && path.endsWith("/");
+		const [matches] = strictMiss ? [[]] : methodsByPath.match("ALL", path);
 		const allowed = [...new Set(matches.map(([method]) => method))];
 		if (allowed.length > 0) {
 			return problemResponse(c, "method_not_allowed", `${c.req.method} is not allowed here`, {

@@ -2,7 +2,7 @@
 // unknown routes, wrong methods and oversized bodies, request ids and
 // security headers. Resource behaviour is tested in each resource's file.
 import { describe, expect, it } from "vitest";
-import { call } from "../support/http";
+import { adminToken, call } from "../support/http";
 
 describe("foundation", () => {
 	it("answers /healthz with ok", async () => {
@@ -36,6 +36,17 @@ describe("foundation", () => {
 		expect(response.status).toBe(405);
 		expect(response.headers.get("Allow")).toContain("GET");
 		expect(await response.json()).toMatchObject({ code: "method_not_allowed" });
+	});
+
+	it("answers a known path with a trailing slash as not_found, whatever the method", async () => {
+		for (const method of ["GET", "PUT"]) {
+			const response = await call("/v1/hosts/", {
+				method,
+				headers: { Authorization: `Bearer ${adminToken}` },
+			});
+			expect(response.status).toBe(404);
+			expect(await response.json()).toMatchObject({ code: "not_found" });
+		}
 	});
 
 	it("refuses bodies over 64 KiB with payload_too_large", async () => {
