@@ -1,5 +1,4 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { Scalar } from "@scalar/hono-api-reference";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
@@ -10,6 +9,7 @@ import { notFoundHandler, onError } from "./errors";
 import { log } from "./log";
 import { agentRoutes } from "./routes/agent";
 import { consoleRoutes } from "./routes/console";
+import { docsRoutes } from "./routes/docs";
 import { healthRoutes } from "./routes/health";
 import { hostRoutes } from "./routes/hosts";
 import { jwksRoutes } from "./routes/jwks";
@@ -106,7 +106,7 @@ app.doc31("/openapi.json", {
 			"Edge control plane for virtual machines: key-gated console access, risk-appropriate migration validation, PCI virtual-function transfer.",
 	},
 });
-app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Edgevisor API" }));
+app.route("/", docsRoutes);
 
 app.onError(onError);
 app.notFound(notFoundHandler(() => app.routes));

@@ -18,6 +18,10 @@ describe("foundation", () => {
 		const docs = await call("/docs");
 		expect(docs.status).toBe(200);
 		expect(docs.headers.get("Content-Type")).toContain("text/html");
+		// The reference's script is pinned and integrity-checked: the console's origin.
+		const html = await docs.text();
+		expect(html).toMatch(/<script src="https:\/\/[^"]+@\d+\.\d+\.\d+\/[^"]+" integrity="sha384-/);
+		expect(html).toContain('"/openapi.json"');
 	});
 
 	it("answers an unknown route with a not_found problem", async () => {
