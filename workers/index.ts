@@ -1,5 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { randomToken } from "../shared/crypto";
@@ -73,6 +74,20 @@ app.use(
 		},
 	}),
 );
+
+// The public routes are for any origin: a user's device may be a web page
+// elsewhere, and a spec viewer anywhere. Nothing here rides on cookies (the
+// request's key is inside the JWE), so no credentials are allowed.
+const publicCors = cors({
+	origin: "*",
+	allowMethods: ["GET", "POST"],
+	allowHeaders: ["Content-Type"],
+	exposeHeaders: ["Retry-After", "X-Request-Id"],
+	maxAge: 600,
+});
+for (const path of ["/openapi.json", "/.well-known/jwks.json", "/v1/sessions"]) {
+	app.use(path, publicCors);
+}
 
 app.route("/", healthRoutes);
 app.route("/", hostRoutes);

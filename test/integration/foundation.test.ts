@@ -53,6 +53,35 @@ describe("foundation", () => {
 		}
 	});
 
+	it("lets pages of any origin read the public routes and post session requests", async () => {
+		const origin = "https://device.example";
+		const preflight = await call("/v1/sessions", {
+			method: "OPTIONS",
+			headers: {
+				Origin: origin,
+				"Access-Control-Request-Method": "POST",
+				"Access-Control-Request-Headers": "content-type",
+			},
+		});
+		expect(preflight.status).toBe(204);
+		expect(preflight.headers.get("Access-Control-Allow-Origin")).toBe("*");
+		expect(preflight.headers.get("Access-Control-Allow-Methods")).toContain("POST");
+		const refused = await call("/v1/sessions", {
+			method: "POST",
+			headers: { Origin: origin, "Content-Type": "application/jose" },
+			body: "not-a-jwe",
+		});
+		expect(refused.headers.get("Access-Control-Allow-Origin")).toBe("*");
+		expect(refused.headers.get("Access-Control-Expose-Headers")).toContain("Retry-After");
+		for (const path of ["/openapi.json", "/.well-known/jwks.json"]) {
+			const response = await call(path, { headers: { Origin: origin } });
+			expect(response.headers.get("Access-Control-Allow-Origin")).toBe("*");
+		}
+		// Admin routes stay same-origin.
+		const admin = await call("/v1/hosts", { headers: { Origin: origin } });
+		expect(admin.headers.get("Access-Control-Allow-Origin")).toBeNull();
+	});
+
 	it("refuses bodies over 64 KiB with payload_too_large", async () => {
 		const response = await call("/healthz", {
 			method: "POST",
