@@ -99,7 +99,9 @@ export class AgentChannel {
 
 	/**
 	 * Drops a session's `session.open` if the agent never acked it (dialling a
-	 * closed session is pointless) and returns whether it had been delivered.
+	 * closed session is pointless) and returns whether the agent may know the
+	 * session: it acked the open, or the open went to the agent connected now
+	 * (whose ack may still be on its way), so it must hear of the close.
 	 */
 	withdrawSessionOpen(sessionId: string): boolean {
 		this.flushAcks();
@@ -107,7 +109,7 @@ export class AgentChannel {
 			"DELETE FROM agent_commands WHERE type = 'session.open' AND session_id = ?",
 			sessionId,
 		).rowsWritten;
-		return withdrawn === 0;
+		return withdrawn === 0 || this.isConnected();
 	}
 
 	/** Ids of commands still waiting for an ack, oldest first. */

@@ -243,7 +243,11 @@ export class SessionStore {
 		return open.length;
 	}
 
-	/** Closes sessions past their maximum duration or idle timeout. */
+	/**
+	 * Closes sessions past their maximum duration or idle timeout, and those
+	 * whose user channel token expired unused: no user can attach any more,
+	 * and the VM side must not be kept open (and buffering) for nobody.
+	 */
 	closeExpired(nowMs: number): void {
 		this.flushCounters();
 		const open = this.sql
@@ -251,7 +255,9 @@ export class SessionStore {
 			.toArray();
 		for (const row of open) {
 			if (row.created_ms + this.limits.maxMs <= nowMs) this.close(row.session_id, "max_duration");
-			else if (row.last_activity_ms + this.limits.idleMs <= nowMs) {
+			else if (row.user_attached_at === null && row.created_ms + userTokenTtlMs <= nowMs) {
+				this.close(row.session_id, "user_never_attached");
+			} else if (row.last_activity_ms + this.limits.idleMs <= nowMs) {
 				this.close(row.session_id, "idle_timeout");
 			}
 		}
@@ -278,14 +284,18 @@ export class SessionStore {
 		}
 	}
 
-	/** The earliest idle or duration deadline of an open session. */
+	/** The earliest deadline of an open session: its user token's, idle or duration. */
 	nextDeadlineMs(): number | undefined {
 		this.flushCounters();
 		const [row] = this.sql
 			.exec<{ deadline: number | null }>(
-				"SELECT MIN(MIN(created_ms + ?, last_activity_ms + ?)) AS deadline FROM sessions WHERE state != 'closed'",
+				`SELECT MIN(MIN(created_ms + ?, last_activity_ms + ?,
+					CASE WHEN user_attached_at IS NULL THEN created_ms + ? ELSE created_ms + ? END)) AS deadline
+				 FROM sessions WHERE state != 'closed'`,
 				this.limits.maxMs,
 				this.limits.idleMs,
+				userTokenTtlMs,
+				this.limits.maxMs,
 			)
 			.toArray();
 		return row?.deadline ?? undefined;

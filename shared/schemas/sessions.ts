@@ -64,7 +64,7 @@ export const SessionSchema = z
 		closedAt: z.string().nullable().openapi({ format: "date-time" }),
 		closeReason: z.string().nullable().openapi({
 			description:
-				"terminated, key_rotated, vm_removed, vm_migrated, idle_timeout, max_duration, user_disconnected, vm_disconnected, connection_lost (a side vanished without closing), buffer_overflow (too many frames waited for a side that did not attach)",
+				"terminated, key_rotated, vm_removed, vm_migrated, idle_timeout, max_duration, user_disconnected, vm_disconnected, user_never_attached (the user channel token expired unused), connection_lost (a side vanished without closing), buffer_overflow (too many frames waited for a side that did not attach)",
 		}),
 		bytesFromUser: z.number().int().nonnegative(),
 		bytesFromVm: z.number().int().nonnegative(),

@@ -221,6 +221,19 @@ describe("session.open over the agent channel", () => {
 		});
 	});
 
+	it("tells a connected agent of the close of a session whose open it has not acked yet", async () => {
+		const host = await hostWithVm();
+		const agent = await connectAgent(host);
+		const opened = await openSession({ domain: host.domain, vm: host.vmId, key: host.key });
+		expect(await agent.nextJson()).toMatchObject({ type: "session.open" });
+		await admin("DELETE", `/v1/sessions/${opened.sessionId}`);
+		expect(await agent.nextJson()).toMatchObject({
+			type: "session.close",
+			sessionId: opened.sessionId,
+			reason: "terminated",
+		});
+	});
+
 	it("withdraws an unacked session.open when the session closes before the agent dialled", async () => {
 		const host = await hostWithVm();
 		const opened = await openSession({ domain: host.domain, vm: host.vmId, key: host.key });

@@ -7,8 +7,15 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { establishedSession, openSession } from "../support/console";
+import {
+	connectAgent,
+	establishedSession,
+	hostWithVm,
+	openSession,
+	type SessionOpenCommand,
+} from "../support/console";
 import { admin } from "../support/http";
+import { connect } from "../support/sockets";
 
 const sp = (hostId: string) => env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(hostId));
 const record = async (sessionId: string) =>
@@ -102,6 +109,20 @@ describe("session timeouts", () => {
 			state: "closed",
 			closeReason: "idle_timeout",
 		});
+	});
+
+	it("closes a session whose user never dialled once the user token expired, and the VM side with it", async () => {
+		const host = await hostWithVm();
+		const agent = await connectAgent(host);
+		const opened = await openSession({ domain: host.domain, vm: host.vmId, key: host.key });
+		const command = await agent.nextJson<SessionOpenCommand>();
+		const vm = await connect(command.channel.url);
+		await runDurableObjectAlarm(sp(host.hostId));
+		expect((await record(opened.sessionId)).state).toBe("established");
+		await age(host.hostId, "created_ms", 60_000);
+		await runDurableObjectAlarm(sp(host.hostId));
+		expect(await vm.waitClosed()).toMatchObject({ reason: "user_never_attached" });
+		expect(await record(opened.sessionId)).toMatchObject({ closeReason: "user_never_attached" });
 	});
 
 	it("keeps a session that was active within the idle timeout", async () => {
