@@ -1,4 +1,5 @@
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
+import { digestsEqual } from "../../shared/crypto";
 import type { JsonData } from "../../shared/json";
 import { Problem } from "../../shared/problem";
 
@@ -23,14 +24,20 @@ export function verifyWebhook(
 	headers: Record<string, string>,
 	rawBody: string,
 ): VerifiedWebhook {
+	const webhook = new Webhook(secret);
 	let payload: unknown;
 	try {
-		payload = new Webhook(secret).verify(rawBody, headers);
+		payload = webhook.verify(rawBody, headers);
 	} catch (error) {
 		if (
 			error instanceof WebhookVerificationError &&
 			/timestamp too (old|new)/.test(error.message)
 		) {
+			// The library checks the timestamp first; a stranger must not learn
+			// the tolerance, so only a sender who signed correctly hears "stale".
+			if (!signedBy(webhook, headers, rawBody)) {
+				throw new Problem("invalid_signature", "webhook signature missing or wrong");
+			}
 			throw new Problem("stale_timestamp", "webhook-timestamp is more than 300 s off");
 		}
 		if (error instanceof SyntaxError) {
@@ -51,6 +58,17 @@ export function verifyWebhook(
 		nowMs,
 	).rowsWritten;
 	return { duplicate: inserted === 0, event: { type, data: data ?? null } };
+}
+
+/** Whether one of the `webhook-signature` entries is the library's signature of this delivery. */
+function signedBy(webhook: Webhook, headers: Record<string, string>, rawBody: string): boolean {
+	const header = (name: string) => headers[name] ?? "";
+	const timestampSeconds = Number(header("webhook-timestamp"));
+	if (header("webhook-id") === "" || !Number.isSafeInteger(timestampSeconds)) return false;
+	const expected = webhook.sign(header("webhook-id"), new Date(timestampSeconds * 1000), rawBody);
+	return header("webhook-signature")
+		.split(" ")
+		.some((signature) => digestsEqual(signature, expected));
 }
 
 /**

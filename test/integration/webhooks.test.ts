@@ -46,6 +46,16 @@ describe("webhook verification", () => {
 		expect((await problemOf(response)).detail).toMatch(/^path\.hostId: /);
 	});
 
+	it("refuses a stale delivery with a wrong signature as invalid_signature, not stale_timestamp", async () => {
+		const { source } = await migrationSetup();
+		const facts = { type: "host.facts", data: { memoryFreeMiB: 1 } };
+		const timestamp = new Date(Date.now() - 3_600_000);
+		const response = await sendWebhook(source, facts, { timestamp, secret: otherSecret });
+		expect(response.status).toBe(401);
+		expect((await problemOf(response)).code).toBe("invalid_signature");
+		expect((await spObject(source.hostId).getHost())?.facts.memoryFreeMiB).toBeUndefined();
+	});
+
 	it("answers a repeated webhook-id with 200 and no second effect", async () => {
 		const { vmId, source, target } = await migrationSetup();
 		const { migrationId } = await startMigration(vmId, target.hostId);
