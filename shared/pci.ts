@@ -133,6 +133,9 @@ export function geometryIssue(pf: Bdf, geometry: SriovGeometry): GeometryIssue |
 	if (vfBarBase < 0n || vfBarBase > maxAddress) {
 		return { field: "vfBarBase", message: "must be a 64-bit address" };
 	}
+	if (vfBarBase % vfBarSize !== 0n) {
+		return { field: "vfBarBase", message: "must be aligned to vfBarSize, as a BAR is" };
+	}
 	const windowEnd = vfBarBase + BigInt(totalVfs) * vfBarSize;
 	if (windowEnd - 1n > maxAddress) {
 		return {
@@ -146,6 +149,57 @@ export function geometryIssue(pf: Bdf, geometry: SriovGeometry): GeometryIssue |
 			field: "totalVfs",
 			message: `the last VF's routing id ${formatHex(BigInt(lastRid))} overflows bus 255`,
 		};
+	}
+	return undefined;
+}
+
+/** A physical function already registered on the host, as `functionConflict` compares it. */
+export interface RegisteredFunction {
+	bdf: Bdf;
+	geometry: SriovGeometry;
+}
+
+/** Routing ids a PF and its VFs occupy, as a bitmap over 0…0xffff. */
+function occupiedRoutingIds(pf: Bdf, geometry: SriovGeometry): Uint8Array {
+	const occupied = new Uint8Array(maxRoutingId + 1);
+	occupied[routingId(pf)] = 1;
+	for (let index = 0; index < geometry.totalVfs; index++) {
+		occupied[vfRoutingId(pf, geometry, index)] = 1;
+	}
+	return occupied;
+}
+
+/**
+ * Why a (valid) PF cannot sit beside functions already on its host: its VF
+ * BAR window overlaps one of theirs (two VMs' functions would decode the same
+ * physical addresses), or it or one of its VFs takes a routing id one of them
+ * or their VFs has. Undefined when it fits.
+ */
+export function functionConflict(
+	pf: Bdf,
+	geometry: SriovGeometry,
+	registered: ReadonlyArray<RegisteredFunction>,
+): GeometryIssue | undefined {
+	const windowEnd = geometry.vfBarBase + BigInt(geometry.totalVfs) * geometry.vfBarSize;
+	let occupied: Uint8Array | undefined;
+	for (const other of registered) {
+		const otherEnd =
+			other.geometry.vfBarBase + BigInt(other.geometry.totalVfs) * other.geometry.vfBarSize;
+		if (geometry.vfBarBase < otherEnd && other.geometry.vfBarBase < windowEnd) {
+			return {
+				field: "vfBarBase",
+				message: `the VF BAR window overlaps that of ${formatBdf(other.bdf)}`,
+			};
+		}
+		if (other.bdf.domain !== pf.domain) continue;
+		occupied ??= occupiedRoutingIds(pf, geometry);
+		const theirs = occupiedRoutingIds(other.bdf, other.geometry);
+		if (occupied.some((taken, rid) => taken === 1 && theirs[rid] === 1)) {
+			return {
+				field: "firstVfOffset",
+				message: `this function or its VFs would take routing ids of ${formatBdf(other.bdf)} or its VFs`,
+			};
+		}
 	}
 	return undefined;
 }

@@ -12,6 +12,7 @@ import {
 	devicePath,
 	ensureHost,
 	registerDevice,
+	sriov,
 	tableOf,
 	transfer,
 	translate,
@@ -51,9 +52,29 @@ describe("PCI devices", () => {
 		expect((await problemOf(response)).code).toBe("host_not_found");
 	});
 
+	it("refuses a function whose VF BARs overlap another's on the host, registering nothing", async () => {
+		const host = uniqueHost();
+		await registerDevice(host, pf);
+		const refused = await admin("PUT", devicePath(host, other), {
+			vendorId: "0x8086",
+			deviceId: "0x1572",
+			sriov: { ...sriov, vfBarBase: "0x800004000" },
+		});
+		expect(refused.status).toBe(400);
+		expect((await problemOf(refused)).detail).toBe(
+			`body.sriov.vfBarBase: the VF BAR window overlaps that of ${pf}`,
+		);
+		expect((await deviceOf(host, other)).status).toBe(404);
+		// Re-registering the same function is an update, not a conflict with itself.
+		expect(
+			(await admin("PUT", devicePath(host, pf), { vendorId: "0x8086", deviceId: "0x1572", sriov }))
+				.status,
+		).toBe(200);
+	});
+
 	it("lists a host's devices in BDF order", async () => {
 		const host = uniqueHost();
-		await registerDevice(host, other);
+		await registerDevice(host, other, { vfBarBase: "0x900000000" });
 		await registerDevice(host, pf);
 		const response = await admin("GET", `/v1/hosts/${host}/pci-devices`);
 		const { devices } = (await response.json()) as { devices: Array<{ bdf: string }> };

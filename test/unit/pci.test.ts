@@ -10,6 +10,7 @@ import {
 	canonicalBdf,
 	formatBdf,
 	formatHex,
+	functionConflict,
 	geometryIssue,
 	mappingOffset,
 	parseBdf,
@@ -59,7 +60,8 @@ const geometryArbitrary = fc
 	.map(({ totalVfs, firstVfOffset, vfStride, sizeExponent, baseFraction }) => {
 		const vfBarSize = 1n << BigInt(sizeExponent);
 		const room = twoTo64 - BigInt(totalVfs) * vfBarSize;
-		const vfBarBase = (room * baseFraction) >> 20n;
+		// Rounded down to the BAR size: a BAR is aligned to its size.
+		const vfBarBase = (((room * baseFraction) >> 20n) / vfBarSize) * vfBarSize;
 		return { totalVfs, firstVfOffset, vfStride, vfBarBase, vfBarSize } satisfies SriovGeometry;
 	});
 
@@ -238,8 +240,15 @@ describe("geometry validation", () => {
 		const size = 0x1000n;
 		const fitsExactly = { ...good, totalVfs: 4, vfBarSize: size, vfBarBase: twoTo64 - 4n * size };
 		expect(geometryIssue(pf, fitsExactly)).toBeUndefined();
-		const oneOver = { ...fitsExactly, vfBarBase: fitsExactly.vfBarBase + 1n };
+		const oneOver = { ...fitsExactly, vfBarBase: fitsExactly.vfBarBase + size };
 		expect(geometryIssue(pf, oneOver)?.message).toContain("64 bits");
+	});
+
+	it("refuses a VF BAR base not aligned to the BAR size", () => {
+		expect(geometryIssue(pf, { ...good, vfBarBase: good.vfBarBase + 0x800n })).toMatchObject({
+			field: "vfBarBase",
+			message: expect.stringContaining("aligned"),
+		});
 	});
 
 	it("refuses a geometry whose last VF lands past bus 255, at the exact boundary", () => {
@@ -250,5 +259,55 @@ describe("geometry validation", () => {
 			field: "totalVfs",
 			message: expect.stringContaining("bus 255"),
 		});
+	});
+});
+
+describe("functions beside each other on one host", () => {
+	const first = { domain: 0, bus: 0x3b, device: 0, function: 0 };
+	const geometry: SriovGeometry = {
+		totalVfs: 8,
+		firstVfOffset: 0x80,
+		vfStride: 2,
+		vfBarBase: 0x8_0000_0000n,
+		vfBarSize: 0x4000n,
+	};
+	const registered = [{ bdf: first, geometry }];
+	const windowBytes = 8n * 0x4000n;
+
+	it("fits a function on another bus whose VF BAR window starts where the other ends", () => {
+		const second = { ...first, bus: 0x5e };
+		const adjacent = { ...geometry, vfBarBase: geometry.vfBarBase + windowBytes };
+		expect(functionConflict(second, adjacent, registered)).toBeUndefined();
+	});
+
+	it("refuses any VF BAR window that overlaps the other's, by a single BAR or more", () => {
+		fc.assert(
+			fc.property(fc.integer({ min: -7, max: 7 }), (shift) => {
+				const second = { ...first, bus: 0x5e };
+				const overlapping = {
+					...geometry,
+					vfBarBase: geometry.vfBarBase + BigInt(shift) * 0x4000n,
+				};
+				expect(functionConflict(second, overlapping, registered)).toMatchObject({
+					field: "vfBarBase",
+				});
+			}),
+		);
+	});
+
+	it("refuses a function at the routing id of another's VF, and one whose VFs take another's", () => {
+		const elsewhere = { ...geometry, vfBarBase: geometry.vfBarBase + windowBytes };
+		// VF 0 of 3b:00.0 is routing id 0x3b80: 3b:10.0.
+		const atItsVf = { domain: 0, bus: 0x3b, device: 0x10, function: 0 };
+		expect(functionConflict(atItsVf, elsewhere, registered)).toMatchObject({
+			field: "firstVfOffset",
+		});
+		// 3b:01.0 (0x3b08) with offset 0x7a puts its VF 0 on 0x3b82: 3b:10.2, VF 1 of 3b:00.0.
+		const besideIt = { domain: 0, bus: 0x3b, device: 1, function: 0 };
+		expect(
+			functionConflict(besideIt, { ...elsewhere, firstVfOffset: 0x7a, totalVfs: 1 }, registered),
+		).toMatchObject({ field: "firstVfOffset" });
+		// In another PCI domain the same ids are other devices.
+		expect(functionConflict({ ...atItsVf, domain: 1 }, elsewhere, registered)).toBeUndefined();
 	});
 });

@@ -1,7 +1,16 @@
 import { createRoute, type z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { HostIdParam, isIdentifier } from "../../shared/ids";
-import { canonicalBdf, geometryIssue, parseBdf, parseHexAddress } from "../../shared/pci";
+import {
+	type Bdf,
+	canonicalBdf,
+	formatBdf,
+	functionConflict,
+	geometryIssue,
+	parseBdf,
+	parseHexAddress,
+	type RegisteredFunction,
+} from "../../shared/pci";
 import { Problem } from "../../shared/problem";
 import { problemResponses } from "../../shared/schemas/openapi";
 import {
@@ -12,6 +21,7 @@ import {
 	DeviceInput,
 	DeviceList,
 	DeviceParams,
+	type DeviceRecord,
 	TransferInput,
 	TransferResult,
 	TranslateInput,
@@ -43,6 +53,25 @@ function deviceOf(c: Context<AppEnv>, hostId: string, bdf: string) {
 	if (!canonical)
 		throw new Problem("invalid_request", "path.bdf: must be a PCI address DDDD:BB:DD.F");
 	return pciDevice(c.env, hostId, canonical);
+}
+
+/** The host's registered devices, in BDF order. */
+async function devicesOf(c: Context<AppEnv>, hostId: string): Promise<DeviceRecord[]> {
+	const bdfs = await pciDirectory(c.env, hostId).listDeviceBdfs();
+	const devices = await Promise.all(bdfs.map((bdf) => deviceOf(c, hostId, bdf).getDevice()));
+	return devices.filter((device) => device !== null);
+}
+
+/** A registered device as the placement checks see it. */
+function registeredFunction(device: DeviceRecord): RegisteredFunction {
+	return {
+		bdf: parseBdf(device.bdf) as Bdf,
+		geometry: {
+			...device.sriov,
+			vfBarBase: parseHexAddress(device.sriov.vfBarBase) ?? 0n,
+			vfBarSize: hexSize(device.sriov.vfBarSize),
+		},
+	};
 }
 
 function pciId(value: string | number): number {
@@ -79,12 +108,25 @@ pciRoutes.openapi(
 		};
 		const issue = geometryIssue(pf, geometry);
 		if (issue) throw new Problem("invalid_request", `body.sriov.${issue.field}: ${issue.message}`);
-		if (!(await serviceProcessor(c.env, hostId).getHost())) {
-			throw new Problem("host_not_found", `no host ${hostId}`);
+		const [host, devices] = await Promise.all([
+			serviceProcessor(c.env, hostId).getHost(),
+			devicesOf(c, hostId),
+		]);
+		if (!host) throw new Problem("host_not_found", `no host ${hostId}`);
+		const canonical = formatBdf(pf);
+		// Checked against the host's other functions as registered now; two
+		// registrations racing on one host are not serialised against each other.
+		const conflict = functionConflict(
+			pf,
+			geometry,
+			devices.filter((device) => device.bdf !== canonical).map(registeredFunction),
+		);
+		if (conflict) {
+			throw new Problem("invalid_request", `body.sriov.${conflict.field}: ${conflict.message}`);
 		}
 		const { device, created } = await deviceOf(c, hostId, bdf).registerDevice({
 			hostId,
-			bdf: canonicalBdf(bdf) ?? bdf,
+			bdf: canonical,
 			vendorId: pciId(input.vendorId),
 			deviceId: pciId(input.deviceId),
 			sriov: {
@@ -133,13 +175,12 @@ pciRoutes.openapi(
 	}),
 	async (c) => {
 		const { hostId } = c.req.valid("param");
-		const [host, bdfs] = await Promise.all([
+		const [host, devices] = await Promise.all([
 			serviceProcessor(c.env, hostId).getHost(),
-			pciDirectory(c.env, hostId).listDeviceBdfs(),
+			devicesOf(c, hostId),
 		]);
 		if (!host) throw new Problem("host_not_found", `no host ${hostId}`);
-		const devices = await Promise.all(bdfs.map((bdf) => deviceOf(c, hostId, bdf).getDevice()));
-		return c.json({ devices: devices.filter((device) => device !== null) }, 200);
+		return c.json({ devices }, 200);
 	},
 );
 
