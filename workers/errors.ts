@@ -30,8 +30,13 @@ export const onError: ErrorHandler<AppEnv> = (error, c) => {
 		return problemResponse(c, problem.code, problem.message, headers);
 	}
 	if (error instanceof HTTPException && error.status < 500) {
-		// Hono's own middleware (e.g. a malformed JSON body) throws these.
-		return problemResponse(c, "invalid_request", error.message || "invalid request");
+		// Hono's own middleware (e.g. a malformed JSON body) throws these. Its 415
+		// comes from the body validators, and every route with one takes JSON.
+		const detail =
+			error.status === 415
+				? "header.content-type: must be application/json"
+				: error.message || "invalid request";
+		return problemResponse(c, "invalid_request", detail);
 	}
 	log("error", "unhandled error", {
 		requestId: c.get("requestId"),

@@ -116,6 +116,20 @@ describe("PUT /v1/hosts/{hostId}", () => {
 		expect(response.status).toBe(400);
 		expect((await problemOf(response)).code).toBe("invalid_request");
 	});
+
+	it("refuses a body that is not JSON by type with invalid_request naming Content-Type, creating nothing", async () => {
+		const hostId = unique("host");
+		const response = await call(`/v1/hosts/${hostId}`, {
+			method: "PUT",
+			headers: { Authorization: "Bearer test-admin-token", "Content-Type": "text/plain" },
+			body: JSON.stringify(hostBody(unique("dom"))),
+		});
+		expect(response.status).toBe(400);
+		expect((await problemOf(response)).detail).toBe(
+			"header.content-type: must be application/json",
+		);
+		expect((await admin("GET", `/v1/hosts/${hostId}`)).status).toBe(404);
+	});
 });
 
 describe("GET /v1/hosts", () => {
