@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { Problem, unlessProblem } from "../shared/problem";
+import { answerRefusals } from "./refusals";
 import { SeenJtis, seenJtisPerVm } from "./seen-jtis";
 import type { BroadcastRoute, SessionOpened, SessionRequest } from "./service-processor";
 import { hasSchema, migrateSchema } from "./sql";
@@ -118,7 +119,7 @@ export class BroadcastDomain extends DurableObject<Env> {
 			this.setHolder(request.vmId, placement.hostId);
 			return placed;
 		}
-		const holder = await this.findHolder(request.vmId, request.domain);
+		const holder = await this.#findHolder(request.vmId, request.domain);
 		this.setHolder(request.vmId, holder);
 		return this.serviceProcessor(holder).openSession(request, "flooded");
 	}
@@ -158,7 +159,7 @@ export class BroadcastDomain extends DurableObject<Env> {
 		this.ctx.storage.sql.exec("DELETE FROM holders WHERE vm_id = ? AND host_id = ?", vmId, hostId);
 	}
 
-	private async findHolder(vmId: string, domain: string): Promise<string> {
+	async #findHolder(vmId: string, domain: string): Promise<string> {
 		const members = await this.members();
 		const answers = await Promise.allSettled(
 			members.map((hostId) => this.serviceProcessor(hostId).holdsVm(vmId, domain)),
@@ -184,3 +185,5 @@ export class BroadcastDomain extends DurableObject<Env> {
 		return serviceProcessor(this.env, hostId);
 	}
 }
+
+answerRefusals(BroadcastDomain);

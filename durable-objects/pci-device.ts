@@ -51,6 +51,7 @@ import { slotsInUse } from "./pci-device/slots";
 import { appendEvent, listEvents } from "./pci-device/timeline";
 import { TransferEngine, type TransferOrder } from "./pci-device/transfer";
 import { translateAddress } from "./pci-device/translate";
+import { answerRefusals, refusalsThrown } from "./refusals";
 import { migrateSchema } from "./sql";
 import { pciDevice, pciDirectory } from "./stubs";
 
@@ -171,7 +172,12 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 	 * a function already served by that host stays where it is (null).
 	 */
 	async transferToHost(request: HostTransferRequest): Promise<TransferRecord | null> {
-		return transferToHost(this.sql, this.env, (order) => this.transferMapping(order), request);
+		return transferToHost(
+			this.sql,
+			this.env,
+			(order) => this.#self.transferMapping(order),
+			request,
+		);
 	}
 
 	/**
@@ -265,8 +271,13 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 	/** Another device's object, or this one when it names this device. */
 	peer(hostId: string, bdf: string): PeerDevice {
 		return this.#isMe(hostId, bdf)
-			? this
+			? this.#self
 			: (pciDevice(this.env, hostId, bdf) as unknown as PeerDevice);
+	}
+
+	/** This object as a peer sees it: its RPC methods throw the Problems they answer with. */
+	get #self(): this {
+		return refusalsThrown(this);
 	}
 
 	async #deliverOutbox(): Promise<void> {
@@ -291,3 +302,5 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 		return deviceRecord(device, slotsInUse(this.sql));
 	}
 }
+
+answerRefusals(PciDevice);

@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { Problem } from "../shared/problem";
 import type { HostInput } from "../shared/schemas/hosts";
 import type { VmInput } from "../shared/schemas/vms";
+import { answerRefusals } from "./refusals";
 import { SeenJtis } from "./seen-jtis";
 import {
 	type AccessParts,
@@ -380,3 +381,5 @@ export class ServiceProcessor extends DurableObject<Env> {
 		return host && { ...host, agentConnected: this.agent.isConnected() };
 	}
 }
+
+answerRefusals(ServiceProcessor);

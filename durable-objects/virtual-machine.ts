@@ -5,6 +5,7 @@ import type {
 	MigrationRecord,
 	MigrationRequest,
 } from "../shared/schemas/migrations";
+import { answerRefusals, refusalsThrown } from "./refusals";
 import { hasSchema, migrateSchema } from "./sql";
 import { migrationSchema, migrationSchemaKey } from "./virtual-machine/migration-store";
 import { type EventOutcome, MigrationCoordinator } from "./virtual-machine/migrations";
@@ -45,9 +46,9 @@ export class VirtualMachine extends DurableObject<Env> {
 		if (hasSchema(ctx.storage)) this.prepareSchema();
 		this.#migrations = new MigrationCoordinator(ctx, env, {
 			vmId: () => this.vmId(),
-			getPlacement: () => this.getPlacement(),
-			movePlacement: (fromHostId, toHostId) => this.movePlacement(fromHostId, toHostId),
-			listFunctions: () => this.listFunctions(),
+			getPlacement: () => this.#self.getPlacement(),
+			movePlacement: (fromHostId, toHostId) => this.#self.movePlacement(fromHostId, toHostId),
+			listFunctions: () => this.#self.listFunctions(),
 		});
 	}
 
@@ -201,6 +202,11 @@ export class VirtualMachine extends DurableObject<Env> {
 		await this.#migrations.alarm();
 	}
 
+	/** This object as its own parts see it: its RPC methods throw the Problems they answer with. */
+	get #self(): this {
+		return refusalsThrown(this);
+	}
+
 	private vmId(): string {
 		// Objects are always addressed by name (`idFromName(vmId)`).
 		return this.ctx.id.name ?? this.ctx.id.toString();
@@ -213,3 +219,5 @@ export class VirtualMachine extends DurableObject<Env> {
 		return row ? { vmId: row.vm_id, hostId: row.host_id } : null;
 	}
 }
+
+answerRefusals(VirtualMachine);

@@ -14,6 +14,7 @@ import {
 	userTables,
 } from "../support/console";
 import { admin, call, problemOf } from "../support/http";
+import { rpcError } from "../support/rpc";
 import { connect, upgrade } from "../support/sockets";
 
 const sp = (hostId: string) => env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(hostId));
@@ -84,13 +85,20 @@ describe("agent commands", () => {
 		expect(new Set(ids).size).toBe(20);
 	});
 
-	it("refuses to queue a command for an unknown host with host_not_found", async () => {
-		const error = await sp(unique("host"))
+	it("answers a refusal as a result, so the object does not report it as an uncaught error", async () => {
+		const answered = await sp(unique("host"))
 			.enqueueAgentCommand({ type: "noop" })
 			.then(
-				() => undefined,
-				(caught: unknown) => caught,
+				(value: unknown) => value,
+				() => "thrown",
 			);
+		expect(answered).toEqual({
+			"edgevisor:refusal": expect.objectContaining({ code: "host_not_found" }),
+		});
+	});
+
+	it("refuses to queue a command for an unknown host with host_not_found", async () => {
+		const error = await rpcError(sp(unique("host")).enqueueAgentCommand({ type: "noop" }));
 		expect(error).toMatchObject({ code: "host_not_found" });
 	});
 

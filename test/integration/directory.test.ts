@@ -24,8 +24,11 @@ describe("VM placement", () => {
 	it("lets exactly one of many concurrent claims win", async () => {
 		const vm = vmObject(unique("vm"));
 		const hosts = Array.from({ length: 8 }, (_, index) => `host-${index}`);
-		const results = await Promise.allSettled(hosts.map((hostId) => vm.claimPlacement(hostId)));
-		expect(results.filter((result) => result.status === "fulfilled")).toHaveLength(1);
+		const refusals = await Promise.all(hosts.map((hostId) => rpcError(vm.claimPlacement(hostId))));
+		expect(refusals.filter((refusal) => refusal === undefined)).toHaveLength(1);
+		expect(refusals.filter((refusal) => refusal !== undefined)).toEqual(
+			Array.from({ length: 7 }, () => expect.objectContaining({ code: "vm_exists" })),
+		);
 	});
 
 	it("keeps placement and attached functions across eviction", async () => {

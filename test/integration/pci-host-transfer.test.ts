@@ -15,6 +15,7 @@ import {
 	tableOf,
 	uniqueHost,
 } from "../support/pci";
+import { rpcError } from "../support/rpc";
 
 const driverBdf = "0000:3b:00.0";
 const firstBdf = "0000:5e:00.0";
@@ -86,12 +87,9 @@ describe("transfer to a host", () => {
 		const emptyHost = uniqueHost("empty");
 		await registerDevice(emptyHost, firstBdf, { totalVfs: 1 });
 		await createVf(emptyHost, firstBdf, "vm-other", "0x10000");
-		const refusal = await driver
-			.transferToHost({ virtualAddress, targetHostId: emptyHost, transferId: "m5/0" })
-			.then(
-				() => undefined,
-				(error: unknown) => error,
-			);
+		const refusal = await rpcError(
+			driver.transferToHost({ virtualAddress, targetHostId: emptyHost, transferId: "m5/0" }),
+		);
 		expect(refusal).toMatchObject({ code: "no_free_vf" });
 		expect((await tableOf(driverHost, driverBdf))[0]).toMatchObject({
 			target: { hostId: driverHost, bdf: driverBdf, vfIndex: 0 },
