@@ -6,6 +6,7 @@
 // a function was transferred to). It does not prove the agent channel itself
 // (ids, acks, replacement): that is team access's.
 import { describe, expect, it } from "vitest";
+import { AgentCommand } from "../../shared/schemas/agent";
 import { connectAgent } from "../support/console";
 import { call, problemOf } from "../support/http";
 import {
@@ -65,6 +66,9 @@ describe("PCI and the host agent", () => {
 			vfIndex: 0,
 			...common,
 		});
+		// The shapes the OpenAPI document publishes for the channel.
+		expect(AgentCommand.safeParse(hold).success).toBe(true);
+		expect(AgentCommand.safeParse(lift).success).toBe(true);
 		agent.send(JSON.stringify({ type: "ack", id: hold.id }));
 		agent.send(JSON.stringify({ type: "ack", id: lift.id }));
 	});

@@ -1,6 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import type { JWK } from "jose";
+import { AgentCommand } from "../../shared/schemas/agent";
 import { admin, call } from "./http";
 import { claimsFor, encryptRequest } from "./jwe";
 import { connect, type TestSocket } from "./sockets";
@@ -138,6 +139,8 @@ export async function establishedSession() {
 	const opened = await openSession({ domain: host.domain, vm: host.vmId, key: host.key });
 	const user = await connect(opened.userChannel.url);
 	const command = await agent.nextJson<SessionOpenCommand>();
+	// The shape the OpenAPI document publishes for the agent channel.
+	AgentCommand.parse(command);
 	agent.send(JSON.stringify({ type: "ack", id: command.id }));
 	const vm = await connect(command.channel.url);
 	return { host, agent, opened, user, vm, command };

@@ -1,5 +1,7 @@
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
+import { expect } from "vitest";
+import { AgentCommand as PublishedCommand } from "../../shared/schemas/agent";
 import type { MigrationRecord } from "../../shared/schemas/migrations";
 import { type CreatedHost, connectAgent, enrolVm, hostBody, unique } from "./console";
 import { admin, call } from "./http";
@@ -93,6 +95,8 @@ export async function agentFor(host: CreatedHost) {
 			const deadline = Date.now() + timeoutMs;
 			for (;;) {
 				const command = await socket.nextJson<AgentCommand>(Math.max(1, deadline - Date.now()));
+				// Every command read here must have the shape the OpenAPI document publishes.
+				expect(PublishedCommand.safeParse(command).error).toBeUndefined();
 				socket.send(JSON.stringify({ type: "ack", id: command.id }));
 				if (command.type === type) return command;
 			}

@@ -1,5 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { HostIdParam } from "../../shared/ids";
+import { AgentAck, AgentCommand } from "../../shared/schemas/agent";
 import { problemResponses } from "../../shared/schemas/openapi";
 import { createRouter } from "../app";
 import { forwardUpgrade, serviceProcessor } from "../stubs";
@@ -10,7 +11,7 @@ const agentChannel = createRoute({
 	tags: ["agent"],
 	summary: "The host agent's control WebSocket",
 	description:
-		'Upgrade with `Authorization: Bearer <agentToken>`. The server sends JSON commands, each with a unique `id` and a `type` (`session.open`, `session.close`, `validation.run`, `migration.start`, `migration.cancel`, `vf.hold`, `vf.lift`); the agent answers `{"type": "ack", "id"}`. Unacknowledged commands are sent again on reconnect. One live channel per host: a new one replaces the old.',
+		'Upgrade with `Authorization: Bearer <agentToken>`. The server sends JSON commands (schema `AgentCommand`), each with a unique `id` and a `type` (`session.open`, `session.close`, `validation.run`, `migration.start`, `migration.cancel`, `vf.hold`, `vf.lift`); the agent answers `{"type": "ack", "id"}` (schema `AgentAck`). Unacknowledged commands are sent again on reconnect. One live channel per host: a new one replaces the old.',
 	security: [{ agentToken: [] }],
 	request: { params: HostIdParam },
 	responses: {
@@ -20,7 +21,11 @@ const agentChannel = createRoute({
 });
 
 /** `GET /v1/hosts/{hostId}/agent` (WebSocket). The service processor checks the token. */
-export const agentRoutes = createRouter().openapi(agentChannel, async (c) => {
+export const agentRoutes = createRouter();
+// Frames of the channel, published as components (see shared/schemas/agent.ts).
+agentRoutes.openAPIRegistry.register("AgentCommand", AgentCommand);
+agentRoutes.openAPIRegistry.register("AgentAck", AgentAck);
+agentRoutes.openapi(agentChannel, async (c) => {
 	const { hostId } = c.req.valid("param");
 	return forwardUpgrade(serviceProcessor(c.env, hostId), c.req.raw);
 });
