@@ -258,14 +258,18 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 		appendEvent(this.sql, event);
 	}
 
-	/** Sets the alarm to the earliest transfer deadline, outbox retry or reservation expiry. */
-	async scheduleAlarm(): Promise<void> {
+	/**
+	 * Sets the alarm to the earliest transfer deadline, outbox retry or
+	 * reservation expiry. Not `async`: a helper of this object's parts, not
+	 * RPC surface (see ./refusals.ts).
+	 */
+	scheduleAlarm(): Promise<void> {
 		const due = [
 			this.#transfers.nextDeadlineMs(),
 			this.outbox.nextAttemptMs(),
 			nextReservationExpiryMs(this.sql),
 		].filter((value): value is number => value !== undefined);
-		if (due.length > 0) await this.storage.setAlarm(Math.min(...due));
+		return due.length > 0 ? this.storage.setAlarm(Math.min(...due)) : Promise.resolve();
 	}
 
 	/** Another device's object, or this one when it names this device. */

@@ -27,9 +27,11 @@ const lifecycleHandlers = new Set([
 ]);
 
 /**
- * Makes every `async` method of a Durable Object class (its RPC surface;
- * internal helpers are synchronous or `#private`) answer a Problem as a
- * refusal result. Callers see it thrown again through `refusalsThrown`.
+ * Makes every `async` method of a Durable Object class answer a Problem as a
+ * refusal result; callers see it thrown again through `refusalsThrown`. So
+ * an `async` method is RPC surface: a helper the object's own parts call and
+ * that throws Problems is synchronous, `#private`, or called through
+ * `refusalsThrown(this)`. `internal` is a fault, not an answer: it still throws.
  */
 export function answerRefusals(objectClass: { prototype: object }): void {
 	const prototype = objectClass.prototype as Record<string, unknown>;
@@ -41,7 +43,7 @@ export function answerRefusals(objectClass: { prototype: object }): void {
 				return await method.apply(this, args);
 			} catch (error) {
 				const problem = asProblem(error);
-				if (!problem) throw error;
+				if (!problem || problem.code === "internal") throw error;
 				const { code, message, retryAfterSeconds } = problem;
 				return { [refusalKey]: { code, message, retryAfterSeconds } } satisfies Refusal;
 			}
@@ -51,6 +53,14 @@ export function answerRefusals(objectClass: { prototype: object }): void {
 
 function isRefusal(value: unknown): value is Refusal {
 	return typeof value === "object" && value !== null && refusalKey in value;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+	return (
+		(typeof value === "object" || typeof value === "function") &&
+		value !== null &&
+		typeof (value as { then?: unknown }).then === "function"
+	);
 }
 
 /** `value`, or the Problem it carries thrown. */
@@ -73,7 +83,11 @@ export function refusalsThrown<T extends object>(target: T): T {
 			// property, `apply` included, as a remote call.
 			const call = (...args: unknown[]) => Reflect.apply(member, object, args);
 			if (property === "fetch") return call;
-			return (...args: unknown[]) => Promise.resolve(call(...args)).then(throwIfRefused);
+			return (...args: unknown[]) => {
+				const result = call(...args);
+				// A synchronous member stays synchronous.
+				return isThenable(result) ? Promise.resolve(result).then(throwIfRefused) : result;
+			};
 		},
 	});
 }

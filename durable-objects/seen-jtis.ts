@@ -5,8 +5,9 @@ const sweepIntervalMs = 10_000;
 
 /**
  * Schema step (for every object that keeps a guard) from `seen_jtis` keyed
- * by jti alone to one keyed per VM; rows from before a VM was recorded keep
- * an empty VM id and expire as before.
+ * by jti alone to one keyed per VM. Rows from before a VM was recorded keep
+ * an empty VM id: no request matches them any more, and they are swept at
+ * their exp (at most 300 s away), like every row.
  */
 export const seenJtisPerVm = `CREATE TABLE seen_jtis_per_vm (
 		vm_id TEXT NOT NULL, jti TEXT NOT NULL, exp_seconds INTEGER NOT NULL,

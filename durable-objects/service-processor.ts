@@ -252,7 +252,8 @@ export class ServiceProcessor extends DurableObject<Env> {
 	async openSession(request: SessionRequest, route: BroadcastRoute): Promise<SessionOpened> {
 		const opened = await openSession(this.access, request, route);
 		const { idleMs, maxMs } = this.sessionLimits;
-		await this.upkeep.alarm.schedule(Date.now() + Math.min(idleMs, maxMs));
+		// The new session's first deadline: its user token's expiry, unless a limit is shorter.
+		await this.upkeep.alarm.schedule(Date.now() + Math.min(userTokenTtlMs, idleMs, maxMs));
 		return opened;
 	}
 

@@ -158,7 +158,11 @@ export class MigrationCoordinator {
 			});
 			const stage = record.state === "validating" ? "validation" : "migration";
 			const reason = `the VM was removed from ${hostId}`;
-			return this.store.update(failed(this.store, record, stage, reason, new Date()));
+			// An admin's removal is no failure of the target: its history does not count it.
+			const ended = failed(this.store, record, stage, reason, new Date(), {
+				countAgainstTarget: false,
+			});
+			return this.store.update(ended);
 		});
 		if (!change) return;
 		this.streams.publish(change);

@@ -25,15 +25,19 @@ export function outcomeCall(record: MigrationRecord, failed: boolean, now: Date)
 	};
 }
 
-/** The record failed at `stage`; open work is marked skipped and the outcome queued. */
+/**
+ * The record failed at `stage`; open work is marked skipped and the outcome
+ * queued for the target's history, unless the target had no part in it.
+ */
 export function failed(
 	store: MigrationStore,
 	record: MigrationRecord,
 	stage: "validation" | "migration",
 	reason: string,
 	now: Date,
+	{ countAgainstTarget = true } = {},
 ): MigrationRecord {
-	store.enqueue(outcomeCall(record, true, now));
+	if (countAgainstTarget) store.enqueue(outcomeCall(record, true, now));
 	return {
 		...record,
 		state: "failed",

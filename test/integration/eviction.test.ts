@@ -125,6 +125,14 @@ describe("session timeouts", () => {
 		expect(await record(opened.sessionId)).toMatchObject({ closeReason: "user_never_attached" });
 	});
 
+	it("sets the alarm for a new session no later than its user token's expiry", async () => {
+		const { host } = await establishedSession();
+		await runDurableObjectAlarm(sp(host.hostId));
+		const before = Date.now();
+		await openSession({ domain: host.domain, vm: host.vmId, key: host.key });
+		expect(await alarmOf(host.hostId)).toBeLessThanOrEqual(before + 60_000 + 1_000);
+	});
+
 	it("keeps a session that was active within the idle timeout", async () => {
 		const { host, opened } = await establishedSession();
 		await age(host.hostId, "last_activity_ms", 899_000);

@@ -9,6 +9,7 @@
 // the VM starts before it finished. Real signed webhooks.
 // Does not cover the agent simulator's reaction to migration.cancel (e2e).
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { VirtualMachine } from "../../durable-objects/virtual-machine";
 import type { MigrationRecord } from "../../shared/schemas/migrations";
@@ -277,7 +278,9 @@ describe("removing the VM from its host", () => {
 		await sendWebhook(source, { type: "migration.completed", data: { migrationId } });
 		expect(await vmObject(vmId).getPlacement()).toMatchObject({ hostId: source.hostId });
 		expect((await getMigration(migrationId)).state).toBe("failed");
-		// And a new migration of it may start.
+		// And a new migration of it may start; the target's history counts no failure.
 		expect((await postMigration(vmId, target.hostId)).status).toBe(201);
+		const fleet = env.FLEET.get(env.FLEET.idFromName("fleet"));
+		expect(await fleet.countTargetFailures(target.hostId, 0)).toBe(0);
 	});
 });

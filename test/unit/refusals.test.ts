@@ -19,6 +19,12 @@ class Sample {
 	async answer(value: number): Promise<number> {
 		return value * 2;
 	}
+	async fault(): Promise<never> {
+		throw new Problem("internal", "some members did not answer");
+	}
+	count(): number {
+		return this.calls;
+	}
 	check(): never {
 		throw new Problem("vm_not_found", "no such VM");
 	}
@@ -49,8 +55,11 @@ describe("refusals across RPC", () => {
 		expect(await refusalsThrown(sample).answer(21)).toBe(42);
 	});
 
-	it("still throws errors that are not Problems, and leaves synchronous helpers alone", async () => {
+	it("still throws errors that are not Problems, and internal faults, and leaves synchronous helpers alone", async () => {
 		await expect(new Sample().fail()).rejects.toThrow(TypeError);
+		await expect(new Sample().fault()).rejects.toMatchObject({ code: "internal" });
 		expect(() => new Sample().check()).toThrow(Problem);
+		expect(() => refusalsThrown(new Sample()).check()).toThrow(Problem);
+		expect(refusalsThrown(new Sample()).count()).toBe(0);
 	});
 });

@@ -55,8 +55,12 @@ function deviceOf(c: Context<AppEnv>, hostId: string, bdf: string) {
 	return pciDevice(c.env, hostId, canonical);
 }
 
-/** The host's registered devices, in BDF order. */
+/** The host's registered devices, in BDF order; `host_not_found` for an unknown host. */
 async function devicesOf(c: Context<AppEnv>, hostId: string): Promise<DeviceRecord[]> {
+	// The host first: reading an unknown host's directory would create storage for it.
+	if (!(await serviceProcessor(c.env, hostId).getHost())) {
+		throw new Problem("host_not_found", `no host ${hostId}`);
+	}
 	const bdfs = await pciDirectory(c.env, hostId).listDeviceBdfs();
 	const devices = await Promise.all(bdfs.map((bdf) => deviceOf(c, hostId, bdf).getDevice()));
 	return devices.filter((device) => device !== null);
@@ -108,11 +112,7 @@ pciRoutes.openapi(
 		};
 		const issue = geometryIssue(pf, geometry);
 		if (issue) throw new Problem("invalid_request", `body.sriov.${issue.field}: ${issue.message}`);
-		const [host, devices] = await Promise.all([
-			serviceProcessor(c.env, hostId).getHost(),
-			devicesOf(c, hostId),
-		]);
-		if (!host) throw new Problem("host_not_found", `no host ${hostId}`);
+		const devices = await devicesOf(c, hostId);
 		const canonical = formatBdf(pf);
 		// Checked against the host's other functions as registered now; two
 		// registrations racing on one host are not serialised against each other.
@@ -175,12 +175,7 @@ pciRoutes.openapi(
 	}),
 	async (c) => {
 		const { hostId } = c.req.valid("param");
-		const [host, devices] = await Promise.all([
-			serviceProcessor(c.env, hostId).getHost(),
-			devicesOf(c, hostId),
-		]);
-		if (!host) throw new Problem("host_not_found", `no host ${hostId}`);
-		return c.json({ devices }, 200);
+		return c.json({ devices: await devicesOf(c, hostId) }, 200);
 	},
 );
 
