@@ -279,10 +279,8 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 			: (pciDevice(this.env, hostId, bdf) as unknown as PeerDevice);
 	}
 
-	/** This object as a peer sees it: its RPC methods throw the Problems they answer with. */
-	get #self(): this {
-		return refusalsThrown(this);
-	}
+	/** This object as a peer sees it: its RPC methods throw the Problems they answer with (one view, made once). */
+	readonly #self: this = refusalsThrown(this);
 
 	async #deliverOutbox(): Promise<void> {
 		await this.outbox.flush();

@@ -202,10 +202,8 @@ export class VirtualMachine extends DurableObject<Env> {
 		await this.#migrations.alarm();
 	}
 
-	/** This object as its own parts see it: its RPC methods throw the Problems they answer with. */
-	get #self(): this {
-		return refusalsThrown(this);
-	}
+	/** This object as its own parts see it: its RPC methods throw the Problems they answer with (one view, made once). */
+	readonly #self: this = refusalsThrown(this);
 
 	private vmId(): string {
 		// Objects are always addressed by name (`idFromName(vmId)`).
