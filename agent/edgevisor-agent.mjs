@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // @ts-check
-// `edgevisor-agent`: runs the hypervisor-agent simulator for the hosts of a
-// fleet file until interrupted. See README "Tools: CLI, agent simulator, demo".
+// `edgevisor-agent`: the host agent. `edgevisor-agent qemu …` runs the agent
+// of a real QEMU host; without a subcommand it runs the simulator for the
+// hosts of a fleet file. Both run until interrupted. See the README.
 import { Command, InvalidArgumentError, Option } from "commander";
+import { startQemuAgent } from "./qemu-agent.mjs";
 import { describeEvent, readFleetFile, startSimulator } from "./simulator.mjs";
 
 const rate = (/** @type {string} */ value) => {
@@ -25,7 +27,56 @@ const range = (/** @type {string} */ value) => {
 	return [min, max];
 };
 
-const program = new Command("edgevisor-agent")
+const program = new Command("edgevisor-agent");
+
+program
+	.command("qemu")
+	.description("Run the host agent of a QEMU host: its VMs, consoles, checks and live migrations.")
+	.requiredOption("--url <url>", "Edgevisor base URL (the agent dials nothing else)")
+	.requiredOption(
+		"--host-file <path>",
+		"the host's JSON from 'edgevisor hosts put --secrets-file' (mode 0600)",
+	)
+	.requiredOption("--vms-dir <dir>", "desired state: one <vmId>.json per VM that runs here")
+	.option("--checks-dir <dir>", "operator checks: an executable per subtask id")
+	.option("--migration-address <host[:port]>", "where incoming migrations listen", "127.0.0.1")
+	.option(
+		"--state-dir <dir>",
+		"pid, QMP and serial sockets of the VMs (default /var/lib/edgevisor-agent/<hostId> as root)",
+	)
+	.option("--qemu <binary>", "the QEMU system emulator", "qemu-system-x86_64")
+	.option(
+		"--shutdown-timeout <seconds>",
+		"a stopped VM's time to power down before it is ended",
+		positive,
+		30,
+	)
+	.option("--quiet", "log only errors")
+	.action(async (options) => {
+		const log = (/** @type {{type: string, [field: string]: any}} */ event) => {
+			const line = describeEvent(event);
+			const isError = /error|refused|FAILED|did not|cannot|not started/.test(line ?? "");
+			if (line && (isError || !options.quiet)) (isError ? console.error : console.log)(line);
+		};
+		let running;
+		try {
+			running = await startQemuAgent(options, log);
+		} catch (error) {
+			console.error(`edgevisor-agent: ${error instanceof Error ? error.message : error}`);
+			process.exit(2);
+		}
+		console.log(
+			`agent of ${running.hostId} (QEMU ${running.runtime.version}, ${running.runtime.accel}) against ${options.url}; VMs from ${running.vmsDir}, state in ${running.stateDir}; Ctrl-C stops the agent, not the VMs`,
+		);
+		for (const signal of /** @type {const} */ (["SIGINT", "SIGTERM", "SIGHUP"])) {
+			process.once(signal, () => {
+				void running.agent.stop().finally(() => process.exit(0));
+			});
+		}
+	});
+
+program
+	.command("simulate", { isDefault: true })
 	.description("Simulate the hypervisor agents of a fleet: control channel, consoles, webhooks.")
 	.addOption(
 		new Option("--url <url>", "Edgevisor base URL")
@@ -47,39 +98,44 @@ const program = new Command("edgevisor-agent")
 	.option("--ack-loss-rate <0..1>", "share of acks to drop, to exercise redelivery", rate, 0)
 	.option("--time-scale <factor>", "real time per simulated migration second", positive, 0.25)
 	.option("--quiet", "log only errors")
-	.showHelpAfterError();
+	.action(simulate);
 
-program.parse();
-const options = program.opts();
+program.showHelpAfterError();
+await program.parseAsync();
 
-let fleet;
-try {
-	fleet = await readFleetFile(options.hostsFile);
-} catch (error) {
-	console.error(`edgevisor-agent: ${error instanceof Error ? error.message : error}`);
-	process.exit(2);
-}
-const simulator = startSimulator({
-	baseUrl: options.url,
-	hosts: fleet.hosts,
-	vms: fleet.vms,
-	behaviour: {
-		validationFailureRate: options.validationFailureRate,
-		validationLatencyMs: options.validationLatencyMs,
-		migrationFailureRate: options.migrationFailureRate,
-		migrationTimeScale: options.timeScale,
-		ackLossRate: options.ackLossRate,
-	},
-});
-simulator.events.on("event", (event) => {
-	const line = describeEvent(event);
-	const isError = /error|refused|FAILED/.test(line ?? "");
-	if (line && (isError || !options.quiet)) (isError ? console.error : console.log)(line);
-});
-console.log(`simulating ${fleet.hosts.length} host agent(s) against ${options.url}; Ctrl-C stops`);
-for (const signal of /** @type {const} */ (["SIGINT", "SIGTERM"])) {
-	process.once(signal, () => {
-		simulator.stop();
-		process.exit(0);
+/** @param {Record<string, any>} options */
+async function simulate(options) {
+	let fleet;
+	try {
+		fleet = await readFleetFile(options.hostsFile);
+	} catch (error) {
+		console.error(`edgevisor-agent: ${error instanceof Error ? error.message : error}`);
+		process.exit(2);
+	}
+	const simulator = startSimulator({
+		baseUrl: options.url,
+		hosts: fleet.hosts,
+		vms: fleet.vms,
+		behaviour: {
+			validationFailureRate: options.validationFailureRate,
+			validationLatencyMs: options.validationLatencyMs,
+			migrationFailureRate: options.migrationFailureRate,
+			migrationTimeScale: options.timeScale,
+			ackLossRate: options.ackLossRate,
+		},
 	});
+	simulator.events.on("event", (event) => {
+		const line = describeEvent(event);
+		const isError = /error|refused|FAILED/.test(line ?? "");
+		if (line && (isError || !options.quiet)) (isError ? console.error : console.log)(line);
+	});
+	console.log(
+		`simulating ${fleet.hosts.length} host agent(s) against ${options.url}; Ctrl-C stops`,
+	);
+	for (const signal of /** @type {const} */ (["SIGINT", "SIGTERM"])) {
+		process.once(signal, () => {
+			simulator.stop();
+			process.exit(0);
+		});
+	}
 }

@@ -1,36 +1,47 @@
 // @ts-check
-// One simulated host agent: holds the control WebSocket of
-// `GET /v1/hosts/{hostId}/agent`, reconnects with backoff, acks every
-// command and carries each command id out at most once (the server delivers
-// at least once), and reports its facts by webhook on every connect.
+// The host agent's protocol core, one per host, whatever the hypervisor:
+// holds the control WebSocket of `GET /v1/hosts/{hostId}/agent`, reconnects
+// with jittered backoff, parses every command with the contract's own schema,
+// acks it, carries each id out at most once (the server delivers at least
+// once), bridges consoles to VM channels, and reports by signed webhooks.
+// What a command does to a VM is the driver's (./driver.mjs).
 import WebSocket from "ws";
+import { AgentCommand } from "../shared/schemas/agent.ts";
 import { createAckBatcher } from "./ack-batcher.mjs";
-import { createCommandHandlers } from "./command-handlers.mjs";
+import { createCommandLog } from "./command-log.mjs";
 import { createWebhookSender } from "./webhook-sender.mjs";
 
 const firstRetryDelayMs = 250;
 const maxRetryDelayMs = 10_000;
-/** Enough ids to cover any redelivery window; oldest are forgotten first. */
-const rememberedCommandIds = 10_000;
 
 /**
- * @typedef {object} SimulatedHost
+ * @typedef {object} AgentHost
  * @property {string} hostId
  * @property {string} agentToken
  * @property {string} webhookSecret
- * @property {{cpu?: {model: string, flags: string[]}, memoryMiB?: number, memoryFreeMiB?: number, hypervisor?: {name: string, version: string}}} [facts]
  */
+/** @typedef {(event: {type: string, [field: string]: unknown}) => void} EmitEvent */
 
 /**
  * @param {{
  *   baseUrl: string,
- *   host: SimulatedHost,
- *   vmShape: (vmId: string) => import("./command-handlers.mjs").VmShape,
- *   behaviour: import("./command-handlers.mjs").AgentBehaviour,
- *   emit: import("./command-handlers.mjs").EmitEvent,
- * }} options
+ *   host: AgentHost,
+ *   driver: import("./driver.mjs").HostDriver,
+ *   emit: EmitEvent,
+ *   commandLogPath?: string,
+ *   random?: () => number,
+ *   keepAck?: () => boolean,
+ * }} options `keepAck` is fault injection for tests: false drops an ack
  */
-export function createHostAgent({ baseUrl, host, vmShape, behaviour, emit }) {
+export function createHostAgent({
+	baseUrl,
+	host,
+	driver,
+	emit,
+	commandLogPath,
+	random = Math.random,
+	keepAck = () => true,
+}) {
 	const { hostId, agentToken } = host;
 	const agentUrl = new URL(`/v1/hosts/${encodeURIComponent(hostId)}/agent`, baseUrl);
 	agentUrl.protocol = agentUrl.protocol === "https:" ? "wss:" : "ws:";
@@ -42,8 +53,9 @@ export function createHostAgent({ baseUrl, host, vmShape, behaviour, emit }) {
 	let acks;
 	/** @type {ReturnType<typeof setTimeout> | undefined} */
 	let retryTimer;
-	/** @type {Set<string>} */
-	const seenCommandIds = new Set();
+	const commandLog = createCommandLog(commandLogPath);
+	/** @type {Map<string, WebSocket>} */
+	const consoles = new Map();
 
 	const postWebhook = createWebhookSender({
 		baseUrl,
@@ -51,17 +63,17 @@ export function createHostAgent({ baseUrl, host, vmShape, behaviour, emit }) {
 		webhookSecret: host.webhookSecret,
 		isStopped: () => stopped,
 	});
-	const sendWebhook = async (/** @type {string} */ type, /** @type {unknown} */ data) => {
+	const report = async (/** @type {string} */ type, /** @type {unknown} */ data) => {
 		const delivery = await postWebhook(type, data);
 		emit({ type: "webhook", hostId, delivery });
 		return delivery;
 	};
-	const handlers = createCommandHandlers({ hostId, sendWebhook, vmShape, behaviour, emit });
+	const driverReady = driver.start({ report, emit: (event) => emit({ hostId, ...event }) });
 
 	const scheduleReconnect = () => {
 		if (stopped) return;
 		// ±20 % jitter so a fleet of agents does not reconnect in lockstep.
-		const delayMs = retryDelayMs * (0.8 + behaviour.random() * 0.4);
+		const delayMs = retryDelayMs * (0.8 + random() * 0.4);
 		retryDelayMs = Math.min(maxRetryDelayMs, retryDelayMs * 2);
 		retryTimer = setTimeout(connect, delayMs);
 	};
@@ -75,21 +87,131 @@ export function createHostAgent({ baseUrl, host, vmShape, behaviour, emit }) {
 		} catch {
 			return emit({ type: "command.malformed", hostId, text });
 		}
-		if (!isCommand(message)) return emit({ type: "command.malformed", hostId, text });
-		// Ack duplicates too: a redelivery means our earlier ack was lost.
-		if (behaviour.random() >= behaviour.ackLossRate) acks.ack(String(message.id));
-		else emit({ type: "ack.lost", hostId, id: message.id });
-		const commandKey = String(message.id);
-		const duplicate = seenCommandIds.has(commandKey);
-		emit({ type: "command", hostId, command: message, duplicate });
-		if (duplicate) return;
-		seenCommandIds.add(commandKey);
-		if (seenCommandIds.size > rememberedCommandIds) {
-			const [oldest] = seenCommandIds;
-			if (oldest !== undefined) seenCommandIds.delete(oldest);
+		const id = /** @type {{id?: unknown}} */ (message)?.id;
+		const parsed = AgentCommand.safeParse(message);
+		if (!parsed.success) {
+			// Ack what has an id, so an unknown or malformed command is not redelivered forever.
+			if (typeof id === "string" && id !== "") acks.ack(id);
+			return emit({ type: "command.malformed", hostId, text });
 		}
-		handlers.handle(message);
+		const command = parsed.data;
+		// Ack duplicates too: a redelivery means our earlier ack was lost.
+		if (keepAck()) acks.ack(command.id);
+		else emit({ type: "ack.lost", hostId, id: command.id });
+		const duplicate = !commandLog.add(command.id);
+		emit({ type: "command", hostId, command, duplicate });
+		if (!duplicate) void driverReady.then(() => carryOut(command));
 	};
+
+	/** @param {import("./driver.mjs").AgentCommand} command */
+	async function carryOut(command) {
+		try {
+			switch (command.type) {
+				case "session.open":
+					return openConsole(command);
+				case "session.close":
+					consoles.get(command.sessionId)?.close(1000, command.reason.slice(0, 120));
+					return;
+				case "validation.run": {
+					const { migrationId, validationSet, subtask } = command;
+					const { ok, detail } = await driver.check(command);
+					await report("validation.result", {
+						migrationId,
+						validationSet,
+						subtask,
+						ok,
+						detail: detail.slice(0, 2000),
+					});
+					return;
+				}
+				case "migration.start":
+					return await driver.migrate(command);
+				case "migration.prepare":
+					if (!driver.prepare) return unsupported(command.migrationId, command.type);
+					return await driver.prepare(command);
+				case "migration.transfer":
+					if (!driver.transfer) return unsupported(command.migrationId, command.type);
+					return await driver.transfer(command);
+				case "migration.cancel":
+					return await driver.cancel(command);
+				case "vf.hold":
+				case "vf.lift":
+					return driver.notify(command);
+			}
+		} catch (error) {
+			emit({
+				type: "command.error",
+				hostId,
+				command,
+				message: error instanceof Error ? error.message : String(error),
+			});
+		}
+	}
+
+	/** @param {string} migrationId @param {string} type */
+	async function unsupported(migrationId, type) {
+		await report("migration.failed", {
+			migrationId,
+			reason: `${hostId}'s driver cannot carry out ${type}`,
+		});
+	}
+
+	/**
+	 * Dials a session's VM channel and bridges it to the VM's console. Only
+	 * URLs on our own control plane's origin are dialled: a session.open is
+	 * the key to a VM's console, never to be handed to another server.
+	 * @param {Extract<import("./driver.mjs").AgentCommand, {type: "session.open"}>} command
+	 */
+	function openConsole(command) {
+		const { sessionId, vmId } = command;
+		if (consoles.has(sessionId)) return;
+		let url;
+		try {
+			url = new URL(command.channel.url);
+		} catch {
+			return emit({ type: "console.refused", hostId, sessionId, why: "not a URL" });
+		}
+		if (url.protocol !== agentUrl.protocol || url.host !== agentUrl.host) {
+			return emit({
+				type: "console.refused",
+				hostId,
+				sessionId,
+				why: `channel on ${url.protocol}//${url.host}, not this agent's control plane`,
+			});
+		}
+		// Console frames are small and latency-bound; deflate would cost CPU on both ends.
+		const channel = new WebSocket(url, { perMessageDeflate: false });
+		consoles.set(sessionId, channel);
+		/** @type {import("./driver.mjs").ConsoleHandle | undefined} */
+		let vmConsole;
+		channel.on("open", () => {
+			const opened = driver.openConsole(vmId, {
+				output: (data) => {
+					if (channel.readyState === WebSocket.OPEN)
+						channel.send(data, { binary: typeof data !== "string" });
+				},
+				close: (reason) => channel.close(1000, reason),
+			});
+			if ("error" in opened) {
+				emit({ type: "console.refused", hostId, sessionId, why: opened.error });
+				return channel.close(1011, opened.error.slice(0, 120));
+			}
+			vmConsole = opened;
+			emit({ type: "console.attached", hostId, sessionId, vmId });
+		});
+		channel.on("message", (data, isBinary) => {
+			const chunk = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(new Uint8Array(data));
+			vmConsole?.write(isBinary ? chunk : chunk.toString("utf8"));
+		});
+		channel.on("error", (error) => {
+			emit({ type: "console.error", hostId, sessionId, message: error.message });
+		});
+		channel.on("close", (code, reason) => {
+			vmConsole?.close();
+			consoles.delete(sessionId);
+			emit({ type: "console.closed", hostId, sessionId, code, reason: reason.toString() });
+		});
+	}
 
 	function connect() {
 		if (stopped) return;
@@ -104,7 +226,11 @@ export function createHostAgent({ baseUrl, host, vmShape, behaviour, emit }) {
 		channel.on("open", () => {
 			retryDelayMs = firstRetryDelayMs;
 			emit({ type: "connected", hostId });
-			if (host.facts) void sendWebhook("host.facts", host.facts);
+			void driverReady
+				.then(() => driver.connected())
+				.catch((error) => {
+					emit({ type: "driver.log", hostId, line: `facts not reported: ${error.message}` });
+				});
 		});
 		channel.on("message", (data, isBinary) => {
 			if (isBinary) return emit({ type: "command.malformed", hostId, text: "<binary>" });
@@ -142,24 +268,16 @@ export function createHostAgent({ baseUrl, host, vmShape, behaviour, emit }) {
 		get connected() {
 			return socket?.readyState === WebSocket.OPEN;
 		},
-		/** Closes everything and stops reconnecting. */
-		stop() {
+		/** Closes the channel and consoles and stops reconnecting; the driver lets go of its VMs. */
+		async stop() {
 			stopped = true;
 			clearTimeout(retryTimer);
+			acks?.flush();
 			socket?.close(1000, "agent stopping");
 			socket = undefined;
-			handlers.dispose();
+			for (const channel of consoles.values()) channel.terminate();
+			consoles.clear();
+			await driver.stop();
 		},
 	};
-}
-
-/**
- * @param {unknown} message
- * @returns {message is import("./command-handlers.mjs").AgentCommand}
- */
-function isCommand(message) {
-	if (typeof message !== "object" || message === null) return false;
-	const { id, type } = /** @type {{id?: unknown, type?: unknown}} */ (message);
-	const validId = (typeof id === "string" && id !== "") || Number.isSafeInteger(id);
-	return validId && typeof type === "string";
 }

@@ -4,11 +4,13 @@
 // `npm run dev` for the demo fleet, and by the end-to-end tests.
 import { EventEmitter } from "node:events";
 import { readFile } from "node:fs/promises";
-import { defaultBehaviour } from "./command-handlers.mjs";
+import { createSimulatedDriver, defaultBehaviour } from "./drivers/simulated.mjs";
 import { createHostAgent } from "./host-agent.mjs";
 
-/** @typedef {import("./host-agent.mjs").SimulatedHost} SimulatedHost */
-/** @typedef {import("./command-handlers.mjs").AgentBehaviour} AgentBehaviour */
+/**
+ * @typedef {import("./host-agent.mjs").AgentHost & {facts?: unknown}} SimulatedHost
+ * @typedef {import("./drivers/simulated.mjs").AgentBehaviour} AgentBehaviour
+ */
 /** @typedef {{vmId: string, memoryMiB: number, vcpus: number}} SimulatedVm */
 /** @typedef {{hosts: SimulatedHost[], vms?: SimulatedVm[]}} FleetFile */
 
@@ -34,10 +36,21 @@ export function startSimulator({ baseUrl, hosts, vms = [], behaviour = {} }) {
 	// A VM keeps its shape wherever it migrates, so the catalogue is fleet-wide.
 	const vmShape = (/** @type {string} */ vmId) => shapes.get(vmId) ?? defaultVmShape;
 	const agents = new Map(
-		hosts.map((host) => [
-			host.hostId,
-			createHostAgent({ baseUrl, host, vmShape, behaviour: fullBehaviour, emit }),
-		]),
+		hosts.map((host) => {
+			const { hostId, facts } = host;
+			const driver = createSimulatedDriver({ hostId, facts, vmShape, behaviour: fullBehaviour });
+			// Fault injection: a share of acks lost, to exercise redelivery and dedupe.
+			const keepAck = () => fullBehaviour.random() >= fullBehaviour.ackLossRate;
+			const agent = createHostAgent({
+				baseUrl,
+				host,
+				driver,
+				emit,
+				keepAck,
+				random: fullBehaviour.random,
+			});
+			return [hostId, agent];
+		}),
 	);
 	for (const agent of agents.values()) agent.start();
 	return {
@@ -48,7 +61,7 @@ export function startSimulator({ baseUrl, hosts, vms = [], behaviour = {} }) {
 		},
 		/** Stops every agent: control channels and consoles close, nothing reconnects. */
 		stop() {
-			for (const agent of agents.values()) agent.stop();
+			for (const agent of agents.values()) void agent.stop();
 		},
 	};
 }
@@ -93,9 +106,14 @@ export function describeEvent(event) {
 			return `${prefix} console ${event.sessionId} attached to ${event.vmId}`;
 		case "console.closed":
 			return `${prefix} console ${event.sessionId} closed (${event.reason || event.code})`;
+		case "console.refused":
+			return `${prefix} console ${event.sessionId} refused: ${event.why}`;
 		case "console.error":
 		case "channel.error":
+		case "command.error":
 			return `${prefix} ${event.type}: ${event.message}`;
+		case "driver.log":
+			return `${prefix} ${event.line}`;
 		case "ack.lost":
 			return `${prefix} dropped the ack of ${event.id} (fault injection)`;
 		case "command.malformed":

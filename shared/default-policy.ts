@@ -15,13 +15,21 @@ const flagsKept = "source.cpu.flags.all(f, f in target.cpu.flags)";
 const freeMiB =
 	"(has(target.facts.memoryFreeMiB) ? target.facts.memoryFreeMiB : target.memoryMiB / 2.0)";
 
-/** The default migration policy: 7 rules guarding 7 validation sets. */
+/** The default migration policy: 8 rules guarding 7 validation sets. */
 export const defaultPolicy: MigrationPolicy = {
 	rules: [
 		{
 			id: "cross-site",
 			description: "Moving between sites crosses WAN links, other storage fabrics and VLANs.",
 			score: "source.site != target.site ? 80 : 0",
+			threshold: 50,
+			validationSet: "site-reachability",
+		},
+		{
+			id: "cross-domain",
+			description:
+				"Another broadcast domain means other service processors, networks and failure domains.",
+			score: "source.domain != target.domain ? 70 : 0",
 			threshold: 50,
 			validationSet: "site-reachability",
 		},
@@ -88,7 +96,13 @@ export const defaultPolicy: MigrationPolicy = {
 			description: "The target CPU offers every feature the guest may be using.",
 			subtasks: [
 				{ id: "flags-superset", kind: "builtin", check: flagsKept, costSeconds: 0 },
-				{ id: "guest-cpu-baseline", kind: "agent", timeoutSeconds: 120, costSeconds: 15 },
+				{
+					id: "guest-cpu-baseline",
+					kind: "agent",
+					runsOn: "target",
+					timeoutSeconds: 120,
+					costSeconds: 15,
+				},
 			],
 		},
 		{
@@ -105,7 +119,13 @@ export const defaultPolicy: MigrationPolicy = {
 					kind: "builtin",
 					check: "versionAtLeast(target.hypervisor.version, source.hypervisor.version)",
 				},
-				{ id: "machine-type", kind: "agent", timeoutSeconds: 120, costSeconds: 15 },
+				{
+					id: "machine-type",
+					kind: "agent",
+					runsOn: "target",
+					timeoutSeconds: 120,
+					costSeconds: 15,
+				},
 			],
 		},
 		{
@@ -125,7 +145,13 @@ export const defaultPolicy: MigrationPolicy = {
 					kind: "builtin",
 					check: "!has(target.facts.memoryFreeMiB) || target.facts.memoryFreeMiB >= vm.memoryMiB",
 				},
-				{ id: "capacity-probe", kind: "agent", timeoutSeconds: 120, costSeconds: 30 },
+				{
+					id: "capacity-probe",
+					kind: "agent",
+					runsOn: "target",
+					timeoutSeconds: 120,
+					costSeconds: 30,
+				},
 			],
 		},
 		{
@@ -145,7 +171,13 @@ export const defaultPolicy: MigrationPolicy = {
 			description:
 				"The target host is healthy and the workload's tunables are sane after failures.",
 			subtasks: [
-				{ id: "host-health", kind: "agent", timeoutSeconds: 180, costSeconds: 45 },
+				{
+					id: "host-health",
+					kind: "agent",
+					runsOn: "target",
+					timeoutSeconds: 180,
+					costSeconds: 45,
+				},
 				{ id: "tunables-sanity", kind: "agent", timeoutSeconds: 120, costSeconds: 20 },
 			],
 		},

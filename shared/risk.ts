@@ -199,7 +199,8 @@ function planSubtask(
 	const head = { id: subtask.id, kind: subtask.kind, costSeconds: costOf(subtask) };
 	if (subtask.kind === "agent") {
 		const timeoutSeconds = subtask.timeoutSeconds ?? defaultAgentTimeoutSeconds;
-		return { ...head, status: "pending", timeoutSeconds };
+		const runsOn = subtask.runsOn === "target" ? { runsOn: subtask.runsOn } : {};
+		return { ...head, status: "pending", timeoutSeconds, ...runsOn };
 	}
 	if (!check) return { ...head, status: "failed", detail: "builtin subtask has no check" };
 	const evaluation = check(bindings);

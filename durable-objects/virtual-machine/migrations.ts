@@ -21,7 +21,16 @@ import { type HandoffPorts, runHandoff } from "./handoff";
 import { gatherInputs, historyWindowMs } from "./migration-facts";
 import { isTerminal, MigrationStore, type OutboxCall } from "./migration-store";
 import { MigrationStreams } from "./migration-stream";
-import { applyEvent, failed, outcomeCall, preview, queueValidation, settled } from "./transitions";
+import {
+	applyEvent,
+	failed,
+	outcomeCall,
+	preview,
+	queueValidation,
+	settled,
+	stopTarget,
+	targetInvolved,
+} from "./transitions";
 
 /** Delay before retrying a cross-object call that failed. */
 const retryDelayMs = 2_000;
@@ -132,6 +141,7 @@ export class MigrationCoordinator {
 				hostId: record.sourceHostId,
 				command: { type: "migration.cancel", migrationId },
 			});
+			if (targetInvolved(record)) stopTarget(this.store, record);
 			return this.store.update(cancelledRecord(record, new Date()));
 		});
 		this.streams.publish(change);
@@ -176,7 +186,9 @@ export class MigrationCoordinator {
 		if (!record || (hostId !== record.sourceHostId && hostId !== record.targetHostId)) {
 			throw new Problem("not_found", `host ${hostId} has no migration ${migrationId}`);
 		}
-		const next = this.ctx.storage.transactionSync(() => applyEvent(this.store, record, event));
+		const next = this.ctx.storage.transactionSync(() =>
+			applyEvent(this.store, record, hostId, event),
+		);
 		if (next) this.streams.publish(next);
 		await this.afterChange();
 		const latest = this.mustGet(migrationId);

@@ -4,7 +4,14 @@
  * cross-object calls the new state implies in the same transaction, so a
  * committed state always comes with its calls.
  */
-import { abandonOpen, applyResult, verdictOf } from "../../shared/risk/progress";
+import { Problem } from "../../shared/problem";
+import {
+	abandonOpen,
+	applyResult,
+	parseSubtaskKey,
+	resultKey,
+	verdictOf,
+} from "../../shared/risk/progress";
 import type { MigrationEvent, MigrationRecord } from "../../shared/schemas/migrations";
 import { applyAfterCancel } from "./cancellation";
 import {
@@ -79,15 +86,21 @@ export function preview(record: MigrationRecord): MigrationRecord {
 	return verdict.verdict === "passed" ? { ...record, state: "migrating" } : record;
 }
 
-/** Queues `validation.run` for one agent subtask (key `setId/subtaskId`) to the source agent. */
-export function queueValidation(store: MigrationStore, record: MigrationRecord, subtask: string) {
+/** Queues `validation.run` for one agent subtask (key `setId/subtaskId`) to the agent that runs it. */
+export function queueValidation(store: MigrationStore, record: MigrationRecord, key: string) {
+	const { validationSet, subtask } = parseSubtaskKey(key);
+	const state = record.validationSets
+		.find((set) => set.id === validationSet)
+		?.subtasks.find((one) => one.id === subtask);
 	store.enqueue({
 		kind: "agent",
-		hostId: record.sourceHostId,
+		hostId: state?.runsOn === "target" ? record.targetHostId : record.sourceHostId,
 		command: {
 			type: "validation.run",
 			migrationId: record.migrationId,
+			validationSet,
 			subtask,
+			...(state?.timeoutSeconds ? { timeoutSeconds: state.timeoutSeconds } : {}),
 			vmId: record.vmId,
 			sourceHostId: record.sourceHostId,
 			targetHostId: record.targetHostId,
@@ -104,17 +117,26 @@ export function queueValidation(store: MigrationStore, record: MigrationRecord, 
 export function applyEvent(
 	store: MigrationStore,
 	record: MigrationRecord,
+	hostId: string,
 	event: MigrationEvent,
 ): MigrationChange | null {
 	const now = new Date();
 	const handingOver = store.handoff(record.migrationId) !== null;
 	const updatedAt = now.toISOString();
+	refuseStranger(record, hostId, event);
+	// The hypervisor's measurements may arrive after the target reported completion.
+	const stats = "stats" in event.data ? event.data.stats : undefined;
+	if (stats && !record.stats && record.state !== "failed") {
+		return store.update({ ...record, stats, updatedAt });
+	}
 	if (record.state === "cancelled") return applyAfterCancel(store, record, event, now);
 	switch (event.type) {
 		case "validation.result": {
 			if (record.state !== "validating") return null;
-			const { subtask, ok, detail } = event.data;
-			const { sets, applied } = applyResult(record.validationSets, subtask, ok, detail);
+			const { subtask, validationSet, ok, detail } = event.data;
+			const key = resultKey(record.validationSets, subtask, validationSet);
+			if (key === undefined) return null;
+			const { sets, applied } = applyResult(record.validationSets, key, ok, detail);
 			if (!applied) return null;
 			return store.update(settled(store, { ...record, validationSets: sets }, now));
 		}
@@ -126,6 +148,39 @@ export function applyEvent(
 			const progress = phase === undefined ? { percent } : { percent, phase };
 			return store.update({ ...record, progress, updatedAt });
 		}
+		case "migration.target_requested": {
+			if (record.state !== "migrating" || handingOver || targetInvolved(record)) return null;
+			store.enqueue({
+				kind: "agent",
+				hostId: record.targetHostId,
+				command: {
+					type: "migration.prepare",
+					migrationId: record.migrationId,
+					vmId: record.vmId,
+					sourceHostId: record.sourceHostId,
+					vm: event.data.vm,
+				},
+			});
+			const progress = { percent: record.progress.percent, phase: preparingTarget };
+			return store.update({ ...record, progress, updatedAt });
+		}
+		case "migration.target_ready": {
+			if (record.state !== "migrating" || handingOver || record.targetAddress) return null;
+			const { address } = event.data;
+			store.enqueue({
+				kind: "agent",
+				hostId: record.sourceHostId,
+				command: {
+					type: "migration.transfer",
+					migrationId: record.migrationId,
+					vmId: record.vmId,
+					targetHostId: record.targetHostId,
+					address,
+				},
+			});
+			const progress = { percent: record.progress.percent, phase: "copying" };
+			return store.update({ ...record, targetAddress: address, progress, updatedAt });
+		}
 		case "migration.completed": {
 			if (record.state !== "migrating" || handingOver) return null;
 			store.setHandoff(record.migrationId, { step: "export" });
@@ -134,7 +189,41 @@ export function applyEvent(
 		case "migration.failed": {
 			if (isTerminal(record) || handingOver) return null;
 			const stage = record.state === "validating" ? "validation" : "migration";
+			if (targetInvolved(record)) stopTarget(store, record);
 			return store.update(failed(store, record, stage, event.data.reason, now));
 		}
+	}
+}
+
+/** The phase while the target host starts its incoming hypervisor. */
+const preparingTarget = "preparing target";
+
+/** Whether the target host was asked to prepare for the VM (real hosts). */
+export function targetInvolved(record: MigrationRecord): boolean {
+	return record.targetAddress !== undefined || record.progress.phase === preparingTarget;
+}
+
+/** Queues `migration.cancel` to the target, so its incoming hypervisor goes away. */
+export function stopTarget(store: MigrationStore, record: MigrationRecord): void {
+	store.enqueue({
+		kind: "agent",
+		hostId: record.targetHostId,
+		command: { type: "migration.cancel", migrationId: record.migrationId },
+	});
+}
+
+/**
+ * A host reports only on its own part of a migration: the source asks for a
+ * target, the target says where it listens; either may report the outcome.
+ */
+function refuseStranger(record: MigrationRecord, hostId: string, event: MigrationEvent): void {
+	const expected =
+		event.type === "migration.target_requested"
+			? record.sourceHostId
+			: event.type === "migration.target_ready"
+				? record.targetHostId
+				: undefined;
+	if (expected !== undefined && hostId !== expected) {
+		throw new Problem("forbidden", `host ${hostId} was not asked for ${event.type}`);
 	}
 }

@@ -10,6 +10,33 @@ export function subtaskKey(setId: string, subtaskId: string): string {
 	return `${setId}/${subtaskId}`;
 }
 
+/** The set and subtask ids of a key made by `subtaskKey`. */
+export function parseSubtaskKey(key: string): { validationSet: string; subtask: string } {
+	const slash = key.indexOf("/");
+	return { validationSet: key.slice(0, slash), subtask: key.slice(slash + 1) };
+}
+
+/**
+ * The key a `validation.result` answers: its set and subtask when it names
+ * the set; otherwise the one running subtask with that id (undefined when
+ * none or several are). A `set/subtask` id, as older agents echo it back,
+ * is taken as the key itself.
+ */
+export function resultKey(
+	sets: SetState[],
+	subtask: string,
+	validationSet: string | undefined,
+): string | undefined {
+	if (validationSet !== undefined) return subtaskKey(validationSet, subtask);
+	if (subtask.includes("/")) return subtask;
+	const running = sets.flatMap((set) =>
+		set.subtasks
+			.filter((one) => one.id === subtask && one.status === "running")
+			.map(() => subtaskKey(set.id, subtask)),
+	);
+	return running.length === 1 ? running[0] : undefined;
+}
+
 /** A set's status from its subtasks: any failure fails it; work left keeps it open. */
 export function setStatusOf(subtasks: ReadonlyArray<{ status: WorkStatus }>): WorkStatus {
 	const statuses = new Set(subtasks.map((subtask) => subtask.status));

@@ -5,9 +5,13 @@
  */
 import { z } from "@hono/zod-openapi";
 import { Identifier } from "../ids";
+import { MigrationAddress, VmDefinition } from "./agent";
 
 /** Ids of rules, sets and subtasks share the identifier grammar. */
 const PolicyId = Identifier;
+
+/** Which host's agent runs an agent subtask. */
+export const RunsOn = z.enum(["source", "target"]);
 
 /** One check in a validation set: evaluated here (`builtin`) or by the host agent (`agent`). */
 export const PolicySubtask = z
@@ -21,6 +25,10 @@ export const PolicySubtask = z
 		}),
 		timeoutSeconds: z.number().int().min(1).max(86_400).optional().openapi({
 			description: "agent subtasks: seconds to wait for the result (default 120)",
+		}),
+		runsOn: RunsOn.optional().openapi({
+			description:
+				"agent subtasks: the host whose agent runs the check, the one that can observe what it measures (default `source`)",
 		}),
 		costSeconds: z.number().min(0).max(86_400).optional().openapi({
 			description:
@@ -93,6 +101,7 @@ export const SubtaskState = z
 		detail: z.string().optional(),
 		costSeconds: z.number(),
 		timeoutSeconds: z.number().optional(),
+		runsOn: RunsOn.optional(),
 		deadline: z.string().optional().openapi({ description: "agent subtasks while running" }),
 	})
 	.openapi("SubtaskState");
@@ -155,6 +164,16 @@ export const Cancellation = z
 	.openapi("Cancellation");
 export type Cancellation = z.infer<typeof Cancellation>;
 
+/** A live migration as the hypervisor measured it. */
+export const MigrationStats = z
+	.object({
+		totalTimeMs: z.number().nonnegative(),
+		downtimeMs: z.number().nonnegative(),
+		transferredBytes: z.number().nonnegative(),
+	})
+	.openapi("MigrationStats");
+export type MigrationStats = z.infer<typeof MigrationStats>;
+
 /** A migration as the API returns it. */
 export const MigrationRecord = z
 	.object({
@@ -172,6 +191,12 @@ export const MigrationRecord = z
 		}),
 		assessment: Assessment,
 		validationSets: z.array(SetState),
+		stats: MigrationStats.optional().openapi({
+			description: "the move as the hypervisor measured it (real hosts)",
+		}),
+		targetAddress: z.string().optional().openapi({
+			description: "where the target's hypervisor listened for the VM (real hosts)",
+		}),
 		dryRun: z.boolean().optional(),
 		createdAt: z.string(),
 		updatedAt: z.string(),
@@ -205,6 +230,9 @@ export const WebhookEvent = z.discriminatedUnion("type", [
 		data: z.object({
 			migrationId: z.string().min(1),
 			subtask: z.string().min(1),
+			validationSet: z.string().min(1).optional().openapi({
+				description: "the subtask's set, needed when two sets share a subtask id",
+			}),
 			ok: z.boolean(),
 			detail: z.string().max(2000).optional(),
 		}),
@@ -215,12 +243,33 @@ export const WebhookEvent = z.discriminatedUnion("type", [
 			migrationId: z.string().min(1),
 			percent: z.number().min(0).max(100),
 			phase: z.string().max(100).optional(),
+			stats: MigrationStats.optional().openapi({
+				description: "sent by the source once the hypervisor finished the copy",
+			}),
 		}),
 	}),
 	z.object({
 		type: z.literal("migration.completed"),
-		data: z.object({ migrationId: z.string().min(1) }),
+		data: z.object({ migrationId: z.string().min(1), stats: MigrationStats.optional() }),
 	}),
+	z
+		.object({
+			type: z.literal("migration.target_requested"),
+			data: z.object({ migrationId: z.string().min(1), vm: VmDefinition }),
+		})
+		.openapi({
+			description:
+				"from the source (additive): its hypervisor needs an incoming VM on the target; the control plane sends the target `migration.prepare`",
+		}),
+	z
+		.object({
+			type: z.literal("migration.target_ready"),
+			data: z.object({ migrationId: z.string().min(1), address: MigrationAddress }),
+		})
+		.openapi({
+			description:
+				"from the target (additive): its incoming VM listens at `address`; the control plane sends the source `migration.transfer`",
+		}),
 	z.object({
 		type: z.literal("migration.failed"),
 		data: z.object({ migrationId: z.string().min(1), reason: z.string().max(2000) }),

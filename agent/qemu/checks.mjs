@@ -1,0 +1,159 @@
+// @ts-check
+// Built-in checks for the default policy's agent subtasks on a QEMU host,
+// each measuring the host it runs on (the policy's `runsOn` sends it to the
+// host that can observe it). The README ("Checks on QEMU hosts") lists them.
+
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseMemInfo } from "./facts.mjs";
+import { connectQmp } from "./qmp.mjs";
+
+/** The machine type and CPU model every VM runs with (./vm-process.mjs). */
+export const machineType = "pc";
+export const cpuModel = "qemu64";
+
+/** Pre-copy converges when the guest dirties memory well below the link's speed. */
+const convergentShareOfBandwidth = 0.5;
+
+/**
+ * @typedef {{ok: boolean, detail: string}} CheckResult
+ * @typedef {{
+ *   command: {vmId: string, subtask: string},
+ *   vm: import("./vm-process.mjs").RunningVm | undefined,
+ *   runtime: import("./vm-process.mjs").QemuRuntime,
+ *   stateDir: string,
+ * }} CheckContext
+ * @type {Record<string, (context: CheckContext) => Promise<CheckResult>>}
+ */
+export const builtinChecks = {
+	/** QEMU's own page-sampling dirty rate against the migration bandwidth. */
+	async "dirty-page-rate"({ vm, command }) {
+		if (!vm) return { ok: false, detail: `VM ${command.vmId} does not run on this host` };
+		// page-sampling: the dirty-bitmap and dirty-ring modes crash QEMU 7.2 under TCG.
+		await vm.qmp.execute("calc-dirty-rate", { "calc-time": 1 });
+		const deadline = Date.now() + 10_000;
+		let rate;
+		while (Date.now() < deadline) {
+			await new Promise((resolve) => setTimeout(resolve, 250));
+			rate = await vm.qmp.execute("query-dirty-rate");
+			if (rate.status === "measured") break;
+		}
+		if (rate?.status !== "measured")
+			return { ok: false, detail: "QEMU did not measure a dirty rate within 10 s" };
+		const parameters = await vm.qmp.execute("query-migrate-parameters");
+		const bandwidthMiBs = Number(parameters["max-bandwidth"]) / (1024 * 1024);
+		const dirtyMiBs = Number(rate["dirty-rate"]);
+		const ok = dirtyMiBs < bandwidthMiBs * convergentShareOfBandwidth;
+		const verdict = ok ? "pre-copy converges" : "pre-copy may not converge";
+		return {
+			ok,
+			detail: `guest dirties ${dirtyMiBs} MiB/s against ${bandwidthMiBs.toFixed(0)} MiB/s of migration bandwidth: ${verdict}`,
+		};
+	},
+
+	/** The target's QEMU offers the machine type the VM runs with. */
+	async "machine-type"({ runtime }) {
+		const machines = await probeQemu(runtime, "query-machines");
+		const found = machines.find(
+			(/** @type {{name: string, alias?: string}} */ machine) =>
+				machine.name === machineType || machine.alias === machineType,
+		);
+		return found
+			? { ok: true, detail: `QEMU here offers machine type ${machineType} (${found.name})` }
+			: { ok: false, detail: `QEMU here has no machine type ${machineType}` };
+	},
+
+	/** The target's QEMU can give the guest its CPU model with every feature. */
+	async "guest-cpu-baseline"({ runtime }) {
+		const models = await probeQemu(runtime, "query-cpu-definitions");
+		const model = models.find((/** @type {{name: string}} */ one) => one.name === cpuModel);
+		if (!model) return { ok: false, detail: `QEMU here has no CPU model ${cpuModel}` };
+		const missing = model["unavailable-features"] ?? [];
+		return missing.length === 0
+			? { ok: true, detail: `CPU model ${cpuModel} is fully available here (${runtime.accel})` }
+			: { ok: false, detail: `CPU model ${cpuModel} lacks ${missing.join(", ")} here` };
+	},
+
+	/** The host answers, runs QEMU, is not overloaded and has memory left. */
+	async "host-health"({ runtime }) {
+		const [load] = loadavg();
+		const cores = cpus().length;
+		const { memoryMiB, memoryFreeMiB } = parseMemInfo(await readFile("/proc/meminfo", "utf8"));
+		await probeQemu(runtime, "query-status");
+		const problems = [
+			...((load ?? 0) > cores * 2 ? [`load ${load?.toFixed(1)} on ${cores} cores`] : []),
+			...(memoryFreeMiB < memoryMiB * 0.05 ? [`only ${memoryFreeMiB} MiB available`] : []),
+		];
+		return problems.length === 0
+			? {
+					ok: true,
+					detail: `agent connected, QEMU starts, load ${load?.toFixed(1)} on ${cores} cores, ${memoryFreeMiB} MiB available`,
+				}
+			: { ok: false, detail: `unhealthy: ${problems.join("; ")}` };
+	},
+
+	/** Passthrough devices cannot be quiesced and moved by QEMU's migration. */
+	async "vf-quiesce"({ vm, command }) {
+		if (!vm) return { ok: false, detail: `VM ${command.vmId} does not run on this host` };
+		const buses = await vm.qmp.execute("query-pci");
+		const passthrough = buses
+			.flatMap(
+				(/** @type {{devices: Array<{qdev_id?: string, class_info?: {desc?: string}}>}} */ bus) =>
+					bus.devices,
+			)
+			.filter((/** @type {{qdev_id?: string}} */ device) => /vfio/i.test(device.qdev_id ?? ""));
+		return passthrough.length === 0
+			? { ok: true, detail: "no passthrough functions attached to the guest" }
+			: {
+					ok: false,
+					detail: `${passthrough.length} passthrough function(s) attached; detach them before a live migration`,
+				};
+	},
+};
+
+/**
+ * Asks a throwaway QEMU with no machine (`-machine none`) one QMP question:
+ * what this host's QEMU supports, without touching any VM.
+ * @param {import("./vm-process.mjs").QemuRuntime} runtime @param {string} command
+ */
+async function probeQemu(runtime, command) {
+	const dir = await mkdtemp(join(tmpdir(), "edgevisor-probe-"));
+	const socketPath = join(dir, "qmp.sock");
+	const child = spawn(
+		runtime.binary,
+		[
+			"-machine",
+			"none",
+			"-accel",
+			runtime.accel,
+			"-nodefaults",
+			"-display",
+			"none",
+			"-qmp",
+			`unix:${socketPath},server=on,wait=off`,
+		],
+		{ stdio: "ignore" },
+	);
+	try {
+		const deadline = Date.now() + 10_000;
+		for (;;) {
+			try {
+				const qmp = await connectQmp(socketPath);
+				try {
+					return await qmp.execute(command);
+				} finally {
+					await qmp.execute("quit").catch(() => {});
+					qmp.close();
+				}
+			} catch (error) {
+				if (Date.now() > deadline || child.exitCode !== null) throw error;
+				await new Promise((resolve) => setTimeout(resolve, 50));
+			}
+		}
+	} finally {
+		child.kill("SIGKILL");
+		await rm(dir, { recursive: true, force: true });
+	}
+}
