@@ -41,6 +41,11 @@ program
 	.option("--checks-dir <dir>", "operator checks: an executable per subtask id")
 	.option("--migration-address <host[:port]>", "where incoming migrations listen", "127.0.0.1")
 	.option(
+		"--migration-bandwidth <MiB/s>",
+		"cap on the bandwidth of outgoing migrations (QEMU's default: 128)",
+		positive,
+	)
+	.option(
 		"--state-dir <dir>",
 		"pid, QMP and serial sockets of the VMs (default /var/lib/edgevisor-agent/<hostId> as root)",
 	)

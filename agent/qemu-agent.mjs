@@ -17,6 +17,7 @@ import { qemuVersion } from "./qemu/facts.mjs";
  * @property {string} vmsDir
  * @property {string} [checksDir]
  * @property {string} migrationAddress
+ * @property {number} [migrationBandwidth] MiB/s
  * @property {string} [stateDir]
  * @property {string} qemu
  * @property {number} shutdownTimeout seconds
@@ -90,6 +91,7 @@ export async function startQemuAgent(options, emit) {
 		stateDir,
 		checksDir: options.checksDir && resolve(options.checksDir),
 		migrationAddress: options.migrationAddress,
+		bandwidthMiBs: options.migrationBandwidth,
 		runtime,
 		shutdownTimeoutMs: options.shutdownTimeout * 1000,
 	});

@@ -24,12 +24,13 @@ const convergentShareOfBandwidth = 0.5;
  *   vm: import("./vm-process.mjs").RunningVm | undefined,
  *   runtime: import("./vm-process.mjs").QemuRuntime,
  *   stateDir: string,
+ *   bandwidthMiBs?: number,
  * }} CheckContext
  * @type {Record<string, (context: CheckContext) => Promise<CheckResult>>}
  */
 export const builtinChecks = {
 	/** QEMU's own page-sampling dirty rate against the migration bandwidth. */
-	async "dirty-page-rate"({ vm, command }) {
+	async "dirty-page-rate"({ vm, command, bandwidthMiBs }) {
 		if (!vm) return { ok: false, detail: `VM ${command.vmId} does not run on this host` };
 		// page-sampling: the dirty-bitmap and dirty-ring modes crash QEMU 7.2 under TCG.
 		await vm.qmp.execute("calc-dirty-rate", { "calc-time": 1 });
@@ -42,14 +43,15 @@ export const builtinChecks = {
 		}
 		if (rate?.status !== "measured")
 			return { ok: false, detail: "QEMU did not measure a dirty rate within 10 s" };
+		// The cap this agent migrates with, else QEMU's own setting.
 		const parameters = await vm.qmp.execute("query-migrate-parameters");
-		const bandwidthMiBs = Number(parameters["max-bandwidth"]) / (1024 * 1024);
+		const linkMiBs = bandwidthMiBs ?? Number(parameters["max-bandwidth"]) / (1024 * 1024);
 		const dirtyMiBs = Number(rate["dirty-rate"]);
-		const ok = dirtyMiBs < bandwidthMiBs * convergentShareOfBandwidth;
+		const ok = dirtyMiBs < linkMiBs * convergentShareOfBandwidth;
 		const verdict = ok ? "pre-copy converges" : "pre-copy may not converge";
 		return {
 			ok,
-			detail: `guest dirties ${dirtyMiBs} MiB/s against ${bandwidthMiBs.toFixed(0)} MiB/s of migration bandwidth: ${verdict}`,
+			detail: `guest dirties ${dirtyMiBs} MiB/s against ${linkMiBs.toFixed(0)} MiB/s of migration bandwidth: ${verdict}`,
 		};
 	},
 

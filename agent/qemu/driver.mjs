@@ -33,6 +33,7 @@ const defaultCheckTimeoutMs = 120_000;
  *   stateDir: string,
  *   checksDir?: string,
  *   migrationAddress: string,
+ *   bandwidthMiBs?: number,
  *   runtime: import("./vm-process.mjs").QemuRuntime & {version: string},
  *   shutdownTimeoutMs: number,
  * }} options
@@ -43,6 +44,7 @@ export function createQemuDriver({
 	stateDir,
 	checksDir,
 	migrationAddress,
+	bandwidthMiBs,
 	runtime,
 	shutdownTimeoutMs,
 }) {
@@ -229,7 +231,8 @@ export function createQemuDriver({
 
 		async check(command) {
 			const executable = await findCheck(checksDir, command.subtask);
-			const timeoutMs = (command.timeoutSeconds ?? defaultCheckTimeoutMs / 1000) * 1000;
+			// Killed a little before the control plane's deadline, so the result says why.
+			const timeoutMs = (command.timeoutSeconds ?? defaultCheckTimeoutMs / 1000) * 900;
 			if (executable) return runCheckExecutable(executable, command, timeoutMs);
 			const builtin = builtinChecks[command.subtask];
 			if (!builtin) {
@@ -238,7 +241,13 @@ export function createQemuDriver({
 					detail: `${command.subtask}: no such check on a QEMU host (no built-in check, nothing in --checks-dir)`,
 				};
 			}
-			return builtin({ command, vm: vms.get(command.vmId), runtime, stateDir }).catch((error) => ({
+			return builtin({
+				command,
+				vm: vms.get(command.vmId),
+				runtime,
+				stateDir,
+				bandwidthMiBs,
+			}).catch((error) => ({
 				ok: false,
 				detail: `${command.subtask}: ${error instanceof Error ? error.message : error}`,
 			}));
@@ -313,8 +322,13 @@ export function createQemuDriver({
 			const vm = vms.get(vmId);
 			if (!migration || migration.cancelled || migration.copying || !vm) return;
 			migration.copying = true;
-			const outcome = await copyVm(vm.qmp, address, (progress) => {
+			const onProgress = (/** @type {{percent: number, phase: string}} */ progress) => {
 				void report("migration.progress", { migrationId, ...progress });
+			};
+			const outcome = await copyVm(vm.qmp, address, {
+				bandwidthMiBs,
+				onProgress,
+				cancelled: () => migration.cancelled,
 			}).catch((error) => ({
 				status: /** @type {const} */ ("failed"),
 				reason: String(error.message ?? error),
@@ -338,8 +352,9 @@ export function createQemuDriver({
 				return;
 			}
 			outgoing.delete(migrationId);
+			// Told to cancel, QEMU may still say "failed" (the target's incoming QEMU went first).
 			const reason =
-				outcome.status === "cancelled"
+				outcome.status === "cancelled" || migration.cancelled
 					? "cancelled on request; the VM stays on the source"
 					: outcome.reason;
 			await report("migration.failed", { migrationId, reason });
@@ -350,10 +365,8 @@ export function createQemuDriver({
 			const migration = outgoing.get(migrationId);
 			if (migration) {
 				migration.cancelled = true;
-				const vm = vms.get(migration.vmId);
-				if (migration.copying && vm) {
-					await vm.qmp.execute("migrate_cancel").catch(() => {});
-				} else {
+				// A copy under way sees the flag on its next poll and asks QEMU to stop.
+				if (!migration.copying) {
 					outgoing.delete(migrationId);
 					await report("migration.failed", {
 						migrationId,

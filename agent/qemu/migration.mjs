@@ -75,14 +75,28 @@ export async function waitUntilIncomingRuns(qmp) {
  * Copies a running VM to `address` and follows the copy to its end.
  * @param {import("./qmp.mjs").QmpClient} qmp
  * @param {string} address a `tcp:HOST:PORT` the schema has checked
- * @param {(progress: {percent: number, phase: string}) => void} onProgress
+ * @param {{
+ *   bandwidthMiBs?: number,
+ *   onProgress: (progress: {percent: number, phase: string}) => void,
+ *   cancelled: () => boolean,
+ * }} options `cancelled` is read on every poll: a cancel that came before `migrate` still stops the copy
  * @returns {Promise<CopyOutcome>}
  */
-export async function copyVm(qmp, address, onProgress) {
+export async function copyVm(qmp, address, { bandwidthMiBs, onProgress, cancelled }) {
 	await enableMigrationEvents(qmp);
+	if (bandwidthMiBs !== undefined) {
+		await qmp.execute("migrate-set-parameters", {
+			"max-bandwidth": Math.round(bandwidthMiBs * 1024 * 1024),
+		});
+	}
 	await qmp.execute("migrate", { uri: address });
 	let lastReportMs = 0;
+	let cancelSent = false;
 	for (;;) {
+		if (cancelled() && !cancelSent) {
+			cancelSent = true;
+			await qmp.execute("migrate_cancel");
+		}
 		const info = await qmp.execute("query-migrate");
 		switch (info.status) {
 			case "completed":

@@ -3,8 +3,11 @@
 // least-once redelivery deduped by command id, Standard Webhooks signatures
 // the Worker verifies, and a console the user reaches through session.open.
 // Does not cover migrations or validation (agent-sim-migration.test.ts).
-import { afterEach, describe, expect, it } from "vitest";
+import { request as httpRequest } from "node:http";
+import { afterEach, describe, expect, inject, it } from "vitest";
 import WebSocket from "ws";
+// @ts-expect-error plain ESM module (typed by JSDoc, checked by tsconfig.tools.json)
+import { buildSessionRequest } from "../../cli/connect.mjs";
 import {
 	admin,
 	createHost,
@@ -20,6 +23,29 @@ afterEach(() => {
 	running?.stop();
 	running = undefined;
 });
+
+/** POSTs a session request with a forged `Host` header (fetch would not send one). */
+function postWithHost(
+	url: string,
+	host: string,
+	jwe: string,
+): Promise<{ sessionId: string; userChannel: { url: string } }> {
+	return new Promise((resolve, reject) => {
+		const request = httpRequest(url, {
+			method: "POST",
+			headers: { "Content-Type": "application/jose", Host: host },
+		});
+		request.on("response", (response) => {
+			let body = "";
+			response.on("data", (chunk) => {
+				body += chunk;
+			});
+			response.on("end", () => resolve(JSON.parse(body)));
+		});
+		request.on("error", reject);
+		request.end(jwe);
+	});
+}
 
 /** Reads the user channel until `text` has been received; rejects after 15 s. */
 function readUntil(socket: WebSocket, text: string): Promise<string> {
@@ -91,6 +117,28 @@ describe("agent simulator against the Worker", () => {
 		const { body } = await admin("GET", `/v1/sessions/${session.body.sessionId}`);
 		expect(body.state).toBe("established");
 		user.close();
+	});
+
+	it("refuses to dial a VM channel on another origin than its control plane's", async () => {
+		const host = await createHost();
+		const { vmId, key } = await enrolVm(host.hostId);
+		const sim = simulate([host]);
+		running = sim;
+		await sim.waitFor((event) => event.type === "connected");
+		// The attack of a forged Host header: the channel URL names a server the requester runs.
+		// (The Worker still builds channel URLs from Host; when it stops, this proves the agent alone.)
+		const jwe: string = await buildSessionRequest({
+			baseUrl: inject("baseUrl"),
+			domain: host.domain,
+			vmId,
+			key,
+		});
+		const session = await postWithHost(`${inject("baseUrl")}/v1/sessions`, "127.0.0.1:4444", jwe);
+		expect(new URL(session.userChannel.url).host).toBe("127.0.0.1:4444");
+		const refused = await sim.waitFor((event) => event.type === "console.refused");
+		expect(refused).toMatchObject({ sessionId: session.sessionId });
+		expect(String(refused.why)).toMatch(/127\.0\.0\.1:4444, not this agent's control plane/);
+		expect(sim.events.some((event) => event.type === "console.attached")).toBe(false);
 	});
 
 	it("is not sent an acked command again after it reconnects", async () => {
