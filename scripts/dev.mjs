@@ -5,7 +5,8 @@
 import { relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describeEvent, startSimulator } from "../agent/simulator.mjs";
-import { seedDemoFleet } from "./demo-fleet.mjs";
+import { defaultDemoDir, seedDemoFleet } from "./demo-fleet.mjs";
+import { startDemoQemuHost } from "./demo-qemu.mjs";
 import { ensureDevVars } from "./dev-vars.mjs";
 import { startWranglerDev } from "./wrangler-dev.mjs";
 
@@ -52,6 +53,15 @@ try {
 	console.error(`demo fleet not started: ${error instanceof Error ? error.message : error}`);
 }
 
+const realHost = await startDemoQemuHost({
+	baseUrl: localUrl,
+	adminToken: vars.ADMIN_TOKEN,
+	demoDir: defaultDemoDir,
+	log: console.log,
+});
+if ("note" in realHost) console.log(realHost.note);
+else connectHint += realHost.hint;
+
 console.log(`
 Edgevisor is running at ${localUrl}
   Web console    ${localUrl}/console   (sign in with the admin token)
@@ -65,6 +75,7 @@ ${connectHint}`);
 for (const signal of ["SIGINT", "SIGTERM"]) {
 	process.on(signal, async () => {
 		simulator?.stop();
+		if ("stop" in realHost) await realHost.stop();
 		await server.stop();
 		process.exit(0);
 	});

@@ -146,7 +146,7 @@ describe("migrations end to end", () => {
 		expect(record.state).toBe("failed");
 		expect(record.failure).toEqual({
 			stage: "validation",
-			reason: `${run.subtask} failed: no route to the target SAN`,
+			reason: `${run.validationSet}/${run.subtask} failed: no route to the target SAN`,
 		});
 	});
 
