@@ -184,8 +184,11 @@ export function createHostAgent({
 		consoles.set(sessionId, channel);
 		/** @type {import("./driver.mjs").ConsoleHandle | undefined} */
 		let vmConsole;
-		channel.on("open", () => {
-			const opened = driver.openConsole(vmId, {
+		/** Input typed while the driver readies the console (a VM still booting), in order. */
+		/** @type {Array<Buffer | string> | undefined} */
+		let waitingInput = [];
+		channel.on("open", async () => {
+			const opened = await driver.openConsole(vmId, {
 				output: (data) => {
 					if (channel.readyState === WebSocket.OPEN)
 						channel.send(data, { binary: typeof data !== "string" });
@@ -196,12 +199,17 @@ export function createHostAgent({
 				emit({ type: "console.refused", hostId, sessionId, why: opened.error });
 				return channel.close(1011, opened.error.slice(0, 120));
 			}
+			if (channel.readyState !== WebSocket.OPEN) return opened.close();
 			vmConsole = opened;
+			for (const input of waitingInput ?? []) opened.write(input);
+			waitingInput = undefined;
 			emit({ type: "console.attached", hostId, sessionId, vmId });
 		});
 		channel.on("message", (data, isBinary) => {
 			const chunk = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(new Uint8Array(data));
-			vmConsole?.write(isBinary ? chunk : chunk.toString("utf8"));
+			const input = isBinary ? chunk : chunk.toString("utf8");
+			if (vmConsole) vmConsole.write(input);
+			else waitingInput?.push(input);
 		});
 		channel.on("error", (error) => {
 			emit({ type: "console.error", hostId, sessionId, message: error.message });

@@ -65,7 +65,7 @@ export function createSimulatedDriver({ hostId, facts, vmShape, behaviour }) {
 			if (facts) await report("host.facts", facts);
 		},
 
-		openConsole(vmId, { output, close }) {
+		async openConsole(vmId, { output, close }) {
 			const shell = createVmShell({
 				vmId,
 				...vmShape(vmId),

@@ -18,6 +18,8 @@ import { adoptVm, lastLines, startVm } from "./vm-process.mjs";
 const reconcileEveryMs = 5_000;
 /** How often free memory is read; a webhook goes only when facts changed enough. */
 const factsEveryMs = 60_000;
+/** How long a console waits for a VM that is starting. */
+const consoleWaitMs = 30_000;
 /** Default time a check may run when the command names none. */
 const defaultCheckTimeoutMs = 120_000;
 
@@ -185,6 +187,19 @@ export function createQemuDriver({
 		await report("host.facts", facts);
 	}
 
+	/** A VM that is starting (or whose file just appeared), once it runs; undefined after 30 s or when it does not. */
+	async function startingVm(/** @type {string} */ vmId) {
+		const deadline = Date.now() + consoleWaitMs;
+		while (Date.now() < deadline && !stopped) {
+			const vm = vms.get(vmId);
+			if (vm) return vm;
+			const expected = busy.has(vmId) || desiredVms()?.has(vmId) || incoming.has(vmId);
+			if (!expected) return undefined;
+			await new Promise((resolve) => setTimeout(resolve, 100));
+		}
+		return vms.get(vmId);
+	}
+
 	/** Reads a VM's definition file back, as the source sends it to the target. */
 	function definitionOf(/** @type {RunningVm} */ vm) {
 		return vm.definition;
@@ -216,8 +231,8 @@ export function createQemuDriver({
 			await reportFacts(true);
 		},
 
-		openConsole(vmId, { output }) {
-			const vm = vms.get(vmId);
+		async openConsole(vmId, { output }) {
+			const vm = vms.get(vmId) ?? (await startingVm(vmId));
 			if (!vm) return { error: `VM ${vmId} does not run on this host` };
 			const unsubscribe = vm.onOutput(output);
 			// The screen as it is: a console opened at a quiet prompt shows the prompt.

@@ -3,7 +3,7 @@
 // policy (low risk: no validation) by two `edgevisor-agent qemu` hosts; plus
 // a keystroke's echo through the edge against one typed straight into QEMU's
 // serial socket. Rounds alternate (a) and (b) and the direction of the move.
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
@@ -26,6 +26,19 @@ async function until(read, test, timeoutMs, what) {
 		if (test(value)) return value;
 		if (Date.now() > deadline) throw new Error(`bench: no ${what} within ${timeoutMs} ms`);
 		await new Promise((resolve) => setTimeout(resolve, 10));
+	}
+}
+
+/** Ends every QEMU whose pid file is under `dir`. */
+async function killQemus(dir) {
+	const entries = await readdir(dir, { recursive: true }).catch(() => []);
+	for (const entry of entries.filter((path) => path.endsWith("qemu.pid"))) {
+		const pid = Number(await readFile(join(dir, entry), "utf8").catch(() => "0"));
+		try {
+			if (pid > 1) process.kill(pid, "SIGKILL");
+		} catch {
+			// Gone already.
+		}
 	}
 }
 
@@ -248,8 +261,7 @@ Echo ratio (edge / direct, p50): **${fixed(median(edgeEcho) / median(directEcho)
 	} finally {
 		for (const agent of agents) await agent.stop();
 		// VMs outlive their agents by design; the bench ends its own.
-		const { execSync } = await import("node:child_process");
-		execSync("pkill -f 'guest=bench-' || true");
+		await killQemus(dir);
 		await rm(dir, { recursive: true, force: true });
 	}
 }

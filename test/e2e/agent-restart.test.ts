@@ -27,7 +27,7 @@ function countingDriver() {
 		driver: {
 			start: async () => {},
 			connected: async () => {},
-			openConsole: () => ({ error: "no consoles here" }),
+			openConsole: async () => ({ error: "no consoles here" }),
 			check: async () => ({ ok: true, detail: "" }),
 			migrate: async (command: { migrationId: string }) => {
 				started.push(command.migrationId);
