@@ -34,8 +34,9 @@
  * @typedef {object} HostDriver
  * @property {(context: DriverContext) => Promise<void>} start
  * @property {() => Promise<void>} connected the control channel (re)opened: report facts
- * @property {(vmId: string, sinks: {output: (data: Buffer | string) => void, close: (reason: string) => void}) => Promise<ConsoleHandle | {error: string}>} openConsole
- *   resolves once the VM's console can be used (a VM that is starting is waited for)
+ * @property {(vmId: string, sinks: {output: (data: Buffer | string) => void, close: (reason: string) => void}, options?: {resume?: boolean}) => Promise<ConsoleHandle | {error: string}>} openConsole
+ *   resolves once the VM's console can be used (a VM that is starting is waited for);
+ *   `resume`: a session carried over from the VM's old host, not a new one
  * @property {(command: ValidationRun) => Promise<{ok: boolean, detail: string}>} check
  * @property {(command: MigrationStart) => Promise<void>} migrate as the source: begin moving the VM
  * @property {(command: MigrationPrepare) => Promise<void>} [prepare] as the target: start an incoming VM

@@ -188,13 +188,17 @@ export function createHostAgent({
 		/** @type {Array<Buffer | string> | undefined} */
 		let waitingInput = [];
 		channel.on("open", async () => {
-			const opened = await driver.openConsole(vmId, {
-				output: (data) => {
-					if (channel.readyState === WebSocket.OPEN)
-						channel.send(data, { binary: typeof data !== "string" });
+			const opened = await driver.openConsole(
+				vmId,
+				{
+					output: (data) => {
+						if (channel.readyState === WebSocket.OPEN)
+							channel.send(data, { binary: typeof data !== "string" });
+					},
+					close: (reason) => channel.close(1000, reason),
 				},
-				close: (reason) => channel.close(1000, reason),
-			});
+				{ resume: command.resume === true },
+			);
 			if ("error" in opened) {
 				emit({ type: "console.refused", hostId, sessionId, why: opened.error });
 				return channel.close(1011, opened.error.slice(0, 120));

@@ -35,10 +35,24 @@ export function startSimulator({ baseUrl, hosts, vms = [], behaviour = {} }) {
 	};
 	// A VM keeps its shape wherever it migrates, so the catalogue is fleet-wide.
 	const vmShape = (/** @type {string} */ vmId) => shapes.get(vmId) ?? defaultVmShape;
+	// So is its shell's state: a simulated VM that live-migrates keeps its variables.
+	/** @type {Map<string, Map<string, string>>} */
+	const variables = new Map();
+	const vmVariables = (/** @type {string} */ vmId) => {
+		const vm = variables.get(vmId) ?? new Map();
+		variables.set(vmId, vm);
+		return vm;
+	};
 	const agents = new Map(
 		hosts.map((host) => {
 			const { hostId, facts } = host;
-			const driver = createSimulatedDriver({ hostId, facts, vmShape, behaviour: fullBehaviour });
+			const driver = createSimulatedDriver({
+				hostId,
+				facts,
+				vmShape,
+				vmVariables,
+				behaviour: fullBehaviour,
+			});
 			// Fault injection: a share of acks lost, to exercise redelivery and dedupe.
 			const keepAck = () => fullBehaviour.random() >= fullBehaviour.ackLossRate;
 			const agent = createHostAgent({

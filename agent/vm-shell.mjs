@@ -16,6 +16,8 @@ const topFrameCount = 5;
  * @property {(text: string) => void} write sends console output to the user
  * @property {() => void} close ends the console (the user typed `exit`)
  * @property {() => number} [now] clock in ms, for uptime
+ * @property {Map<string, string>} [variables] the VM's shell variables (`NAME=value`, `$NAME`):
+ *   the VM's state, so they live as long as the VM, wherever it runs, not as long as one console
  */
 
 /** Builds the os-release file the simulated guests ship. */
@@ -34,7 +36,15 @@ const osRelease = [
  * streaming command.
  * @param {VmShellOptions} options
  */
-export function createVmShell({ vmId, memoryMiB, vcpus, write, close, now = Date.now }) {
+export function createVmShell({
+	vmId,
+	memoryMiB,
+	vcpus,
+	write,
+	close,
+	now = Date.now,
+	variables = new Map(),
+}) {
 	const bootedAtMs = now() - 3_600_000 * (1 + (hashOf(vmId) % 200));
 	const decoder = new TextDecoder();
 	let line = "";
@@ -90,10 +100,15 @@ export function createVmShell({ vmId, memoryMiB, vcpus, write, close, now = Date
 	/** @type {Record<string, (args: string[]) => string | undefined>} */
 	const commands = {
 		help: () =>
-			"commands: help hostname uptime echo cat date uname whoami nproc free top clear exit",
+			"commands: help hostname uptime echo cat date uname whoami nproc free top clear exit; NAME=value sets a variable, echo $NAME shows it",
 		hostname: () => vmId,
 		uptime: () => ` ${uptimeText()}`,
-		echo: (args) => args.join(" "),
+		echo: (args) =>
+			args
+				.map((arg) =>
+					arg.replace(/\$([A-Za-z_][A-Za-z0-9_]*)/g, (_, name) => variables.get(name) ?? ""),
+				)
+				.join(" "),
 		whoami: () => "root",
 		nproc: () => String(vcpus),
 		date: () => new Date(now()).toUTCString(),
@@ -117,6 +132,11 @@ export function createVmShell({ vmId, memoryMiB, vcpus, write, close, now = Date
 	const run = (/** @type {string} */ commandLine) => {
 		const [name, ...args] = commandLine.trim().split(/\s+/);
 		if (!name) return write(prompt(vmId));
+		const assignment = name.match(/^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/);
+		if (assignment?.[1] && args.length === 0) {
+			variables.set(assignment[1], assignment[2] ?? "");
+			return write(prompt(vmId));
+		}
 		if (name === "exit" || name === "logout") {
 			write("logout\r\n");
 			return close();

@@ -117,6 +117,12 @@ function runConsole(url) {
 			stdin.resume();
 		},
 		onFrame: armQuietTimer,
+		// One line of our own on stderr: the console stream itself stays the VM's.
+		onNotice: (notice) => {
+			if (notice.type === "vm_moved") {
+				stderr.write(`\r\n[the VM moved to host ${notice.vmHostId}; the session goes on]\r\n`);
+			}
+		},
 		onClose: (code, reason, userLeft) => {
 			clearTimeout(quietTimer);
 			restoreTerminal();

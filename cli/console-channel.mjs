@@ -3,6 +3,7 @@
 // by `connect` (the user channel) and `sessions watch` (a viewer channel).
 // Each caller adds what it sends, what it prints and which exit code an end means.
 import WebSocket from "ws";
+import { consoleProtocol } from "../shared/console-protocol.ts";
 
 /**
  * @typedef {object} ConsoleChannelOptions
@@ -10,6 +11,8 @@ import WebSocket from "ws";
  * @property {(statusCode: number | undefined) => string} refusedMessage the stderr line when the upgrade is refused
  * @property {() => void} [onOpen] once the channel is open
  * @property {() => void} [onFrame] after each frame is written to stdout
+ * @property {(notice: import("../shared/console-protocol.ts").ConsoleNotice) => void} [onNotice]
+ *   Edgevisor's notices about the session (the VM moved); offering them makes the console binary-only
  * @property {(code: number, reason: string, userLeft: boolean) => number} onClose
  *   reports the end (`reason` is the peer's, else `leaveReason` or `code N`) and returns the exit code
  */
@@ -27,8 +30,11 @@ import WebSocket from "ws";
  * @param {ConsoleChannelOptions} options
  * @returns {ConsoleChannel}
  */
-export function openConsoleChannel(url, { leaveReason, refusedMessage, onOpen, onFrame, onClose }) {
-	const socket = new WebSocket(url);
+export function openConsoleChannel(
+	url,
+	{ leaveReason, refusedMessage, onOpen, onFrame, onNotice, onClose },
+) {
+	const socket = new WebSocket(url, onNotice ? [consoleProtocol] : []);
 	let userLeft = false;
 	const leave = () => {
 		userLeft = true;
@@ -37,10 +43,18 @@ export function openConsoleChannel(url, { leaveReason, refusedMessage, onOpen, o
 	/** @type {Promise<number>} */
 	const closed = new Promise((resolve) => {
 		if (onOpen) socket.on("open", onOpen);
-		socket.on("message", (data) => {
-			process.stdout.write(
-				Array.isArray(data) ? Buffer.concat(data) : Buffer.from(new Uint8Array(data)),
-			);
+		socket.on("message", (data, isBinary) => {
+			const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(new Uint8Array(data));
+			// Under the console subprotocol a text frame is a notice, never console output.
+			if (!isBinary && socket.protocol === consoleProtocol) {
+				try {
+					onNotice?.(JSON.parse(bytes.toString("utf8")));
+				} catch {
+					// Not a notice we know: nothing to show.
+				}
+				return;
+			}
+			process.stdout.write(bytes);
 			onFrame?.();
 		});
 		socket.on("unexpected-response", (_request, response) => {

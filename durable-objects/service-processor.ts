@@ -13,6 +13,7 @@ import {
 } from "./service-processor/access";
 import { AgentChannel, type AgentCommandInput } from "./service-processor/agent";
 import { type AuditEvent, AuditTrail } from "./service-processor/audit";
+import { type CarriedSession, SessionCarrier } from "./service-processor/carry";
 import { DirectorySync } from "./service-processor/directory";
 import {
 	type HostConfigured,
@@ -39,7 +40,7 @@ import { Viewers } from "./service-processor/viewers";
 import { type VmEnrolment, type VmHandoff, VmRegistry } from "./service-processor/vm-registry";
 import { forgetWebhook, type VerifiedWebhook, verifyWebhook } from "./service-processor/webhooks";
 import { hasSchema } from "./sql";
-import { virtualMachine } from "./stubs";
+import { serviceProcessor, virtualMachine } from "./stubs";
 
 /** What any socket of this object carries across hibernation. */
 type SocketAttachment = RelayAttachment | { role: "agent" };
@@ -72,6 +73,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 	private readonly access: AccessParts;
 	private readonly vms: VmRegistry;
 	private readonly upkeep: Upkeep;
+	private readonly carrier: SessionCarrier;
 	private readonly sessionLimits: SessionLimits;
 	private schemaReady = false;
 
@@ -107,8 +109,19 @@ export class ServiceProcessor extends DurableObject<Env> {
 			recorder: this.recorder,
 			directory: this.directory,
 		});
+		this.carrier = new SessionCarrier(ctx.storage.sql, this.sessions, this.agent, this.audit, {
+			hostId: () => this.hosts.get()?.hostId ?? "",
+			carryAt: (holderHostId, sessionId, toHostId) =>
+				serviceProcessor(this.env, holderHostId).carrySession(sessionId, toHostId),
+			handTo: (hostId, _vmId, sessions) =>
+				serviceProcessor(this.env, hostId).takeCarriedSessions(sessions),
+			closeAt: (holderHostId, sessionId, reason) =>
+				serviceProcessor(this.env, holderHostId).closeSession(sessionId, reason),
+			schedule: (deadlineMs) => this.upkeep.alarm.schedule(deadlineMs),
+		});
 		this.vms = new VmRegistry({
 			virtualMachine: (vmId) => virtualMachine(this.env, vmId),
+			carrier: this.carrier,
 			storage: ctx.storage,
 			hosts: this.hosts,
 			table: this.table,
@@ -231,9 +244,31 @@ export class ServiceProcessor extends DurableObject<Env> {
 		this.vms.adopt(row);
 	}
 
-	/** Handoff: deletes the row and closes its sessions with `reason`; idempotent. */
-	async releaseVm(vmId: string, reason: string): Promise<void> {
-		return this.vms.release(vmId, reason);
+	/**
+	 * Handoff: deletes the row; its console sessions are carried to the VM's
+	 * new host `carryTo`, or closed with `reason` without one. Idempotent.
+	 */
+	async releaseVm(vmId: string, reason: string, carryTo?: string): Promise<void> {
+		return this.vms.release(vmId, reason, carryTo);
+	}
+
+	/** As a session's holder: its VM side moves to `toHostId` (./service-processor/carry.ts). */
+	async carrySession(sessionId: string, toHostId: string): Promise<CarriedSession | null> {
+		if (!this.schemaReady) return null;
+		return this.carrier.carry(sessionId, toHostId);
+	}
+
+	/** As the VM's new host: its agent dials the carried sessions' VM sides. */
+	async takeCarriedSessions(sessions: CarriedSession[]): Promise<void> {
+		this.hosts.require();
+		this.carrier.take(sessions);
+	}
+
+	/** As a session's holder: closes it with `reason` (rotation or removal on the VM's host). */
+	async closeSession(sessionId: string, reason: string): Promise<void> {
+		if (!this.schemaReady) return;
+		this.sessions.close(sessionId, reason);
+		await this.upkeep.storeRecordings();
 	}
 
 	// ---- Sessions ----------------------------------------------------------
@@ -367,7 +402,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 
 	private onSocketGone(socket: WebSocket): void {
 		const attachment = this.attachmentOf(socket);
-		if (attachment && attachment.role !== "agent") this.relay.detach(attachment);
+		if (attachment && attachment.role !== "agent") this.relay.detach(socket, attachment);
 	}
 
 	// ---- Alarm: timeouts, recording puts and directory retries -------------

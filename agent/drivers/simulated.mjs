@@ -43,11 +43,12 @@ const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(
  *   hostId: string,
  *   facts?: unknown,
  *   vmShape: (vmId: string) => VmShape,
+ *   vmVariables: (vmId: string) => Map<string, string>,
  *   behaviour: AgentBehaviour,
  * }} options
  * @returns {import("../driver.mjs").HostDriver}
  */
-export function createSimulatedDriver({ hostId, facts, vmShape, behaviour }) {
+export function createSimulatedDriver({ hostId, facts, vmShape, vmVariables, behaviour }) {
 	/** @type {Map<string, {cancelled: boolean, cancelRequested: boolean}>} */
 	const migrations = new Map();
 	/** @type {import("../driver.mjs").DriverContext | undefined} */
@@ -65,14 +66,16 @@ export function createSimulatedDriver({ hostId, facts, vmShape, behaviour }) {
 			if (facts) await report("host.facts", facts);
 		},
 
-		async openConsole(vmId, { output, close }) {
+		async openConsole(vmId, { output, close }, { resume = false } = {}) {
 			const shell = createVmShell({
 				vmId,
 				...vmShape(vmId),
+				variables: vmVariables(vmId),
 				write: output,
 				close: () => close("guest logout"),
 			});
-			shell.banner();
+			// A console carried over from the VM's old host goes on where it was: no new greeting.
+			if (!resume) shell.banner();
 			return {
 				write: (data) => shell.input(typeof data === "string" ? data : new Uint8Array(data)),
 				close: () => shell.dispose(),

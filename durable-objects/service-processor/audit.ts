@@ -20,6 +20,8 @@ export type AuditEventType =
 	| "channel.user_attached"
 	| "channel.vm_attached"
 	| "session.established"
+	| "session.vm_moving"
+	| "session.vm_reattached"
 	| "session.closed"
 	| "viewer.attached"
 	| "viewer.detached"

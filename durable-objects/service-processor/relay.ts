@@ -1,3 +1,4 @@
+import type { ConsoleNotice } from "../../shared/console-protocol";
 import type { AuditTrail } from "./audit";
 import type { Recorder } from "./recordings";
 import { type ChannelSide, type Side, sideTag } from "./session-record";
@@ -17,6 +18,10 @@ import type { Viewers } from "./viewers";
 export interface RelayAttachment {
 	role: ChannelSide;
 	sessionId: string;
+	/** A VM side replaced by the VM's new host's (after a live migration): its close ends nothing. */
+	superseded?: boolean;
+	/** A user side that speaks the console subprotocol: console as binary, notices as text. */
+	notices?: boolean;
 }
 
 /** Frames a side may send before the other side attaches. */
@@ -30,6 +35,11 @@ function peerOf(side: Side): Side {
 
 /** Relays frames between the two sides of each session. */
 export class Relay {
+	/** VM sides replaced by a newer one while this instance lives (their attachments say so too). */
+	private readonly superseded = new WeakSet<WebSocket>();
+	/** Whether each user side speaks the console subprotocol, read once per socket. */
+	private readonly noticeSockets = new WeakMap<WebSocket, boolean>();
+
 	constructor(
 		private readonly ctx: DurableObjectState,
 		private readonly sessions: SessionStore,
@@ -47,27 +57,51 @@ export class Relay {
 	 * the session's viewers; a side gets what the other side sent meanwhile,
 	 * and the session's state is updated.
 	 */
-	attach(sessionId: string, side: ChannelSide, socket: WebSocket): void {
+	attach(sessionId: string, side: ChannelSide, socket: WebSocket, { notices = false } = {}): void {
 		if (side === "viewer") this.viewers.attach(sessionId, socket);
-		else this.attachSide(sessionId, side, socket);
+		else this.attachSide(sessionId, side, socket, notices);
 	}
 
-	private attachSide(sessionId: string, side: Side, socket: WebSocket): void {
+	private attachSide(sessionId: string, side: Side, socket: WebSocket, notices: boolean): void {
+		// A VM side re-attaching from the VM's new host replaces the old one.
+		const replaced = side === "vm" ? this.ctx.getWebSockets(sideTag("vm", sessionId)) : [];
+		const arrived = side === "vm" && this.sessions.isMoving(sessionId);
 		this.ctx.acceptWebSocket(socket, [sideTag(side, sessionId)]);
-		socket.serializeAttachment({ role: side, sessionId } satisfies RelayAttachment);
+		socket.serializeAttachment({
+			role: side,
+			sessionId,
+			...(notices ? { notices } : {}),
+		} satisfies RelayAttachment);
+		if (side === "user") this.noticeSockets.set(socket, notices);
+		for (const old of replaced) this.supersede(old, sessionId);
 		const now = new Date().toISOString();
+		// A re-attach keeps the moment the VM side was first secured.
 		const column = side === "user" ? "user_attached_at" : "vm_secured_at";
 		this.sql.exec(
-			`UPDATE sessions SET ${column} = ?, last_activity_ms = ? WHERE session_id = ?`,
+			`UPDATE sessions SET ${column} = COALESCE(${column}, ?), last_activity_ms = ? WHERE session_id = ?`,
 			now,
 			Date.now(),
 			sessionId,
 		);
-		const vmId = this.sessions.row(sessionId)?.vm_id;
-		this.audit.record(side === "user" ? "channel.user_attached" : "channel.vm_attached", {
-			sessionId,
-			vmId,
-		});
+		const row = this.sessions.row(sessionId);
+		const vmId = row?.vm_id;
+		if (arrived) {
+			this.sessions.markArrived(sessionId);
+			this.audit.record("session.vm_reattached", {
+				sessionId,
+				vmId,
+				detail: { vmHostId: row?.vm_host_id },
+			});
+			const [user] = this.ctx.getWebSockets(sideTag("user", sessionId));
+			if (user && row?.vm_host_id)
+				this.notify(user, { type: "vm_moved", vmHostId: row.vm_host_id });
+		} else {
+			this.audit.record(side === "user" ? "channel.user_attached" : "channel.vm_attached", {
+				sessionId,
+				vmId,
+			});
+		}
+		// One continuous cast across a move: an existing recording goes on.
 		if (side === "vm" && vmId) this.recorder.begin(sessionId, vmId);
 		const pending = this.sql
 			.exec<{ seq: number; text: string | null; data: ArrayBuffer | null }>(
@@ -76,7 +110,7 @@ export class Relay {
 				side,
 			)
 			.toArray();
-		for (const frame of pending) socket.send(frame.text ?? frame.data ?? "");
+		for (const frame of pending) this.deliver(socket, side, frame.text ?? frame.data ?? "");
 		this.sql.exec(
 			"DELETE FROM pending_frames WHERE session_id = ? AND to_side = ?",
 			sessionId,
@@ -84,13 +118,74 @@ export class Relay {
 		);
 		// The contract's states: vm_pending until the VM channel attaches, whether
 		// or not the user has dialled yet (what the VM says meanwhile waits here).
-		if (side === "vm") {
+		if (side === "vm" && row?.state === "vm_pending") {
 			this.sql.exec(
 				"UPDATE sessions SET state = 'established' WHERE session_id = ? AND state = 'vm_pending'",
 				sessionId,
 			);
 			this.audit.record("session.established", { sessionId, vmId });
 		}
+	}
+
+	/**
+	 * Sends a frame to a side. A user side that speaks the console subprotocol
+	 * gets the console as binary only: its text frames are Edgevisor's notices.
+	 */
+	private deliver(socket: WebSocket, side: Side, message: string | ArrayBuffer): void {
+		if (side === "user" && typeof message === "string" && this.speaksNotices(socket)) {
+			socket.send(encoder.encode(message));
+		} else {
+			socket.send(message);
+		}
+	}
+
+	/** Tells a user side something about its session, apart from the console stream. */
+	private notify(socket: WebSocket, notice: ConsoleNotice): void {
+		if (!this.speaksNotices(socket)) return;
+		try {
+			socket.send(JSON.stringify(notice));
+		} catch {
+			// Closing: the notice has nobody to tell.
+		}
+	}
+
+	private speaksNotices(socket: WebSocket): boolean {
+		let notices = this.noticeSockets.get(socket);
+		if (notices === undefined) {
+			notices = (socket.deserializeAttachment() as RelayAttachment | null)?.notices === true;
+			this.noticeSockets.set(socket, notices);
+		}
+		return notices;
+	}
+
+	/** Closes a VM side the VM's new host replaced; its close event ends nothing. */
+	private supersede(socket: WebSocket, sessionId: string): void {
+		this.superseded.add(socket);
+		socket.serializeAttachment({
+			role: "vm",
+			sessionId,
+			superseded: true,
+		} satisfies RelayAttachment);
+		try {
+			socket.close(1000, "vm_migrated");
+		} catch {
+			// Already closing.
+		}
+	}
+
+	/** The VM side frames go to: the newest that was not replaced. */
+	private vmSide(sessionId: string): WebSocket | undefined {
+		const sockets = this.ctx.getWebSockets(sideTag("vm", sessionId));
+		if (sockets.length <= 1) {
+			const [only] = sockets;
+			return only && !this.superseded.has(only) ? only : undefined;
+		}
+		return sockets.filter((socket) => !this.isSuperseded(socket)).at(-1);
+	}
+
+	private isSuperseded(socket: WebSocket): boolean {
+		if (this.superseded.has(socket)) return true;
+		return (socket.deserializeAttachment() as RelayAttachment | null)?.superseded === true;
 	}
 
 	/**
@@ -108,8 +203,14 @@ export class Relay {
 			return;
 		}
 		this.sessions.countFrame(sessionId, role, byteLength);
-		const [peer] = this.ctx.getWebSockets(sideTag(peerOf(role), sessionId));
-		if (peer) peer.send(message);
+		// While the VM side moves to the VM's new host, input waits here for it.
+		const peer =
+			role === "user"
+				? this.sessions.isMoving(sessionId)
+					? undefined
+					: this.vmSide(sessionId)
+				: this.ctx.getWebSockets(sideTag("user", sessionId))[0];
+		if (peer) this.deliver(peer, peerOf(role), message);
 		else this.hold(sessionId, peerOf(role), message);
 		if (role === "vm") {
 			this.viewers.broadcast(sessionId, message);
@@ -138,10 +239,18 @@ export class Relay {
 		);
 	}
 
-	/** A side hung up: the session ends, and the other side is closed with the reason. A viewer just leaves. */
-	detach(attachment: RelayAttachment): void {
+	/**
+	 * A side hung up: the session ends, and the other side is closed with the
+	 * reason. A viewer just leaves. A VM side that was replaced, or whose VM is
+	 * moving to another host (the old host let go), ends nothing.
+	 */
+	detach(socket: WebSocket, attachment: RelayAttachment): void {
 		const { role, sessionId } = attachment;
-		if (role !== "viewer") this.sessions.close(sessionId, `${role}_disconnected`);
-		else if (this.sessions.isOpen(sessionId)) this.viewers.left(sessionId);
+		if (role === "viewer") {
+			if (this.sessions.isOpen(sessionId)) this.viewers.left(sessionId);
+			return;
+		}
+		if (role === "vm" && (this.isSuperseded(socket) || this.sessions.isMoving(sessionId))) return;
+		this.sessions.close(sessionId, `${role}_disconnected`);
 	}
 }

@@ -114,6 +114,15 @@ const migrations: string[] = [
 	 CREATE INDEX seen_jtis_by_exp ON seen_jtis (exp_seconds);
 	 CREATE INDEX seen_jtis_by_vm ON seen_jtis (vm_id);`,
 	seenJtisPerVm,
+	// Sessions that survive their VM's live migration: where the VM side is now
+	// (null: this host), the origin its channel URLs are built on, and until when
+	// a moving VM side may re-attach; on the VM's new host, the sessions other
+	// SPs hold for its VMs.
+	`ALTER TABLE sessions ADD COLUMN vm_host_id TEXT;
+	 ALTER TABLE sessions ADD COLUMN channel_origin TEXT;
+	 ALTER TABLE sessions ADD COLUMN vm_reattach_deadline_ms INTEGER;
+	 CREATE TABLE carried_sessions (session_id TEXT PRIMARY KEY, vm_id TEXT NOT NULL, holder_host_id TEXT NOT NULL);
+	 CREATE INDEX carried_sessions_by_vm ON carried_sessions (vm_id);`,
 ];
 
 /** Brings the service processor's database to the newest schema version. */

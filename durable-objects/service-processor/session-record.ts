@@ -16,6 +16,8 @@ export type SessionState = "vm_pending" | "established" | "closed";
 export interface SessionRecord {
 	sessionId: string;
 	hostId: string;
+	/** The host whose agent carries the VM side now (differs from `hostId` after a live migration). */
+	vmHostId: string;
 	vmId: string;
 	state: SessionState;
 	keyVersion: number;
@@ -102,6 +104,9 @@ export type SessionRow = {
 	bytes_from_user: number;
 	bytes_from_vm: number;
 	last_activity_ms: number;
+	vm_host_id: string | null;
+	channel_origin: string | null;
+	vm_reattach_deadline_ms: number | null;
 };
 
 /** The admin view of a row, with what lives outside it. */
@@ -112,6 +117,7 @@ export function toRecord(
 	return {
 		sessionId: row.session_id,
 		hostId: hostOfSessionId(row.session_id) ?? "",
+		vmHostId: row.vm_host_id ?? hostOfSessionId(row.session_id) ?? "",
 		vmId: row.vm_id,
 		state: row.state,
 		keyVersion: row.key_version,

@@ -34,6 +34,8 @@ export class SessionStore {
 	private readonly unflushed = new Map<string, Unflushed>();
 	/** Sessions seen open since this instance started; `close` is the only way out. */
 	private readonly knownOpen = new Set<string>();
+	/** Whether each session's VM side is moving to another host, as last read or set. */
+	private readonly moving = new Map<string, boolean>();
 	private flushTimer: ReturnType<typeof setTimeout> | undefined;
 
 	constructor(
@@ -86,6 +88,53 @@ export class SessionStore {
 		return open;
 	}
 
+	/**
+	 * True while the session's VM side moves to the VM's new host (after a
+	 * live migration, until that host's agent re-attaches); read once per instance.
+	 */
+	isMoving(sessionId: string): boolean {
+		let moving = this.moving.get(sessionId);
+		if (moving === undefined) {
+			moving =
+				this.sql
+					.exec(
+						"SELECT 1 FROM sessions WHERE session_id = ? AND vm_reattach_deadline_ms IS NOT NULL",
+						sessionId,
+					)
+					.toArray().length > 0;
+			this.moving.set(sessionId, moving);
+		}
+		return moving;
+	}
+
+	/** The VM side starts moving to `vmHostId`; it must re-attach by `deadlineMs`. */
+	markMoving(sessionId: string, vmHostId: string, deadlineMs: number): void {
+		this.sql.exec(
+			"UPDATE sessions SET vm_host_id = ?, vm_reattach_deadline_ms = ? WHERE session_id = ?",
+			vmHostId,
+			deadlineMs,
+			sessionId,
+		);
+		this.moving.set(sessionId, true);
+	}
+
+	/** The moved VM side re-attached. */
+	markArrived(sessionId: string): void {
+		this.sql.exec(
+			"UPDATE sessions SET vm_reattach_deadline_ms = NULL WHERE session_id = ?",
+			sessionId,
+		);
+		this.moving.set(sessionId, false);
+	}
+
+	/** Open sessions of a VM held here. */
+	openForVm(vmId: string): SessionRow[] {
+		this.flushCounters();
+		return this.sql
+			.exec<SessionRow>("SELECT * FROM sessions WHERE vm_id = ? AND state != 'closed'", vmId)
+			.toArray();
+	}
+
 	/** The stored row, without the viewer count and recording summary a record adds. */
 	row(sessionId: string): SessionRow | undefined {
 		this.flushCounters();
@@ -132,8 +181,8 @@ export class SessionStore {
 		const { sessionId, tokens, channelOrigin } = input;
 		const nowMs = Date.now();
 		this.sql.exec(
-			`INSERT INTO sessions (session_id, vm_id, key_version, state, created_at, created_ms, user_secured_at, last_activity_ms)
-			 VALUES (?, ?, ?, 'vm_pending', ?, ?, ?, ?)`,
+			`INSERT INTO sessions (session_id, vm_id, key_version, state, created_at, created_ms, user_secured_at, last_activity_ms, channel_origin)
+			 VALUES (?, ?, ?, 'vm_pending', ?, ?, ?, ?, ?)`,
 			sessionId,
 			input.vmId,
 			input.keyVersion,
@@ -141,6 +190,7 @@ export class SessionStore {
 			nowMs,
 			input.userSecuredAt,
 			nowMs,
+			channelOrigin,
 		);
 		const user = { token: tokens.userToken, tokenHash: tokens.userTokenHash };
 		const vm = { token: tokens.vmToken, tokenHash: tokens.vmTokenHash };
@@ -209,6 +259,7 @@ export class SessionStore {
 			sessionId,
 		).rowsWritten;
 		this.knownOpen.delete(sessionId);
+		this.moving.delete(sessionId);
 		if (closed === 0) return false;
 		this.sql.exec("DELETE FROM channel_tokens WHERE session_id = ?", sessionId);
 		this.sql.exec("DELETE FROM pending_frames WHERE session_id = ?", sessionId);
@@ -255,7 +306,9 @@ export class SessionStore {
 			.toArray();
 		for (const row of open) {
 			if (row.created_ms + this.limits.maxMs <= nowMs) this.close(row.session_id, "max_duration");
-			else if (row.user_attached_at === null && row.created_ms + userTokenTtlMs <= nowMs) {
+			else if (row.vm_reattach_deadline_ms !== null && row.vm_reattach_deadline_ms <= nowMs) {
+				this.close(row.session_id, "vm_migrated");
+			} else if (row.user_attached_at === null && row.created_ms + userTokenTtlMs <= nowMs) {
 				this.close(row.session_id, "user_never_attached");
 			} else if (row.last_activity_ms + this.limits.idleMs <= nowMs) {
 				this.close(row.session_id, "idle_timeout");
@@ -279,22 +332,25 @@ export class SessionStore {
 				this.ctx.getWebSockets(sideTag("user", row.session_id)).length === 0;
 			const vmGone =
 				row.vm_secured_at !== null &&
+				row.vm_reattach_deadline_ms === null &&
 				this.ctx.getWebSockets(sideTag("vm", row.session_id)).length === 0;
 			if (userGone || vmGone) this.close(row.session_id, "connection_lost");
 		}
 	}
 
-	/** The earliest deadline of an open session: its user token's, idle or duration. */
+	/** The earliest deadline of an open session: its user token's, idle, duration or re-attach. */
 	nextDeadlineMs(): number | undefined {
 		this.flushCounters();
 		const [row] = this.sql
 			.exec<{ deadline: number | null }>(
 				`SELECT MIN(MIN(created_ms + ?, last_activity_ms + ?,
-					CASE WHEN user_attached_at IS NULL THEN created_ms + ? ELSE created_ms + ? END)) AS deadline
+					CASE WHEN user_attached_at IS NULL THEN created_ms + ? ELSE created_ms + ? END,
+					COALESCE(vm_reattach_deadline_ms, created_ms + ?))) AS deadline
 				 FROM sessions WHERE state != 'closed'`,
 				this.limits.maxMs,
 				this.limits.idleMs,
 				userTokenTtlMs,
+				this.limits.maxMs,
 				this.limits.maxMs,
 			)
 			.toArray();

@@ -1,3 +1,4 @@
+import { consoleProtocol } from "../../shared/console-protocol";
 import { hashSecret } from "../../shared/keys";
 import { type ProblemCode, problemDetails } from "../../shared/problem";
 import type { AgentChannel } from "./agent";
@@ -31,10 +32,17 @@ function notAnUpgrade(): Response {
 }
 
 /** Accepts the server end of a new socket pair and answers 101 with the client end. */
-function upgrade(accept: (socket: WebSocket) => void): Response {
+function upgrade(accept: (socket: WebSocket) => void, protocol?: string): Response {
 	const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
 	accept(server);
-	return new Response(null, { status: 101, webSocket: client });
+	const headers = protocol ? { "Sec-WebSocket-Protocol": protocol } : undefined;
+	return new Response(null, { status: 101, webSocket: client, headers });
+}
+
+/** Whether a user-channel client offered the console subprotocol (notices apart from the stream). */
+function offersNotices(request: Request): boolean {
+	const offered = request.headers.get("Sec-WebSocket-Protocol") ?? "";
+	return offered.split(",").some((protocol) => protocol.trim() === consoleProtocol);
 }
 
 /** Checks the credential of an upgrade request and attaches its socket. */
@@ -64,5 +72,9 @@ export async function acceptUpgrade(
 	if (!parts.sessions.consumeToken(sessionId, side, tokenHash)) {
 		return problemResponse("unauthorized", "channel token invalid, already used or expired");
 	}
-	return upgrade((socket) => parts.relay.attach(sessionId, side, socket));
+	const notices = side === "user" && offersNotices(request);
+	return upgrade(
+		(socket) => parts.relay.attach(sessionId, side, socket, { notices }),
+		notices ? consoleProtocol : undefined,
+	);
 }

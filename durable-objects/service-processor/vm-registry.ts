@@ -4,6 +4,7 @@ import type { VmInput } from "../../shared/schemas/vms";
 import type { SeenJti, SeenJtis } from "../seen-jtis";
 import type { virtualMachine } from "../stubs";
 import type { AuditTrail } from "./audit";
+import type { SessionCarrier } from "./carry";
 import type { HolderChange } from "./directory";
 import type { HostStore } from "./host";
 import type { SessionStore } from "./sessions";
@@ -41,6 +42,8 @@ export interface VmRegistryParts {
 	seenJtis: SeenJtis;
 	audit: AuditTrail;
 	sessions: SessionStore;
+	/** Sessions that follow a VM across live migrations (./carry.ts). */
+	carrier: SessionCarrier;
 	/** False until the object holds a host (nothing stored yet). */
 	schemaReady(): boolean;
 	/** Writes the recordings of sessions that an operation closed. */
@@ -132,6 +135,7 @@ export class VmRegistry {
 		this.require(vmId);
 		const keyVersion = table.rotateKey(vmId, keyHash);
 		sessions.closeForVm(vmId, "key_rotated");
+		await this.parts.carrier.closeHeldElsewhere(vmId, "key_rotated");
 		audit.record("vm.key_rotated", { vmId, detail: { keyVersion } });
 		await this.parts.storeRecordings();
 		return { keyVersion, key };
@@ -148,6 +152,7 @@ export class VmRegistry {
 		if (!table.delete(vmId)) return;
 		this.parts.queueHolder("withdraw", vmId);
 		sessions.closeForVm(vmId, "vm_removed");
+		await this.parts.carrier.closeHeldElsewhere(vmId, "vm_removed");
 		audit.record("vm.removed", { vmId });
 		await this.parts.storeRecordings();
 		await this.parts.syncDirectory();
@@ -185,11 +190,18 @@ export class VmRegistry {
 		}
 	}
 
-	/** Handoff: deletes the row and closes its sessions with `reason`; idempotent. */
-	async release(vmId: string, reason: string): Promise<void> {
+	/**
+	 * Handoff: deletes the row; its sessions are carried to `carryTo` (the
+	 * VM's new host) or closed with `reason`. Idempotent.
+	 */
+	async release(vmId: string, reason: string, carryTo?: string): Promise<void> {
 		const { table, sessions, audit } = this.parts;
 		if (!this.parts.schemaReady()) return;
-		sessions.closeForVm(vmId, reason);
+		if (carryTo) await this.parts.carrier.carryAll(vmId, carryTo);
+		else {
+			sessions.closeForVm(vmId, reason);
+			await this.parts.carrier.closeHeldElsewhere(vmId, reason);
+		}
 		this.setHandoffMark(vmId, false);
 		if (table.delete(vmId)) {
 			this.parts.queueHolder("withdraw", vmId);

@@ -105,7 +105,8 @@ export async function runHandoff(ports: HandoffPorts, migrationId: string): Prom
 				store.setHandoff(migrationId, { step: "release", row: state.row });
 				break;
 			case "release":
-				await source.releaseVm(record.vmId, "vm_migrated");
+				// Console sessions go on: their VM sides are dialled again from the target.
+				await source.releaseVm(record.vmId, "vm_migrated", record.targetHostId);
 				store.setHandoff(migrationId, { step: "functions", row: state.row });
 				break;
 			case "functions":

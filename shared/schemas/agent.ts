@@ -87,6 +87,10 @@ export const AgentCommand = z
 					description: "WebSocket URL with a single-use token: dial it as the VM side",
 				}),
 			}),
+			resume: z.boolean().optional().openapi({
+				description:
+					"the session goes on from the VM's old host (its VM live-migrated here): attach without greeting",
+			}),
 		}),
 		command("session.close", { sessionId: z.string(), reason: z.string() }),
 		command("validation.run", {

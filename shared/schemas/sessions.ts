@@ -54,7 +54,11 @@ export const RecordingSummarySchema = z
 export const SessionSchema = z
 	.object({
 		sessionId: SessionId,
-		hostId: Identifier,
+		hostId: Identifier.openapi({ description: "the service processor that secured the session" }),
+		vmHostId: Identifier.openapi({
+			description:
+				"the host whose agent carries the VM side now; differs from hostId after the VM live-migrated",
+		}),
 		vmId: Identifier,
 		state: SessionState,
 		keyVersion: z.number().int().positive(),
@@ -64,7 +68,7 @@ export const SessionSchema = z
 		closedAt: z.string().nullable().openapi({ format: "date-time" }),
 		closeReason: z.string().nullable().openapi({
 			description:
-				"terminated, key_rotated, vm_removed, vm_migrated, idle_timeout, max_duration, user_disconnected, vm_disconnected, user_never_attached (the user channel token expired unused), connection_lost (a side vanished without closing), buffer_overflow (too many frames waited for a side that did not attach)",
+				"terminated, key_rotated, vm_removed, vm_migrated (the VM moved and its new host's agent did not re-attach within 30 s), idle_timeout, max_duration, user_disconnected, vm_disconnected, user_never_attached (the user channel token expired unused), connection_lost (a side vanished without closing), buffer_overflow (too many frames waited for a side that did not attach)",
 		}),
 		bytesFromUser: z.number().int().nonnegative(),
 		bytesFromVm: z.number().int().nonnegative(),

@@ -2,15 +2,19 @@
 // (`script`): the broadcast request reaches the simulated host agent, the
 // user types into the VM's console and reads its answer, Ctrl-] leaves with
 // exit 0 and the close reason; an admin's terminate ends the console with its
-// reason; piped input runs on the VM too. Failures of connect are in cli.test.ts.
+// reason; piped input runs on the VM too; a live migration of the VM leaves
+// the console open, with one line of the CLI's own saying the VM moved. Failures of connect are in cli.test.ts.
 import { spawn } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import {
+	admin,
 	createHost,
 	enrolVm,
+	hostFacts,
+	isWebhook,
 	type RecordedSimulator,
 	type SeededHost,
 	simulate,
@@ -125,6 +129,47 @@ describe("edgevisor connect in a terminal", () => {
 		expect(terminated.exitCode).toBe(0);
 		expect(await terminal.exited).toBe(8);
 		expect(terminal.output()).toContain("[session closed: terminated]");
+	});
+
+	it("goes on across a live migration of the VM, saying so in one line of its own", async () => {
+		const source = await createHost();
+		const target = await createHost(source.domain);
+		const facts = { ...hostFacts, memoryFreeMiB: 200_000 };
+		const pair = simulate(
+			[source, target].map((one) => ({ ...one, facts })),
+			{ validationLatencyMs: [0, 20], migrationTimeScale: 0.01 },
+		);
+		try {
+			await Promise.all(
+				[source, target].map((one) =>
+					pair.waitFor((event) => isWebhook(event, "host.facts") && event.hostId === one.hostId),
+				),
+			);
+			const { vmId, key } = await enrolVm(source.hostId);
+			const terminal = runInPty([
+				"connect",
+				"--domain",
+				source.domain,
+				"--vm",
+				vmId,
+				"--key-file",
+				await keyFileFor(key),
+			]);
+			await terminal.waitForOutput(`root@${vmId}:~# `);
+			terminal.type("GREETING=set-on-the-source\r");
+			const migrated = await admin<{ state: string }>("POST", "/v1/migrations", {
+				vmId,
+				targetHostId: target.hostId,
+			});
+			expect(migrated.body.state).toBe("migrating");
+			await terminal.waitForOutput(`[the VM moved to host ${target.hostId}; the session goes on]`);
+			terminal.type("echo $GREETING\r");
+			await terminal.waitForOutput("echo $GREETING\nset-on-the-source\n");
+			terminal.type("\u001d");
+			expect(await terminal.exited).toBe(0);
+		} finally {
+			pair.stop();
+		}
 	});
 
 	it("runs piped commands on the VM and leaves once the console goes quiet", async () => {

@@ -114,7 +114,7 @@ describe.skipIf(!qemuAvailable())("the QEMU host agent", () => {
 		expect(body.facts.memoryFreeMiB).toBeGreaterThan(0);
 	});
 
-	it("live-migrates the VM: its shell state survives, its file moves, one QEMU remains, QEMU's stats are recorded", async () => {
+	it("live-migrates the VM under an open console: its shell state survives on the same WebSocket, its file moves, one QEMU remains, QEMU's stats are recorded", async () => {
 		const before = await openConsole(domain, vmId, key);
 		await before.waitFor(prompt, 15_000);
 		before.type("MARK=moved-$((40+2))");
@@ -142,10 +142,16 @@ describe.skipIf(!qemuAvailable())("the QEMU host agent", () => {
 			10_000,
 			"one QEMU",
 		);
-		const after = await openConsole(domain, vmId, key);
-		after.type("echo still-$MARK");
-		await after.waitFor(/still-moved-42/);
-		after.close();
+		// The same WebSocket: the session survived the move, and the guest answers from host B.
+		const mark = before.length;
+		before.type("echo still-$MARK");
+		await before.waitFor(/still-moved-42/, 15_000, mark);
+		const { body: session } = await admin<{ state: string; hostId: string; vmHostId: string }>(
+			"GET",
+			`/v1/sessions/${before.sessionId}`,
+		);
+		expect(session).toMatchObject({ state: "established", hostId: a.hostId, vmHostId: b.hostId });
+		before.close();
 	});
 
 	it("cancelled mid-copy, the VM stays on the source and the target's incoming QEMU is gone", async () => {

@@ -1,7 +1,7 @@
 // Proves what migration.completed does and that it survives interruption:
 // the SP-table row moves from the source to the target SP with the same key
-// hash and version, the placement follows, open sessions close with
-// vm_migrated, and a broadcast then finds the VM on the target; a handoff
+// hash and version, the placement follows, open sessions are carried to the
+// target (migrations-carry.test.ts), and a broadcast then finds the VM there; a handoff
 // interrupted after any stored step finishes from that step when the
 // object is aborted and its alarm runs. Function transfer is in
 // migrations-functions.test.ts.
@@ -44,7 +44,7 @@ describe("migration.completed", () => {
 		expect(await vmObject(vmId).getPlacement()).toEqual({ vmId, hostId: target.hostId });
 	});
 
-	it("closes the VM's sessions with vm_migrated and lets a broadcast reach the target", async () => {
+	it("carries the VM's sessions to the target and lets a broadcast reach the target", async () => {
 		const { vmId, key, domain, source, target, migrationId } = await migratingVm();
 		const opened = await openSession({ domain, vm: vmId, key });
 		expect(opened.hostId).toBe(source.hostId);
@@ -53,7 +53,11 @@ describe("migration.completed", () => {
 			state: string;
 			closeReason: string;
 		};
-		expect(session).toMatchObject({ state: "closed", closeReason: "vm_migrated" });
+		expect(session).toMatchObject({
+			state: "vm_pending",
+			closeReason: null,
+			vmHostId: target.hostId,
+		});
 		const reopened = await openSession({ domain, vm: vmId, key });
 		expect(reopened.hostId).toBe(target.hostId);
 	});

@@ -6,7 +6,9 @@
  * kid), posts it, and wires the user channel to xterm.js. The key never
  * leaves this page except inside the JWE.
  */
+
 import { EncryptJWT, importJWK, type JWK } from "jose";
+import { type ConsoleNotice, consoleProtocol } from "../../shared/console-protocol";
 import { describeError, postSessionRequest } from "./api";
 import { errorBox, h } from "./dom";
 import { hashQuery } from "./route-query";
@@ -81,18 +83,27 @@ export async function renderTerminal(root: HTMLElement) {
 function connect(session: SessionOpened, screen: HTMLElement, status: HTMLElement): () => void {
 	screen.replaceChildren();
 	const { terminal, dispose } = openTerminal(screen);
-	const socket = new WebSocket(session.userChannel.url);
+	const socket = new WebSocket(session.userChannel.url, [consoleProtocol]);
 	status.replaceChildren(`Connecting to ${session.vmId} on ${session.hostId}…`);
-	socket.addEventListener("open", () => {
+	const connected = (vmHostId: string, moved: string) =>
 		status.replaceChildren(
 			h("span", { class: "state established" }, "connected"),
-			` ${session.vmId} on ${session.hostId} · session ${session.sessionId}`,
+			` ${session.vmId} on ${vmHostId} · session ${session.sessionId}${moved}`,
 		);
+	socket.addEventListener("open", () => {
+		connected(session.hostId, "");
 		terminal.focus();
 	});
-	pipeSocketToTerminal(socket, terminal, (description) => {
-		status.replaceChildren(h("span", { class: "state closed" }, "closed"), ` ${description}`);
-	});
+	const moved = (notice: ConsoleNotice) =>
+		connected(notice.vmHostId, ` · the VM moved to ${notice.vmHostId}; the session goes on`);
+	pipeSocketToTerminal(
+		socket,
+		terminal,
+		(description) => {
+			status.replaceChildren(h("span", { class: "state closed" }, "closed"), ` ${description}`);
+		},
+		moved,
+	);
 	const input = terminal.onData((data) => {
 		if (socket.readyState === WebSocket.OPEN) socket.send(data);
 	});

@@ -3,8 +3,10 @@
  * recording player: a fitted terminal, and a WebSocket's text and binary
  * frames written into it.
  */
+
 import { FitAddon } from "@xterm/addon-fit";
 import { Terminal } from "@xterm/xterm";
+import { type ConsoleNotice, consoleProtocol } from "../../shared/console-protocol";
 
 /** A terminal opened in `container` and fitted to it (and to window resizes). */
 export function openTerminal(
@@ -46,9 +48,19 @@ export function pipeSocketToTerminal(
 	socket: WebSocket,
 	terminal: Terminal,
 	onClose: (description: string) => void,
+	onNotice?: (notice: ConsoleNotice) => void,
 ): void {
 	socket.binaryType = "arraybuffer";
 	socket.addEventListener("message", (event: MessageEvent<string | ArrayBuffer>) => {
+		// Under the console subprotocol a text frame is Edgevisor's notice, not console output.
+		if (typeof event.data === "string" && socket.protocol === consoleProtocol) {
+			try {
+				onNotice?.(JSON.parse(event.data) as ConsoleNotice);
+			} catch {
+				// Not a notice we know.
+			}
+			return;
+		}
 		terminal.write(typeof event.data === "string" ? event.data : new Uint8Array(event.data));
 	});
 	socket.addEventListener("close", (event) => {
