@@ -38,6 +38,7 @@ export async function startDemoQemuHost({ baseUrl, adminToken, demoDir, log }) {
 		const hostFile = join(demoDir, `${hostId}.json`);
 		const keyFile = join(demoDir, "keys", `${vmId}.key`);
 		await mkdir(join(hostDir, "vms"), { recursive: true, mode: 0o700 });
+		await mkdir(join(demoDir, "keys"), { recursive: true, mode: 0o700 });
 
 		const { status, body } = await api.request("PUT", `/v1/hosts/${hostId}`, {
 			// Declared for the record; the agent reports the machine's own facts over them.

@@ -178,7 +178,7 @@ export const defaultPolicy: MigrationPolicy = {
 					timeoutSeconds: 180,
 					costSeconds: 45,
 				},
-				{ id: "tunables-sanity", kind: "agent", timeoutSeconds: 120, costSeconds: 20 },
+				{ id: "tunables-sanity", kind: "agent", runsOn: "target", timeoutSeconds: 120, costSeconds: 20 },
 			],
 		},
 	],

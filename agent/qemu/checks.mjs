@@ -4,7 +4,8 @@
 // host that can observe it). The README ("Checks on QEMU hosts") lists them.
 
 import { spawn } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, mkdtemp, readFile, rm } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseMemInfo } from "./facts.mjs";
@@ -14,13 +15,41 @@ import { connectQmp } from "./qmp.mjs";
 export const machineType = "pc";
 export const cpuModel = "qemu64";
 
+/** Filesystems another host sees too. */
+const sharedFilesystems = new Set([
+	"nfs",
+	"nfs4",
+	"cifs",
+	"smb3",
+	"ceph",
+	"fuse.glusterfs",
+	"glusterfs",
+	"gfs2",
+	"ocfs2",
+	"lustre",
+	"beegfs",
+]);
+
+/** The type of the filesystem holding `path`: its longest mount point prefix in /proc/mounts. */
+export function filesystemOf(/** @type {string} */ mounts, /** @type {string} */ path) {
+	let best = { mountPoint: "", type: "unknown" };
+	for (const line of mounts.split("\n")) {
+		const [, mountPoint = "", type = "unknown"] = line.split(" ");
+		const under =
+			path === mountPoint ||
+			path.startsWith(mountPoint.endsWith("/") ? mountPoint : `${mountPoint}/`);
+		if (under && mountPoint.length >= best.mountPoint.length) best = { mountPoint, type };
+	}
+	return best.type;
+}
+
 /** Pre-copy converges when the guest dirties memory well below the link's speed. */
 const convergentShareOfBandwidth = 0.5;
 
 /**
  * @typedef {{ok: boolean, detail: string}} CheckResult
  * @typedef {{
- *   command: {vmId: string, subtask: string},
+ *   command: {vmId: string, subtask: string, vm?: {memoryMiB: number, vcpus: number}},
  *   vm: import("./vm-process.mjs").RunningVm | undefined,
  *   runtime: import("./vm-process.mjs").QemuRuntime,
  *   stateDir: string,
@@ -94,6 +123,85 @@ export const builtinChecks = {
 					detail: `agent connected, QEMU starts, load ${load?.toFixed(1)} on ${cores} cores, ${memoryFreeMiB} MiB available`,
 				}
 			: { ok: false, detail: `unhealthy: ${problems.join("; ")}` };
+	},
+
+	/** The target has the memory and CPUs for one more guest of the VM's size. */
+	async "capacity-probe"({ command }) {
+		if (!command.vm) return { ok: false, detail: "capacity-probe: the command names no VM size" };
+		const { memoryMiB, vcpus } = command.vm;
+		const { memoryFreeMiB } = parseMemInfo(await readFile("/proc/meminfo", "utf8"));
+		const cores = cpus().length;
+		// A guest costs its memory plus QEMU's own (~10 %); vCPUs may be overcommitted 4:1.
+		const problems = [
+			...(memoryFreeMiB < memoryMiB * 1.1
+				? [`${memoryFreeMiB} MiB available for a ${memoryMiB} MiB guest`]
+				: []),
+			...(vcpus > cores * 4 ? [`${vcpus} vCPUs on ${cores} cores`] : []),
+		];
+		return problems.length === 0
+			? {
+					ok: true,
+					detail: `${memoryFreeMiB} MiB available for ${memoryMiB} MiB, ${cores} cores for ${vcpus} vCPUs`,
+				}
+			: { ok: false, detail: `no room: ${problems.join("; ")}` };
+	},
+
+	/** Kernel settings that make a guest's memory fail on the target: strict overcommit without headroom, a low map count. */
+	async "tunables-sanity"({ command }) {
+		const read = (/** @type {string} */ path) => readFile(path, "utf8").then((text) => text.trim());
+		const [overcommit, maxMapCount, meminfo] = await Promise.all([
+			read("/proc/sys/vm/overcommit_memory"),
+			read("/proc/sys/vm/max_map_count"),
+			read("/proc/meminfo"),
+		]);
+		const kib = (/** @type {string} */ name) =>
+			Number(meminfo.match(new RegExp(`^${name}:\\s+(\\d+)`, "m"))?.[1] ?? 0);
+		const commitHeadroomMiB = Math.floor((kib("CommitLimit") - kib("Committed_AS")) / 1024);
+		const guestMiB = command.vm?.memoryMiB ?? 0;
+		const problems = [
+			...(overcommit === "2" && commitHeadroomMiB < guestMiB
+				? [`strict overcommit leaves ${commitHeadroomMiB} MiB to commit`]
+				: []),
+			...(Number(maxMapCount) < 65_530 ? [`vm.max_map_count is ${maxMapCount}`] : []),
+		];
+		return problems.length === 0
+			? { ok: true, detail: `vm.overcommit_memory=${overcommit}, vm.max_map_count=${maxMapCount}` }
+			: { ok: false, detail: problems.join("; ") };
+	},
+
+	/**
+	 * The VM's disks can be reached from another host: each exists and sits on
+	 * shared storage (a network or cluster filesystem, or a block device such
+	 * as a SAN LUN). A disk on a local filesystem would be missing on the target.
+	 */
+	async "storage-paths"({ vm, command }) {
+		if (!vm) return { ok: false, detail: `VM ${command.vmId} does not run on this host` };
+		const disks = vm.definition.disks ?? [];
+		if (disks.length === 0)
+			return { ok: true, detail: "the VM has no disks (kernel and initrd only)" };
+		const mounts = await readFile("/proc/mounts", "utf8");
+		const problems = [];
+		for (const { path } of disks) {
+			try {
+				await access(path, constants.R_OK);
+			} catch {
+				problems.push(`${path} is not readable here`);
+				continue;
+			}
+			const fsType = filesystemOf(mounts, path);
+			if (!path.startsWith("/dev/") && !sharedFilesystems.has(fsType)) {
+				problems.push(`${path} is on a local ${fsType} filesystem`);
+			}
+		}
+		return problems.length === 0
+			? { ok: true, detail: `${disks.length} disk(s) on shared storage` }
+			: { ok: false, detail: `not reachable from another host: ${problems.join("; ")}` };
+	},
+
+	/** The VM's networks exist on the target; a VM file declares none yet. */
+	async "vlan-presence"({ vm, command }) {
+		if (!vm) return { ok: false, detail: `VM ${command.vmId} does not run on this host` };
+		return { ok: true, detail: "the VM has no network interfaces: no VLAN to find on the target" };
 	},
 
 	/** Passthrough devices cannot be quiesced and moved by QEMU's migration. */

@@ -16,6 +16,7 @@ import { fixed, median, percentile } from "../load.mjs";
 
 const rounds = 4;
 const echoSamples = 60;
+const gapRounds = 3;
 const memoryMiB = 256;
 
 /** Resolves once `read()` includes `text` (polled), within `timeoutMs`. */
@@ -142,12 +143,20 @@ export async function run({ baseUrl, adminToken }) {
 
 		// The console through the edge: a session on the agent's VM.
 		const { buildSessionRequest } = await import("../../cli/connect.mjs");
-		const session = await fetch(`${baseUrl}/v1/sessions`, {
-			method: "POST",
-			headers: { "Content-Type": "application/jose" },
-			body: await buildSessionRequest({ baseUrl, domain, vmId, key }),
-		}).then((response) => response.json());
-		const user = new WebSocket(session.userChannel.url);
+		const openUserChannel = async () => {
+			const session = await fetch(`${baseUrl}/v1/sessions`, {
+				method: "POST",
+				headers: { "Content-Type": "application/jose" },
+				body: await buildSessionRequest({ baseUrl, domain, vmId, key }),
+			}).then((response) => response.json());
+			const socket = new WebSocket(session.userChannel.url);
+			await new Promise((resolve, reject) => {
+				socket.once("open", resolve);
+				socket.once("error", reject);
+			});
+			return socket;
+		};
+		const user = await openUserChannel();
 		let screen = "";
 		const screenListeners = new Set();
 		user.on("message", (data) => {
@@ -155,7 +164,6 @@ export async function run({ baseUrl, adminToken }) {
 			screen += text;
 			for (const listener of screenListeners) listener(text);
 		});
-		await new Promise((resolve) => user.once("open", resolve));
 		await until(
 			() => screen,
 			(text) => text.includes("guest# "),
@@ -190,6 +198,34 @@ export async function run({ baseUrl, adminToken }) {
 		);
 		user.close();
 
+		/** (b) One move through Edgevisor: POST until the record says completed, with QEMU's stats. */
+		const edgeMove = async (targetHostId) => {
+			const startedAt = performance.now();
+			const record = await adminRequest(baseUrl, adminToken, "POST", "/v1/migrations", {
+				vmId,
+				targetHostId,
+			});
+			const read = () =>
+				adminRequest(baseUrl, adminToken, "GET", `/v1/migrations/${record.migrationId}`);
+			const done = await until(
+				read,
+				(current) => current.state !== "validating" && current.state !== "migrating",
+				60_000,
+				"a completed migration",
+			);
+			const wallMs = performance.now() - startedAt;
+			if (done.state !== "completed") {
+				throw new Error(`bench: migration ${done.state}: ${done.failure?.reason}`);
+			}
+			const withStats = await until(
+				read,
+				(current) => current.stats !== undefined,
+				10_000,
+				"stats",
+			);
+			return { wallMs, startedAt, ...withStats.stats };
+		};
+
 		const bareMoves = [];
 		const edgeMoves = [];
 		for (let round = 0; round < rounds; round++) {
@@ -202,30 +238,42 @@ export async function run({ baseUrl, adminToken }) {
 			bare = moved.target;
 			bareMoves.push(moved);
 
-			const to = hosts[(round + 1) % 2];
-			const startedAt = performance.now();
-			const record = await adminRequest(baseUrl, adminToken, "POST", "/v1/migrations", {
-				vmId,
-				targetHostId: to.hostId,
-			});
-			const done = await until(
-				() => adminRequest(baseUrl, adminToken, "GET", `/v1/migrations/${record.migrationId}`),
-				(current) => current.state !== "validating" && current.state !== "migrating",
-				60_000,
-				"a completed migration",
-			);
-			const wallMs = performance.now() - startedAt;
-			if (done.state !== "completed")
-				throw new Error(`bench: migration ${done.state}: ${done.failure?.reason}`);
-			const withStats = await until(
-				() => adminRequest(baseUrl, adminToken, "GET", `/v1/migrations/${record.migrationId}`),
-				(current) => current.stats !== undefined,
-				10_000,
-				"stats",
-			);
-			edgeMoves.push({ wallMs, ...withStats.stats });
+			edgeMoves.push(await edgeMove(hosts[(round + 1) % 2].hostId));
 		}
 		await bare.quit();
+
+		// (c) The console across a move: the guest prints a counter every 10 ms to an open session.
+		const watcher = await openUserChannel();
+		const received = [];
+		watcher.on("message", (data) =>
+			received.push({ atMs: performance.now(), text: data.toString() }),
+		);
+		const receivedText = () => received.map((frame) => frame.text).join("");
+		watcher.send("i=0; while true; do echo c$i; i=$((i+1)); usleep 10000; done\n");
+		await until(receivedText, (text) => /c20\r?\n/.test(text), 10_000, "the counter");
+		const gaps = [];
+		for (let round = 0; round < gapRounds; round++) {
+			const move = await edgeMove(hosts[(round + 1) % 2].hostId);
+			const endMs = performance.now();
+			await until(
+				() => received.at(-1)?.atMs ?? 0,
+				(atMs) => atMs > endMs + 300,
+				10_000,
+				"output after the move",
+			);
+			const during = received.filter((frame) => frame.atMs >= move.startedAt);
+			let gapMs = 0;
+			for (let index = 1; index < during.length; index++) {
+				gapMs = Math.max(gapMs, during[index].atMs - during[index - 1].atMs);
+			}
+			gaps.push({ gapMs, downtimeMs: move.downtimeMs });
+		}
+		watcher.send("\u0003");
+		watcher.close();
+		const counters = [...receivedText().matchAll(/c(\d+)\r?\n/g)].map((match) => Number(match[1]));
+		const outOfSequence = counters.filter(
+			(value, index) => index > 0 && value !== counters[index - 1] + 1,
+		).length;
 
 		const row = (label, moves) =>
 			`| ${label} | ${fixed(median(moves.map((move) => move.wallMs)), 0)} | ${fixed(median(moves.map((move) => move.totalTimeMs)), 0)} | ${fixed(median(moves.map((move) => move.downtimeMs)), 0)} | ${fixed(median(moves.map((move) => move.transferredBytes)) / 2 ** 20, 1)} |`;
@@ -257,6 +305,19 @@ ${echoRow("through the edge: user channel → SP → agent → serial socket and
 ${echoRow("baseline: straight into QEMU's serial socket", directEcho)}
 
 Echo ratio (edge / direct, p50): **${fixed(median(edgeEcho) / median(directEcho))}**.
+
+### The console across a live migration (${gapRounds} moves under an open session)
+
+The guest prints a counter every 10 ms (\`echo c$i; usleep 10000\`) to a session that stays open while
+the VM moves. Gap: the longest silence between two frames the user received during the move (the
+last byte before the switch to the first after it), next to QEMU's downtime of the same move.
+
+| move | console gap ms | QEMU downtime ms | gap − downtime ms |
+| --- | --- | --- | --- |
+${gaps.map((gap, index) => `| ${index + 1} | ${fixed(gap.gapMs, 0)} | ${fixed(gap.downtimeMs, 0)} | ${fixed(gap.gapMs - gap.downtimeMs, 0)} |`).join("\n")}
+
+Median gap − downtime: **${fixed(median(gaps.map((gap) => gap.gapMs - gap.downtimeMs)), 0)} ms** (goal ≤ 250 ms).
+Counter lines the user received: ${counters.length}, out of sequence (lost or repeated): **${outOfSequence}**.
 `;
 	} finally {
 		for (const agent of agents) await agent.stop();

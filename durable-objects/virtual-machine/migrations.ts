@@ -103,7 +103,10 @@ export class MigrationCoordinator {
 			this.store.enqueue({ kind: "index", migrationId: record.migrationId, vmId });
 			// A builtin failure fails the migration at once: its agent subtasks are never sent.
 			if (record.state === "validating") {
-				for (const key of dispatched) queueValidation(this.store, record, key);
+				const { memoryMiB, vcpus } = inputs.context.vm;
+				for (const key of dispatched) {
+					queueValidation(this.store, record, key, { memoryMiB, vcpus });
+				}
 			}
 			return this.store.insert(record);
 		});

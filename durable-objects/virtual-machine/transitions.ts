@@ -87,7 +87,12 @@ export function preview(record: MigrationRecord): MigrationRecord {
 }
 
 /** Queues `validation.run` for one agent subtask (key `setId/subtaskId`) to the agent that runs it. */
-export function queueValidation(store: MigrationStore, record: MigrationRecord, key: string) {
+export function queueValidation(
+	store: MigrationStore,
+	record: MigrationRecord,
+	key: string,
+	vm: { memoryMiB: number; vcpus: number },
+) {
 	const { validationSet, subtask } = parseSubtaskKey(key);
 	const state = record.validationSets
 		.find((set) => set.id === validationSet)
@@ -101,6 +106,7 @@ export function queueValidation(store: MigrationStore, record: MigrationRecord, 
 			validationSet,
 			subtask,
 			...(state?.timeoutSeconds ? { timeoutSeconds: state.timeoutSeconds } : {}),
+			vm,
 			vmId: record.vmId,
 			sourceHostId: record.sourceHostId,
 			targetHostId: record.targetHostId,

@@ -100,6 +100,10 @@ export const AgentCommand = z
 			timeoutSeconds: z.number().int().positive().optional().openapi({
 				description: "when the result is due: a check still running then is stopped",
 			}),
+			vm: z
+				.object({ memoryMiB: z.number().int().positive(), vcpus: z.number().int().positive() })
+				.optional()
+				.openapi({ description: "the VM as its SP table describes it, for checks on the target" }),
 			vmId: Identifier,
 			sourceHostId: Identifier,
 			targetHostId: Identifier,

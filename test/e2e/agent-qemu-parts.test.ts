@@ -13,6 +13,8 @@ import { afterAll, describe, expect, it } from "vitest";
 // @ts-expect-error plain ESM module (typed by JSDoc, checked by tsconfig.tools.json)
 import { createCommandLog } from "../../agent/command-log.mjs";
 // @ts-expect-error plain ESM module (typed by JSDoc, checked by tsconfig.tools.json)
+import { filesystemOf } from "../../agent/qemu/checks.mjs";
+// @ts-expect-error plain ESM module (typed by JSDoc, checked by tsconfig.tools.json)
 import * as facts from "../../agent/qemu/facts.mjs";
 // @ts-expect-error plain ESM module (typed by JSDoc, checked by tsconfig.tools.json)
 import { listenUri, progressOf } from "../../agent/qemu/migration.mjs";
@@ -59,6 +61,16 @@ describe("host facts", () => {
 		expect(factsChanged(facts, { ...facts, hypervisor: { name: "qemu", version: "9.2.0" } })).toBe(
 			true,
 		);
+	});
+});
+
+describe("where a disk lives", () => {
+	it("is the filesystem of the longest mount point holding the path", () => {
+		const mounts =
+			"/dev/sda1 / ext4 rw 0 0\nnas:/vol /srv/images nfs4 rw 0 0\ntmpfs /srv/images/tmp tmpfs rw 0 0\n";
+		expect(filesystemOf(mounts, "/srv/images/vm-1.qcow2")).toBe("nfs4");
+		expect(filesystemOf(mounts, "/srv/images/tmp/x.raw")).toBe("tmpfs");
+		expect(filesystemOf(mounts, "/srv/imagesX/x.raw")).toBe("ext4");
 	});
 });
 

@@ -254,8 +254,12 @@ describe.skipIf(!qemuAvailable())("the QEMU host agent", () => {
 					"machine-type",
 					"guest-cpu-baseline",
 					"host-health",
+					"capacity-probe",
+					"tunables-sanity",
 					"dirty-page-rate",
 					"vf-quiesce",
+					"storage-paths",
+					"vlan-presence",
 					"late-gate",
 				],
 				expected: {
@@ -267,10 +271,20 @@ describe.skipIf(!qemuAvailable())("the QEMU host agent", () => {
 						/^guest dirties \d+ MiB\/s against 1 MiB\/s .*: pre-copy converges$/,
 					],
 					"vf-quiesce": ["passed", /^no passthrough functions/],
+					"capacity-probe": ["passed", /^\d+ MiB available for 128 MiB, \d+ cores for 1 vCPUs$/],
+					"tunables-sanity": ["passed", /^vm\.overcommit_memory=\d, vm\.max_map_count=\d+$/],
+					"storage-paths": ["passed", /^the VM has no disks/],
+					"vlan-presence": ["passed", /^the VM has no network interfaces/],
 				},
 			},
 		];
-		const onTarget = new Set(["machine-type", "guest-cpu-baseline", "host-health"]);
+		const onTarget = new Set([
+			"machine-type",
+			"guest-cpu-baseline",
+			"host-health",
+			"capacity-probe",
+			"tunables-sanity",
+		]);
 		try {
 			for (const { checks, expected } of runs) {
 				const subtasks = checks.map((id) => ({
