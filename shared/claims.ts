@@ -25,6 +25,7 @@ const ClaimsShape = z.object({
 	jti: z.string().min(1).max(256),
 	iat: NumericDate,
 	exp: NumericDate,
+	nbf: NumericDate.optional(),
 });
 
 /** The claims of a valid broadcast session request. */
@@ -49,6 +50,9 @@ export function checkBroadcastClaims(payload: unknown, nowSeconds: number): Broa
 	}
 	if (claims.iat > nowSeconds + maxClockSkewSeconds) {
 		throw new Problem("invalid_jwe", "claim iat: issued in the future");
+	}
+	if (claims.nbf !== undefined && claims.nbf > nowSeconds) {
+		throw new Problem("invalid_jwe", "claim nbf: not valid yet");
 	}
 	return claims;
 }

@@ -15,7 +15,7 @@ const flagsKept = "source.cpu.flags.all(f, f in target.cpu.flags)";
 const freeMiB =
 	"(has(target.facts.memoryFreeMiB) ? target.facts.memoryFreeMiB : target.memoryMiB / 2.0)";
 
-/** The default migration policy: 8 rules guarding 7 validation sets. */
+/** The default migration policy: 9 rules guarding 7 validation sets. */
 export const defaultPolicy: MigrationPolicy = {
 	rules: [
 		{
@@ -72,6 +72,14 @@ export const defaultPolicy: MigrationPolicy = {
 			score: "vm.attachedFunctions > 0.0 ? 100 : 0",
 			threshold: 50,
 			validationSet: "sriov-functions",
+		},
+		{
+			id: "target-agent-offline",
+			description:
+				"The target host's agent is not connected: nothing there could start the VM or answer a check.",
+			score: "target.agentConnected ? 0 : 100",
+			threshold: 50,
+			validationSet: "target-health",
 		},
 		{
 			id: "recent-failures",
@@ -172,13 +180,25 @@ export const defaultPolicy: MigrationPolicy = {
 				"The target host is healthy and the workload's tunables are sane after failures.",
 			subtasks: [
 				{
+					id: "agent-connected",
+					kind: "builtin",
+					description: "The target's agent holds its control channel now.",
+					check: "target.agentConnected",
+				},
+				{
 					id: "host-health",
 					kind: "agent",
 					runsOn: "target",
 					timeoutSeconds: 180,
 					costSeconds: 45,
 				},
-				{ id: "tunables-sanity", kind: "agent", runsOn: "target", timeoutSeconds: 120, costSeconds: 20 },
+				{
+					id: "tunables-sanity",
+					kind: "agent",
+					runsOn: "target",
+					timeoutSeconds: 120,
+					costSeconds: 20,
+				},
 			],
 		},
 	],

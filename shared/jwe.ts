@@ -14,6 +14,10 @@ export const jweAlgorithms = {
 	contentEncryptionAlgorithms: ["A256GCM"],
 } as const;
 
+/** A compact JWE: header, encrypted key, IV, ciphertext, tag. */
+const compactJwe =
+	/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
 /** A public key as `/.well-known/jwks.json` lists it. */
 export interface PublicEncryptionJwk {
 	kty: "EC";
@@ -78,11 +82,19 @@ export async function openBroadcastRequest(
 	keyRing: KeyRing,
 	nowSeconds: number,
 ): Promise<BroadcastClaims> {
+	// The compact serialization exactly: five base64url parts, no whitespace anywhere.
+	if (!compactJwe.test(jwe)) {
+		throw new Problem("invalid_jwe", "not a compact JWE (five base64url parts, no whitespace)");
+	}
 	let plaintext: Uint8Array;
 	try {
 		const result = await compactDecrypt(
-			jwe.trim(),
+			jwe,
 			(header) => {
+				// RFC 8725 §3.6: compression before encryption leaks the plaintext's content.
+				if (header.zip !== undefined) {
+					throw new Problem("invalid_jwe", "a zip header is refused (RFC 8725 §3.6)");
+				}
 				const key = header.kid === undefined ? undefined : keyRing.privateKeys.get(header.kid);
 				if (!key) throw new Problem("invalid_jwe", "unknown or missing kid");
 				return key;

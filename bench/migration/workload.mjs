@@ -70,6 +70,7 @@ function makeHost(random, site, index) {
 				version: versionRoll < 0.15 ? "8.0.0" : versionRoll < 0.9 ? "8.2.0" : "9.0.1",
 			},
 			facts: { memoryFreeMiB: Math.round(memoryMiB * (0.1 + random() * 0.7)) },
+			agentConnected: true,
 			pci:
 				random() < 0.33
 					? { devices: 1, freeVfs: Math.floor(random() * 8) }

@@ -46,7 +46,10 @@ function compiledFor(policyJson: string): CompiledPolicy {
 	return compiled;
 }
 
-function riskHost(record: HostRecord, pci: RiskHost["pci"]): RiskHost {
+function riskHost(
+	record: HostRecord & { agentConnected: boolean },
+	pci: RiskHost["pci"],
+): RiskHost {
 	return {
 		hostId: record.hostId,
 		domain: record.domain,
@@ -56,6 +59,7 @@ function riskHost(record: HostRecord, pci: RiskHost["pci"]): RiskHost {
 		hypervisor: record.hypervisor,
 		facts: record.facts ?? {},
 		pci,
+		agentConnected: record.agentConnected,
 	};
 }
 
@@ -74,8 +78,8 @@ export async function gatherInputs(
 	const fleet = fleetStub(env);
 	const [sourceHost, targetHost, vmRow, policy, targetFailures, sourcePci, targetPci] =
 		await Promise.all([
-			serviceProcessor(env, source.hostId).getHost(),
-			serviceProcessor(env, targetHostId).getHost(),
+			serviceProcessor(env, source.hostId).describeHost(),
+			serviceProcessor(env, targetHostId).describeHost(),
 			// Read only: an export would mark the VM as handing off.
 			serviceProcessor(env, source.hostId).getVm(vm.vmId),
 			fleet.getPolicy(),

@@ -219,17 +219,29 @@ export function stopTarget(store: MigrationStore, record: MigrationRecord): void
 }
 
 /**
- * A host reports only on its own part of a migration: the source asks for a
- * target, the target says where it listens; either may report the outcome.
+ * A host reports only on work it was given (API.md, "Agent webhooks"): a
+ * subtask's result comes from the host it ran on; the source reports the
+ * copy; the target only once it was asked to prepare for the VM.
  */
 function refuseStranger(record: MigrationRecord, hostId: string, event: MigrationEvent): void {
-	const expected =
-		event.type === "migration.target_requested"
-			? record.sourceHostId
-			: event.type === "migration.target_ready"
-				? record.targetHostId
-				: undefined;
-	if (expected !== undefined && hostId !== expected) {
-		throw new Problem("forbidden", `host ${hostId} was not asked for ${event.type}`);
+	const { sourceHostId, targetHostId } = record;
+	let allowed: string[];
+	if (event.type === "validation.result") {
+		const { subtask, validationSet } = event.data;
+		const key = resultKey(record.validationSets, subtask, validationSet);
+		const { validationSet: setId, subtask: subtaskId } = parseSubtaskKey(key ?? "/");
+		const state = record.validationSets
+			.find((set) => set.id === setId)
+			?.subtasks.find((one) => one.id === subtaskId);
+		allowed = [state?.runsOn === "target" ? targetHostId : sourceHostId];
+	} else if (event.type === "migration.target_requested") {
+		allowed = [sourceHostId];
+	} else if (event.type === "migration.target_ready") {
+		allowed = [targetHostId];
+	} else {
+		allowed = targetInvolved(record) ? [sourceHostId, targetHostId] : [sourceHostId];
+	}
+	if (!allowed.includes(hostId)) {
+		throw new Problem("forbidden", `host ${hostId} was given no ${event.type} work for this migration`);
 	}
 }

@@ -20,6 +20,8 @@ export interface RiskHost extends HostDescription {
 	facts: { memoryFreeMiB?: number; [fact: string]: unknown };
 	/** Free VF slots over the host's registered SR-IOV devices. */
 	pci: { devices: number; freeVfs: number };
+	/** Whether the host's agent holds its control channel now. */
+	agentConnected: boolean;
 }
 
 /** Counts over the history window (the VM's, and the target host's). */
@@ -54,6 +56,7 @@ const twinHost: RiskHost = {
 	hypervisor: { name: "qemu-kvm", version: "8.2.0" },
 	facts: {},
 	pci: { devices: 0, freeVfs: 0 },
+	agentConnected: true,
 };
 
 /**
@@ -91,6 +94,7 @@ export const sampleContexts: ReadonlyArray<{ name: string; context: RiskContext 
 				hypervisor: { name: "qemu-kvm", version: "7.2.0" },
 				facts: { memoryFreeMiB: 16_384 },
 				pci: { devices: 1, freeVfs: 1 },
+				agentConnected: false,
 			},
 			history: { migrations: 5, failures: 2, targetFailures: 3 },
 		},

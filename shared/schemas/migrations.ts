@@ -6,6 +6,7 @@
 import { z } from "@hono/zod-openapi";
 import { Identifier } from "../ids";
 import { MigrationAddress, VmDefinition } from "./agent";
+import { HostInputSchema } from "./hosts";
 
 /** Ids of rules, sets and subtasks share the identifier grammar. */
 const PolicyId = Identifier;
@@ -218,11 +219,13 @@ export type MigrationRequest = z.infer<typeof MigrationRequest>;
 export const WebhookEvent = z.discriminatedUnion("type", [
 	z.object({
 		type: z.literal("host.facts"),
+		// What the host record's own schema would refuse is refused here too:
+		// stored, it would break every later read of the fleet.
 		data: z.object({
-			cpu: z.object({ model: z.string(), flags: z.array(z.string()) }).optional(),
-			memoryMiB: z.number().int().min(0).optional(),
+			cpu: HostInputSchema.shape.cpu.optional(),
+			memoryMiB: HostInputSchema.shape.memoryMiB.optional(),
 			memoryFreeMiB: z.number().min(0).optional(),
-			hypervisor: z.object({ name: z.string(), version: z.string() }).optional(),
+			hypervisor: HostInputSchema.shape.hypervisor.optional(),
 		}),
 	}),
 	z.object({

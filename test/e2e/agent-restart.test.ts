@@ -10,6 +10,7 @@ import { afterAll, describe, expect, inject, it } from "vitest";
 // @ts-expect-error plain ESM module (typed by JSDoc, checked by tsconfig.tools.json)
 import { createHostAgent } from "../../agent/host-agent.mjs";
 import { admin, createHost, enrolVm, type SimEvent } from "./agent-sim-support";
+import { connectAgent } from "./support/migration-agent";
 import { eventually } from "./support/qemu-host";
 
 const baseUrl = inject("baseUrl");
@@ -61,6 +62,8 @@ describe("the agent's command log", () => {
 			return agent;
 		};
 
+		// The shipped policy moves a VM only to a host whose agent is connected.
+		const targetAgent = await connectAgent(baseUrl, target);
 		const first = countingDriver();
 		// The first process loses every ack, so the server keeps the command for the next.
 		const before = agentProcess(first, () => false);
@@ -96,5 +99,6 @@ describe("the agent's command log", () => {
 		expect(second.started).toEqual([]);
 		expect(first.started).toEqual([record.migrationId]);
 		await after.stop();
+		targetAgent.close();
 	});
 });

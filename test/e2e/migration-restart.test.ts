@@ -52,7 +52,10 @@ async function migration(targetSite: string) {
 	const target = await createHost(domain, targetSite);
 	const vmId = unique("vm");
 	await call("PUT", `/v1/hosts/${source.hostId}/vms/${vmId}`, { memoryMiB: 4096, vcpus: 2 });
+	// The shipped policy moves a VM only to a host whose agent is connected.
+	const targetAgent = await connectAgent(server.baseUrl, target);
 	const created = await call("POST", "/v1/migrations", { vmId, targetHostId: target.hostId });
+	targetAgent.close();
 	expect(created.status).toBe(201);
 	return { source, target, vmId, migrationId: created.body.migrationId as string };
 }

@@ -50,7 +50,9 @@ async function setup(targetSite = "fra-1") {
 	});
 	expect(enrolled.status).toBe(201);
 	const agent = await connectAgent(baseUrl, source);
-	agents.push(agent);
+	// The shipped policy moves a VM only to a host whose agent is connected.
+	const targetAgent = await connectAgent(baseUrl, target);
+	agents.push(agent, targetAgent);
 	return { domain, source, target, vmId, key: enrolled.body.key as string, agent };
 }
 

@@ -63,8 +63,10 @@ describe("migration with virtual functions", () => {
 			);
 		}
 		const agent = connectRecordingAgent(baseUrl, source.hostId, source.agentToken);
-		agents.push(agent);
-		await agent.opened;
+		// The shipped policy moves a VM only to a host whose agent is connected.
+		const targetAgent = connectRecordingAgent(baseUrl, target.hostId, target.agentToken);
+		agents.push(agent, targetAgent);
+		await Promise.all([agent.opened, targetAgent.opened]);
 
 		const created = await call("POST", "/v1/migrations", { vmId, targetHostId: target.hostId });
 		expect(created.status).toBe(201);

@@ -9,7 +9,7 @@
 // that never comes back closes the session with vm_migrated. A user side
 // that speaks the console subprotocol hears of the move in a text frame of
 // its own; the console stream itself carries nothing but the VM's bytes.
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { ServiceProcessor } from "../../durable-objects/service-processor";
 import { consoleProtocol } from "../../shared/console-protocol";
@@ -22,6 +22,13 @@ type Session = { state: string; hostId: string; vmHostId: string; closeReason: s
 
 async function sessionRecord(sessionId: string): Promise<Session> {
 	return (await (await admin("GET", `/v1/sessions/${sessionId}`)).json()) as Session;
+}
+
+/** Evicts a service processor (keeping hibernated sockets); one not running has nothing to lose. */
+async function evict(hostId: string): Promise<void> {
+	await evictDurableObject(spObject(hostId)).catch((error: Error) => {
+		if (!/not currently running/.test(error.message)) throw error;
+	});
 }
 
 async function auditTypes(hostId: string, sessionId: string): Promise<string[]> {
@@ -43,7 +50,7 @@ async function sessionDuringMigration({ dialVm = true, userHeaders = {} } = {}) 
 	return { ...setup, sourceAgent, targetAgent, opened, user, vm };
 }
 
-/** Completes the migration and attaches the VM side the target's agent is told to dial. */
+/** The migration's source completes it; attaches the VM side the target's agent is told to dial. */
 async function completeAndReattach(
 	from: { hostId: string; webhookSecret: string },
 	migrationId: string,
@@ -62,7 +69,7 @@ describe("a console session across its VM's live migration", () => {
 			await sessionDuringMigration();
 		user.send("before");
 		expect(await vm?.next()).toBe("before");
-		const response = await sendWebhook(target, {
+		const response = await sendWebhook(source, {
 			type: "migration.completed",
 			data: { migrationId },
 		});
@@ -95,16 +102,16 @@ describe("a console session across its VM's live migration", () => {
 	});
 
 	it("closes with buffer_overflow, never a silent drop, when the input waiting for the switch passes the bound", async () => {
-		const { user, target, migrationId, opened } = await sessionDuringMigration();
-		await sendWebhook(target, { type: "migration.completed", data: { migrationId } });
+		const { source, user, migrationId, opened } = await sessionDuringMigration();
+		await sendWebhook(source, { type: "migration.completed", data: { migrationId } });
 		for (let frame = 0; frame <= 1024; frame++) user.send(`k${frame}`);
 		expect(await user.waitClosed()).toMatchObject({ reason: "buffer_overflow" });
 		expect(await sessionRecord(opened.sessionId)).toMatchObject({ closeReason: "buffer_overflow" });
 	});
 
 	it("closes with vm_migrated when the new host's agent does not re-attach within 30 s", async () => {
-		const { user, target, source, migrationId, opened } = await sessionDuringMigration();
-		await sendWebhook(target, { type: "migration.completed", data: { migrationId } });
+		const { user, source, migrationId, opened } = await sessionDuringMigration();
+		await sendWebhook(source, { type: "migration.completed", data: { migrationId } });
 		expect((await sessionRecord(opened.sessionId)).state).toBe("established");
 		const holder = spObject(source.hostId) as DurableObjectStub<ServiceProcessor>;
 		await runInDurableObject(holder, (_, state) => {
@@ -135,9 +142,9 @@ describe("a console session across its VM's live migration", () => {
 		],
 	] as const) {
 		it(`is closed by ${what}`, async () => {
-			const { user, target, migrationId, targetAgent, vmId, opened } =
+			const { source, user, target, migrationId, targetAgent, vmId, opened } =
 				await sessionDuringMigration();
-			await completeAndReattach(target, migrationId, targetAgent);
+			await completeAndReattach(source, migrationId, targetAgent);
 			expect((await act(target.hostId, vmId)).status).toBeLessThan(300);
 			expect(await user.waitClosed()).toMatchObject({ reason });
 			expect(await sessionRecord(opened.sessionId)).toMatchObject({ closeReason: reason });
@@ -145,8 +152,8 @@ describe("a console session across its VM's live migration", () => {
 	}
 
 	it("is terminated like any other after the move", async () => {
-		const { user, target, migrationId, targetAgent, opened } = await sessionDuringMigration();
-		const moved = await completeAndReattach(target, migrationId, targetAgent);
+		const { source, user, migrationId, targetAgent, opened } = await sessionDuringMigration();
+		const moved = await completeAndReattach(source, migrationId, targetAgent);
 		expect((await admin("DELETE", `/v1/sessions/${opened.sessionId}`)).status).toBe(204);
 		expect(await user.waitClosed()).toMatchObject({ reason: "terminated" });
 		expect(await moved.waitClosed()).toMatchObject({ reason: "terminated" });
@@ -155,10 +162,10 @@ describe("a console session across its VM's live migration", () => {
 	it("is carried again when the VM moves back (A → B → A)", async () => {
 		const { user, source, target, migrationId, targetAgent, sourceAgent, vmId, opened } =
 			await sessionDuringMigration();
-		const onB = await completeAndReattach(target, migrationId, targetAgent);
+		const onB = await completeAndReattach(source, migrationId, targetAgent);
 		const back = await startMigration(vmId, source.hostId);
 		expect(back.state).toBe("migrating");
-		const onA = await completeAndReattach(source, back.migrationId, sourceAgent);
+		const onA = await completeAndReattach(target, back.migrationId, sourceAgent);
 		expect(await onB.waitClosed()).toMatchObject({ reason: "vm_migrated" });
 		user.send("home");
 		expect(await onA.next()).toBe("home");
@@ -172,12 +179,12 @@ describe("a console session across its VM's live migration", () => {
 	});
 
 	it("tells a user side that speaks the console subprotocol that the VM moved, in a text frame apart from the binary console", async () => {
-		const { user, vm, target, migrationId, targetAgent } = await sessionDuringMigration({
+		const { source, user, vm, target, migrationId, targetAgent } = await sessionDuringMigration({
 			userHeaders: { "Sec-WebSocket-Protocol": `chat, ${consoleProtocol}` },
 		});
 		vm?.send("text from the VM");
 		expect(await user.next()).toEqual(new TextEncoder().encode("text from the VM"));
-		const moved = await completeAndReattach(target, migrationId, targetAgent);
+		const moved = await completeAndReattach(source, migrationId, targetAgent);
 		expect(JSON.parse(String(await user.next()))).toEqual({
 			type: "vm_moved",
 			vmHostId: target.hostId,
@@ -187,12 +194,80 @@ describe("a console session across its VM's live migration", () => {
 	});
 
 	it("sends no notice to a user side that did not offer the subprotocol", async () => {
-		const { user, vm, target, migrationId, targetAgent } = await sessionDuringMigration();
+		const { source, user, vm, migrationId, targetAgent } = await sessionDuringMigration();
 		vm?.send("plain");
 		expect(await user.next()).toBe("plain");
-		const moved = await completeAndReattach(target, migrationId, targetAgent);
+		const moved = await completeAndReattach(source, migrationId, targetAgent);
 		moved.send("after");
 		expect(await user.next()).toBe("after");
+	});
+
+	it("survives the eviction of either service processor mid-switch", async () => {
+		const { user, vm, source, target, migrationId, targetAgent, opened } =
+			await sessionDuringMigration();
+		await sendWebhook(source, { type: "migration.completed", data: { migrationId } });
+		await evict(source.hostId);
+		await evict(target.hostId);
+		user.send("typed while both were evicted");
+		const reopen = await targetAgent.next("session.open");
+		const moved = await connect((reopen as unknown as SessionOpenCommand).channel.url);
+		expect(await moved.next()).toBe("typed while both were evicted");
+		expect(await vm?.waitClosed()).toMatchObject({ reason: "vm_migrated" });
+		moved.send("answer");
+		expect(await user.next()).toBe("answer");
+		expect(await sessionRecord(opened.sessionId)).toMatchObject({
+			state: "established",
+			vmHostId: target.hostId,
+		});
+	});
+
+	it("records one continuous cast across the move", async () => {
+		const { source, vm, migrationId, targetAgent, opened, user } = await sessionDuringMigration();
+		vm?.send("before the move");
+		await user.next();
+		const moved = await completeAndReattach(source, migrationId, targetAgent);
+		moved.send("after the move");
+		await user.next();
+		const cast = await (await admin("GET", `/v1/sessions/${opened.sessionId}/recording`)).text();
+		const [header, ...events] = cast.trim().split("\n");
+		expect(JSON.parse(header ?? "{}")).toMatchObject({ version: 2 });
+		expect(events.map((line) => JSON.parse(line)[2])).toEqual([
+			"before the move",
+			"after the move",
+		]);
+	});
+
+	for (const [what, column, ageMs, reason] of [
+		["the idle timeout", "last_activity_ms", 16 * 60_000, "idle_timeout"],
+		["the maximum duration", "created_ms", 13 * 3600_000, "max_duration"],
+	] as const) {
+		it(`is closed by ${what} after the move`, async () => {
+			const { user, source, migrationId, targetAgent, opened } = await sessionDuringMigration();
+			await completeAndReattach(source, migrationId, targetAgent);
+			const holder = spObject(source.hostId) as DurableObjectStub<ServiceProcessor>;
+			await runInDurableObject(holder, (_, state) => {
+				state.storage.sql.exec(`UPDATE sessions SET ${column} = ${column} - ?`, ageMs);
+			});
+			await runDurableObjectAlarm(holder);
+			expect(await user.waitClosed()).toMatchObject({ reason });
+			expect(await sessionRecord(opened.sessionId)).toMatchObject({ closeReason: reason });
+		});
+	}
+
+	it("still closes a carried session whose user never attached once the user token expired", async () => {
+		const setup = await migratingVm();
+		const targetAgent = await agentFor(setup.target);
+		const opened = await openSession({ domain: setup.domain, vm: setup.vmId, key: setup.key });
+		const moved = await completeAndReattach(setup.source, setup.migrationId, targetAgent);
+		const holder = spObject(setup.source.hostId) as DurableObjectStub<ServiceProcessor>;
+		await runInDurableObject(holder, (_, state) => {
+			state.storage.sql.exec("UPDATE sessions SET created_ms = created_ms - 61000");
+		});
+		await runDurableObjectAlarm(holder);
+		expect(await moved.waitClosed()).toMatchObject({ reason: "user_never_attached" });
+		expect(await sessionRecord(opened.sessionId)).toMatchObject({
+			closeReason: "user_never_attached",
+		});
 	});
 
 	it("is left untouched by a migration that fails", async () => {
@@ -210,12 +285,14 @@ describe("a console session across its VM's live migration", () => {
 	});
 
 	it("attaches a session still vm_pending on the target", async () => {
-		const { user, target, migrationId, targetAgent, opened } = await sessionDuringMigration({
-			dialVm: false,
-		});
+		const { source, user, target, migrationId, targetAgent, opened } = await sessionDuringMigration(
+			{
+				dialVm: false,
+			},
+		);
 		user.send("typed early");
 		expect((await sessionRecord(opened.sessionId)).state).toBe("vm_pending");
-		const moved = await completeAndReattach(target, migrationId, targetAgent);
+		const moved = await completeAndReattach(source, migrationId, targetAgent);
 		expect(await moved.next()).toBe("typed early");
 		expect(await sessionRecord(opened.sessionId)).toMatchObject({
 			state: "established",

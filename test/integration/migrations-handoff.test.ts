@@ -67,7 +67,7 @@ describe("migration.completed", () => {
 		const completed = { type: "migration.completed", data: { migrationId } };
 		const [first, second] = await Promise.all([
 			sendWebhook(source, completed),
-			sendWebhook(target, completed),
+			sendWebhook(source, completed),
 		]);
 		expect([first?.status, second?.status]).toEqual([200, 200]);
 		expect((await getMigration(migrationId)).state).toBe("completed");

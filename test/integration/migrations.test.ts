@@ -77,6 +77,24 @@ describe("POST /v1/migrations refusals", () => {
 });
 
 describe("assessment", () => {
+	it("fails at once in validation, saying so, when the target's agent is not connected", async () => {
+		const { vmId, source, target, targetAgent } = await migrationSetup();
+		targetAgent.close(1000, "agent stopped");
+		await targetAgent.waitClosed();
+		const record = await startMigration(vmId, target.hostId);
+		expect(record).toMatchObject({
+			state: "failed",
+			failure: {
+				stage: "validation",
+				reason: "target-health/agent-connected failed: check is false: target.agentConnected",
+			},
+		});
+		const rule = record.assessment.rules.find((one) => one.id === "target-agent-offline");
+		expect(rule).toMatchObject({ score: 100, triggered: true });
+		// Nothing was asked of any agent.
+		expect(await unackedCommands(source.hostId)).toEqual([]);
+	});
+
 	it("dry-runs with the full assessment, storing and sending nothing", async () => {
 		const { vmId, source, target } = await migrationSetup(crossSite);
 		const response = await postMigration(vmId, target.hostId, true);

@@ -110,6 +110,25 @@ describe("webhook dispatch", () => {
 		expect(source.hostId).not.toBe(target.hostId);
 	});
 
+	it("refuses host.facts the host record's schema would refuse, changing nothing, and the fleet still lists", async () => {
+		const { target } = await migrationSetup();
+		const before = await (await admin("GET", `/v1/hosts/${target.hostId}`)).json();
+		for (const [data, field] of [
+			[{ cpu: { model: "m", flags: [""] } }, "body.data.cpu.flags.0"],
+			[{ cpu: { model: "", flags: ["sse2"] } }, "body.data.cpu.model"],
+			[{ memoryMiB: 0 }, "body.data.memoryMiB"],
+			[{ hypervisor: { name: "", version: "1" } }, "body.data.hypervisor.name"],
+		] as const) {
+			const response = await sendWebhook(target, { type: "host.facts", data });
+			expect(response.status).toBe(400);
+			const problem = await problemOf(response);
+			expect(problem.code).toBe("invalid_request");
+			expect(problem.detail).toContain(field);
+		}
+		expect(await (await admin("GET", `/v1/hosts/${target.hostId}`)).json()).toEqual(before);
+		expect((await admin("GET", "/v1/hosts")).status).toBe(200);
+	});
+
 	it("answers not_found for an unknown migration", async () => {
 		const { source } = await migrationSetup();
 		const response = await sendWebhook(source, {
@@ -120,7 +139,7 @@ describe("webhook dispatch", () => {
 		expect((await problemOf(response)).code).toBe("not_found");
 	});
 
-	it("ignores migration events from a host that is not a party, changing nothing", async () => {
+	it("refuses migration events from a host that is not a party with 403 forbidden, changing nothing", async () => {
 		const { vmId, domain, target } = await migrationSetup();
 		const outsider = await createHostWith(domain);
 		const { migrationId } = await startMigration(vmId, target.hostId);
@@ -129,8 +148,40 @@ describe("webhook dispatch", () => {
 			type: "migration.failed",
 			data: { migrationId, reason: "forged" },
 		});
-		expect(response.status).toBe(404);
+		expect(response.status).toBe(403);
+		expect((await problemOf(response)).code).toBe("forbidden");
 		expect(await getMigration(migrationId)).toEqual(before);
-		expect((await admin("GET", `/v1/migrations/${migrationId}`)).status).toBe(200);
+	});
+
+	it("refuses the target's report on a copy it was never asked into, and results of subtasks it did not run", async () => {
+		const { vmId, source, target } = await migrationSetup({ site: "other-site" });
+		const { migrationId, validationSets } = await startMigration(vmId, target.hostId);
+		const running = validationSets.flatMap((set) =>
+			set.subtasks
+				.filter((subtask) => subtask.status === "running")
+				.map((subtask) => ({ set, subtask })),
+		);
+		const [first] = running;
+		if (!first) throw new Error("a cross-site move runs agent subtasks");
+		const before = await getMigration(migrationId);
+		// The audit's attack: the target alone passes the source's checks and declares the move done.
+		const result = await sendWebhook(target, {
+			type: "validation.result",
+			data: { migrationId, validationSet: first.set.id, subtask: first.subtask.id, ok: true },
+		});
+		expect(result.status).toBe(403);
+		expect((await problemOf(result)).code).toBe("forbidden");
+		const completed = await sendWebhook(target, {
+			type: "migration.completed",
+			data: { migrationId },
+		});
+		expect(completed.status).toBe(403);
+		expect(await getMigration(migrationId)).toEqual(before);
+		// The source, which ran the subtask, is heard.
+		const fromSource = await sendWebhook(source, {
+			type: "validation.result",
+			data: { migrationId, validationSet: first.set.id, subtask: first.subtask.id, ok: true },
+		});
+		expect(fromSource.status).toBe(200);
 	});
 });

@@ -24,13 +24,19 @@ export async function createHostWith(
 	return (await response.json()) as CreatedHost;
 }
 
-/** A source host with an enrolled VM and a target host (twin unless overridden), both in one domain. */
+/**
+ * A source host with an enrolled VM and a target host (twin unless
+ * overridden), both in one domain. The target's agent is connected (the
+ * shipped policy fails a move to a host whose agent is not); a test that
+ * reads its commands connects it again with `agentFor`, which replaces it.
+ */
 export async function migrationSetup(targetOverrides: Record<string, unknown> = {}) {
 	const domain = unique("dom");
 	const source = await createHostWith(domain);
 	const target = await createHostWith(domain, targetOverrides);
+	const targetAgent = await connectAgent(target);
 	const { vmId, key } = await enrolVm(source.hostId);
-	return { domain, source, target, vmId, key };
+	return { domain, source, target, vmId, key, targetAgent };
 }
 
 /** POST /v1/migrations. */

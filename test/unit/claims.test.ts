@@ -50,7 +50,7 @@ describe("checkBroadcastClaims", () => {
 	it("ignores extra claims", () => {
 		fc.assert(
 			fc.property(validClaims, fc.string(), (claims, extra) => {
-				expect(checkBroadcastClaims({ ...claims, nbf: extra }, now)).toEqual(claims);
+				expect(checkBroadcastClaims({ ...claims, note: extra }, now)).toEqual(claims);
 			}),
 		);
 	});
@@ -97,6 +97,16 @@ describe("checkBroadcastClaims", () => {
 			exp: now + maxClockSkewSeconds + 100,
 		};
 		expect(codeOf(() => checkBroadcastClaims(claims, now))).toBe("invalid_jwe");
+	});
+
+	it("refuses every nbf still in the future, and accepts one that has passed", () => {
+		fc.assert(
+			fc.property(validClaims, fc.integer({ min: 1, max: 10_000 }), (claims, aheadSeconds) => {
+				const notYet = { ...claims, nbf: now + aheadSeconds };
+				expect(() => checkBroadcastClaims(notYet, now)).toThrow(/claim nbf/);
+				expect(checkBroadcastClaims({ ...claims, nbf: now }, now)).toMatchObject({ nbf: now });
+			}),
+		);
 	});
 
 	it("refuses a claims set missing any one claim, naming it", () => {

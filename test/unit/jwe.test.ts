@@ -2,10 +2,13 @@
 // private key set, decryption by kid over a ring of keys, and that every
 // disallowed algorithm, unknown kid or undecryptable input is invalid_jwe
 // without leaking jose's messages. Claim checks are proven in claims.test.ts.
-import { exportJWK, generateKeyPair } from "jose";
+import { base64url, exportJWK, generateKeyPair } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type KeyRing, loadKeyRing, openBroadcastRequest } from "../../shared/jwe";
 import { claimsFor, encryptRequest } from "../support/jwe";
+
+const base64urlDecode = base64url.decode;
+const base64urlEncode = base64url.encode;
 
 let ring: KeyRing;
 const target = { domain: "dom-1", vm: "vm-1", key: "k" };
@@ -90,6 +93,32 @@ describe("openBroadcastRequest", () => {
 		const problem = await refusal(parts.join("."));
 		expect(problem).toMatchObject({ code: "invalid_jwe" });
 		expect(problem.message).not.toMatch(/jose|JWE(Decryption|Invalid)/);
+	});
+
+	it("refuses a compact JWE with whitespace anywhere, even around it", async () => {
+		const [key] = ring.publicKeys;
+		if (!key) throw new Error("key expected");
+		const jwe = await encryptRequest(key, claimsFor(target));
+		const [header, ...rest] = jwe.split(".");
+		for (const spaced of [
+			`${jwe}\n`,
+			` ${jwe}`,
+			[`${header} `, ...rest].join("."),
+			jwe.replace(".", ".\n"),
+		]) {
+			expect(await refusal(spaced)).toMatchObject({ code: "invalid_jwe" });
+		}
+	});
+
+	it("refuses a zip header (RFC 8725 §3.6)", async () => {
+		const [key] = ring.publicKeys;
+		if (!key) throw new Error("key expected");
+		const [header = "", ...rest] = (await encryptRequest(key, claimsFor(target))).split(".");
+		const decoded = JSON.parse(new TextDecoder().decode(base64urlDecode(header)));
+		const zipped = base64urlEncode(
+			new TextEncoder().encode(JSON.stringify({ ...decoded, zip: "DEF" })),
+		);
+		expect(await refusal([zipped, ...rest].join("."))).toMatchObject({ code: "invalid_jwe" });
 	});
 
 	it("refuses anything that is not a compact JWE", async () => {

@@ -26,6 +26,7 @@ function host(hostId: string, overrides: Partial<RiskContext["source"]> = {}) {
 		hypervisor: { name: "qemu-kvm", version: "8.2.0" },
 		facts: { memoryFreeMiB: 200_000 },
 		pci: { devices: 0, freeVfs: 0 },
+		agentConnected: true,
 		...overrides,
 	};
 }
