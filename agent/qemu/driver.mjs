@@ -5,13 +5,13 @@
 // here. The driver reconciles it with the QEMUs it runs (on every change of
 // the directory and every few seconds), takes over the QEMUs a previous agent
 // left running, and carries out consoles, checks and live migrations.
-import { readdirSync, readFileSync, renameSync, rmSync, watch, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, watch } from "node:fs";
 import { join } from "node:path";
 import { VmDefinition } from "../../shared/schemas/agent.ts";
 import { findCheck, runCheckExecutable } from "../checks-dir.mjs";
 import { builtinChecks } from "./checks.mjs";
 import { factsChanged, readHostFacts } from "./facts.mjs";
-import { copyVm, listenForMigration, waitUntilIncomingRuns } from "./migration.mjs";
+import { createLiveMigrations } from "./live-migrations.mjs";
 import { adoptVm, lastLines, startVm } from "./vm-process.mjs";
 
 /** How often the desired state is read even without a change event. */
@@ -52,10 +52,6 @@ export function createQemuDriver({
 }) {
 	/** @type {Map<string, RunningVm>} VMs this host runs (its `--vms-dir` says so). */
 	const vms = new Map();
-	/** @type {Map<string, {migrationId: string, vm: RunningVm}>} incoming copies, by VM id */
-	const incoming = new Map();
-	/** @type {Map<string, {vmId: string, cancelled: boolean, copying: boolean}>} outgoing, by migration id */
-	const outgoing = new Map();
 	/** @type {Set<string>} VMs being started or stopped right now */
 	const busy = new Set();
 	/** @type {Map<string, string>} the last complaint about each VM file, so it is logged once */
@@ -71,6 +67,18 @@ export function createQemuDriver({
 	const log = (/** @type {string} */ line) => context?.emit({ type: "driver.log", line });
 	const report = (/** @type {string} */ type, /** @type {unknown} */ data) =>
 		context?.report(type, data);
+	const migrations = createLiveMigrations({
+		vms,
+		busy,
+		keep: (vm) => keep(vm),
+		report,
+		log,
+		vmsDir,
+		stateDir,
+		runtime,
+		migrationAddress,
+		bandwidthMiBs,
+	});
 
 	/** The definitions in `--vms-dir`; a malformed file is one log line and skipped. */
 	function desiredVms() {
@@ -115,7 +123,7 @@ export function createQemuDriver({
 		const desired = desiredVms();
 		if (!desired) return;
 		for (const [vmId, definition] of desired) {
-			if (vms.has(vmId) || busy.has(vmId) || incoming.has(vmId)) continue;
+			if (vms.has(vmId) || busy.has(vmId) || migrations.arriving(vmId)) continue;
 			busy.add(vmId);
 			startVm({ vm: definition, stateDir, runtime })
 				.then((vm) => {
@@ -127,7 +135,7 @@ export function createQemuDriver({
 				.finally(() => busy.delete(vmId));
 		}
 		for (const [vmId, vm] of vms) {
-			if (desired.has(vmId) || busy.has(vmId) || leaving(vmId)) continue;
+			if (desired.has(vmId) || busy.has(vmId) || migrations.leaving(vmId)) continue;
 			busy.add(vmId);
 			vms.delete(vmId);
 			log(`VM ${vmId} left --vms-dir: stopping it`);
@@ -136,11 +144,6 @@ export function createQemuDriver({
 				.then(() => log(`VM ${vmId} stopped`))
 				.finally(() => busy.delete(vmId));
 		}
-	}
-
-	/** Whether the VM is being migrated away (reconcile must leave it alone). */
-	function leaving(/** @type {string} */ vmId) {
-		return [...outgoing.values()].some((migration) => migration.vmId === vmId);
 	}
 
 	/** Tracks a running VM; when its QEMU goes away on its own, the next reconcile restarts it. */
@@ -168,10 +171,11 @@ export function createQemuDriver({
 				rmSync(join(stateDir, "vms", vmId), { recursive: true, force: true });
 				continue;
 			}
+			if (migrations.adopt(vm)) continue;
 			const status = await vm.qmp.execute("query-status").catch(() => ({ status: "unknown" }));
 			if (status.status === "inmigrate" || status.status === "postmigrate") {
-				// An incoming copy or a VM that moved away while no agent watched: not ours to run.
-				log(`VM ${vmId}'s QEMU is ${status.status} with no agent following it: stopping it`);
+				// A copy nobody recorded: not ours to run.
+				log(`VM ${vmId}'s QEMU is ${status.status} with no migration on record: stopping it`);
 				await vm.quit();
 				continue;
 			}
@@ -193,16 +197,11 @@ export function createQemuDriver({
 		while (Date.now() < deadline && !stopped) {
 			const vm = vms.get(vmId);
 			if (vm) return vm;
-			const expected = busy.has(vmId) || desiredVms()?.has(vmId) || incoming.has(vmId);
+			const expected = busy.has(vmId) || desiredVms()?.has(vmId) || migrations.arriving(vmId);
 			if (!expected) return undefined;
 			await new Promise((resolve) => setTimeout(resolve, 100));
 		}
 		return vms.get(vmId);
-	}
-
-	/** Reads a VM's definition file back, as the source sends it to the target. */
-	function definitionOf(/** @type {RunningVm} */ vm) {
-		return vm.definition;
 	}
 
 	return {
@@ -268,133 +267,10 @@ export function createQemuDriver({
 			}));
 		},
 
-		async migrate(command) {
-			const { migrationId, vmId } = command;
-			const vm = vms.get(vmId);
-			if (!vm) {
-				await report("migration.failed", {
-					migrationId,
-					reason: `VM ${vmId} does not run on this host`,
-				});
-				return;
-			}
-			outgoing.set(migrationId, { vmId, cancelled: false, copying: false });
-			await report("migration.target_requested", { migrationId, vm: definitionOf(vm) });
-		},
-
-		async prepare(command) {
-			const { migrationId, vmId, vm: definition } = command;
-			const refuse = (/** @type {string} */ reason) =>
-				report("migration.failed", { migrationId, reason: `target: ${reason}` });
-			if (definition.vmId !== vmId) return void (await refuse("the definition names another VM"));
-			if (vms.has(vmId) || incoming.has(vmId) || busy.has(vmId)) {
-				return void (await refuse(`VM ${vmId} already runs on this host`));
-			}
-			busy.add(vmId);
-			/** @type {RunningVm | undefined} */
-			let vm;
-			try {
-				vm = await startVm({ vm: definition, stateDir, runtime, incoming: true });
-				incoming.set(vmId, { migrationId, vm });
-				const address = await listenForMigration(vm.qmp, migrationAddress);
-				log(`VM ${vmId}: incoming QEMU listens at ${address} for ${migrationId}`);
-				await report("migration.target_ready", { migrationId, address });
-			} catch (error) {
-				incoming.delete(vmId);
-				await vm?.quit();
-				busy.delete(vmId);
-				return void (await refuse(
-					`could not start QEMU: ${error instanceof Error ? error.message : error}`,
-				));
-			}
-			busy.delete(vmId);
-			const running = vm;
-			try {
-				await waitUntilIncomingRuns(running.qmp);
-			} catch {
-				// Cancelled, failed or abandoned: the source reports why; nothing runs here.
-				if (incoming.get(vmId)?.vm === running) incoming.delete(vmId);
-				await running.quit();
-				rmSync(running.paths.dir, { recursive: true, force: true });
-				log(`VM ${vmId}: incoming copy for ${migrationId} ended without the VM`);
-				return;
-			}
-			// The VM runs here now: it is this host's, and the desired state says so.
-			const file = join(vmsDir, `${vmId}.json`);
-			writeFileSync(`${file}.incoming`, `${JSON.stringify(definition, null, "\t")}\n`, {
-				mode: 0o644,
-			});
-			renameSync(`${file}.incoming`, file);
-			incoming.delete(vmId);
-			keep(running);
-			log(`VM ${vmId} runs here after ${migrationId}`);
-			await report("migration.completed", { migrationId });
-		},
-
-		async transfer(command) {
-			const { migrationId, vmId, address } = command;
-			const migration = outgoing.get(migrationId);
-			const vm = vms.get(vmId);
-			if (!migration || migration.cancelled || migration.copying || !vm) return;
-			migration.copying = true;
-			const onProgress = (/** @type {{percent: number, phase: string}} */ progress) => {
-				void report("migration.progress", { migrationId, ...progress });
-			};
-			const outcome = await copyVm(vm.qmp, address, {
-				bandwidthMiBs,
-				onProgress,
-				cancelled: () => migration.cancelled,
-			}).catch((error) => ({
-				status: /** @type {const} */ ("failed"),
-				reason: String(error.message ?? error),
-			}));
-			if (outcome.status === "completed") {
-				// One running copy: the file goes first, so nothing restarts the VM here, then QEMU.
-				rmSync(join(vmsDir, `${vmId}.json`), { force: true });
-				vms.delete(vmId);
-				await vm.quit();
-				rmSync(vm.paths.dir, { recursive: true, force: true });
-				outgoing.delete(migrationId);
-				log(
-					`VM ${vmId} moved away (${migrationId}): ${outcome.stats.totalTimeMs} ms, downtime ${outcome.stats.downtimeMs} ms`,
-				);
-				await report("migration.progress", {
-					migrationId,
-					percent: 100,
-					phase: "switched over",
-					stats: outcome.stats,
-				});
-				return;
-			}
-			outgoing.delete(migrationId);
-			// Told to cancel, QEMU may still say "failed" (the target's incoming QEMU went first).
-			const reason =
-				outcome.status === "cancelled" || migration.cancelled
-					? "cancelled on request; the VM stays on the source"
-					: outcome.reason;
-			await report("migration.failed", { migrationId, reason });
-		},
-
-		async cancel(command) {
-			const { migrationId } = command;
-			const migration = outgoing.get(migrationId);
-			if (migration) {
-				migration.cancelled = true;
-				// A copy under way sees the flag on its next poll and asks QEMU to stop.
-				if (!migration.copying) {
-					outgoing.delete(migrationId);
-					await report("migration.failed", {
-						migrationId,
-						reason: "cancelled before the copy began; the VM stays on the source",
-					});
-				}
-			}
-			for (const [vmId, copy] of incoming) {
-				if (copy.migrationId !== migrationId) continue;
-				incoming.delete(vmId);
-				await copy.vm.quit();
-			}
-		},
+		migrate: (command) => migrations.migrate(command),
+		prepare: (command) => migrations.prepare(command),
+		transfer: (command) => migrations.transfer(command),
+		cancel: (command) => migrations.cancel(command),
 
 		notify() {},
 
@@ -403,7 +279,7 @@ export function createQemuDriver({
 			for (const cleanup of cleanups) cleanup();
 			// VMs outlive the agent: let go of every QEMU, stop none.
 			for (const vm of vms.values()) vm.release();
-			for (const copy of incoming.values()) copy.vm.release();
+			migrations.release();
 		},
 	};
 }

@@ -75,14 +75,10 @@ export async function waitUntilIncomingRuns(qmp) {
  * Copies a running VM to `address` and follows the copy to its end.
  * @param {import("./qmp.mjs").QmpClient} qmp
  * @param {string} address a `tcp:HOST:PORT` the schema has checked
- * @param {{
- *   bandwidthMiBs?: number,
- *   onProgress: (progress: {percent: number, phase: string}) => void,
- *   cancelled: () => boolean,
- * }} options `cancelled` is read on every poll: a cancel that came before `migrate` still stops the copy
+ * @param {FollowOptions & {bandwidthMiBs?: number}} options
  * @returns {Promise<CopyOutcome>}
  */
-export async function copyVm(qmp, address, { bandwidthMiBs, onProgress, cancelled }) {
+export async function copyVm(qmp, address, { bandwidthMiBs, ...follow }) {
 	await enableMigrationEvents(qmp);
 	if (bandwidthMiBs !== undefined) {
 		await qmp.execute("migrate-set-parameters", {
@@ -90,6 +86,24 @@ export async function copyVm(qmp, address, { bandwidthMiBs, onProgress, cancelle
 		});
 	}
 	await qmp.execute("migrate", { uri: address });
+	return followCopy(qmp, follow);
+}
+
+/**
+ * @typedef {{
+ *   onProgress: (progress: {percent: number, phase: string}) => void,
+ *   cancelled: () => boolean,
+ * }} FollowOptions `cancelled` is read on every poll: a cancel that came before `migrate` still stops the copy
+ */
+
+/**
+ * Follows a copy QEMU is running (one this agent started, or one a previous
+ * agent left running) until `completed | failed | cancelled`.
+ * @param {import("./qmp.mjs").QmpClient} qmp
+ * @param {FollowOptions} options
+ * @returns {Promise<CopyOutcome>}
+ */
+export async function followCopy(qmp, { onProgress, cancelled }) {
 	let lastReportMs = 0;
 	let cancelSent = false;
 	for (;;) {
@@ -98,26 +112,38 @@ export async function copyVm(qmp, address, { bandwidthMiBs, onProgress, cancelle
 			await qmp.execute("migrate_cancel");
 		}
 		const info = await qmp.execute("query-migrate");
-		switch (info.status) {
-			case "completed":
-				return {
-					status: "completed",
-					stats: {
-						totalTimeMs: Number(info["total-time"] ?? 0),
-						downtimeMs: Number(info.downtime ?? 0),
-						transferredBytes: Number(info.ram?.transferred ?? 0),
-					},
-				};
-			case "failed":
-				return { status: "failed", reason: `QEMU: ${info["error-desc"] ?? "migration failed"}` };
-			case "cancelled":
-				return { status: "cancelled" };
-		}
+		const outcome = outcomeOf(info);
+		if (outcome) return outcome;
 		if (Date.now() - lastReportMs >= progressEveryMs) {
 			lastReportMs = Date.now();
 			onProgress(progressOf(info));
 		}
 		await new Promise((resolve) => setTimeout(resolve, pollMs));
+	}
+}
+
+/**
+ * How a copy ended, from one `query-migrate`; undefined while it runs.
+ * @param {Record<string, any>} info
+ * @returns {CopyOutcome | undefined}
+ */
+export function outcomeOf(info) {
+	switch (info.status) {
+		case "completed":
+			return {
+				status: "completed",
+				stats: {
+					totalTimeMs: Number(info["total-time"] ?? 0),
+					downtimeMs: Number(info.downtime ?? 0),
+					transferredBytes: Number(info.ram?.transferred ?? 0),
+				},
+			};
+		case "failed":
+			return { status: "failed", reason: `QEMU: ${info["error-desc"] ?? "migration failed"}` };
+		case "cancelled":
+			return { status: "cancelled" };
+		default:
+			return undefined;
 	}
 }
 

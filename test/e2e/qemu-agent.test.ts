@@ -223,6 +223,37 @@ describe.skipIf(!qemuAvailable())("the QEMU host agent", () => {
 		console.close();
 	});
 
+	it("an agent restarted mid-copy follows the copy: a cancel after the restart stops it, and the VM stays", async () => {
+		const record = await migrate(vmId, a.hostId);
+		await eventually(
+			() => migration(record.migrationId),
+			(current) => current.targetAddress !== undefined && current.progress.percent > 0,
+			30_000,
+			"a copy under way",
+		);
+		await b.stopAgent();
+		b.startAgent();
+		await b.waitForLine(
+			new RegExp(`took over VM ${vmId} \\(pid \\d+\\) and its migration ${record.migrationId}`),
+		);
+		expect(await qemuPids(vmId)).toHaveLength(2);
+		expect((await admin("POST", `/v1/migrations/${record.migrationId}/cancel`)).status).toBe(200);
+		const cancelled = await eventually(
+			() => migration(record.migrationId),
+			(current) => current.cancellation?.outcome === "stopped",
+			20_000,
+			"the restarted agent's word that the copy stopped",
+		);
+		expect(cancelled.cancellation?.detail).toMatch(/cancelled on request/);
+		await eventually(
+			() => qemuPids(vmId),
+			(pids) => pids.length === 1,
+			10_000,
+			"one QEMU",
+		);
+		expect(await filedOn(vmId, hosts)).toEqual([b.hostId]);
+	});
+
 	it("runs operator checks from --checks-dir: pass, fail with the last line, killed at the timeout; an unknown id fails naming itself", async () => {
 		await writeScript(
 			join(b.checksDir, "disks-ok"),
@@ -266,9 +297,10 @@ describe.skipIf(!qemuAvailable())("the QEMU host agent", () => {
 					"machine-type": ["passed", /^QEMU here offers machine type pc/],
 					"guest-cpu-baseline": ["passed", /^CPU model qemu64 is fully available here \(tcg\)$/],
 					"host-health": ["passed", /^agent connected, QEMU starts, load/],
+					// A measurement: its verdict follows the numbers (below half of B's 1 MiB/s cap passes).
 					"dirty-page-rate": [
-						"passed",
-						/^guest dirties \d+ MiB\/s against 1 MiB\/s .*: pre-copy converges$/,
+						"measured",
+						/^guest dirties \d+ MiB\/s against 1 MiB\/s of migration bandwidth: pre-copy (converges|may not converge)$/,
 					],
 					"vf-quiesce": ["passed", /^no passthrough functions/],
 					"capacity-probe": ["passed", /^\d+ MiB available for 128 MiB, \d+ cores for 1 vCPUs$/],
@@ -307,8 +339,12 @@ describe.skipIf(!qemuAvailable())("the QEMU host agent", () => {
 				);
 				for (const [id, [status, detail]] of Object.entries(expected)) {
 					const subtask = ended.validationSets[0]?.subtasks.find((one) => one.id === id);
-					expect(subtask?.status, id).toBe(status);
 					expect(subtask?.detail, id).toMatch(detail);
+					if (status !== "measured") expect(subtask?.status, id).toBe(status);
+					else {
+						const dirtyMiBs = Number(subtask?.detail?.match(/dirties (\d+)/)?.[1]);
+						expect(subtask?.status, id).toBe(dirtyMiBs < 0.5 ? "passed" : "failed");
+					}
 				}
 			}
 			expect(await filedOn(vmId, hosts)).toEqual([b.hostId]);
