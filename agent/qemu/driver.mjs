@@ -41,15 +41,8 @@ const defaultCheckTimeoutMs = 120_000;
  * }} options
  * @returns {import("../driver.mjs").HostDriver}
  */
-export function createQemuDriver({
-	vmsDir,
-	stateDir,
-	checksDir,
-	migrationAddress,
-	bandwidthMiBs,
-	runtime,
-	shutdownTimeoutMs,
-}) {
+export function createQemuDriver(options) {
+	const { vmsDir, stateDir, checksDir, runtime, shutdownTimeoutMs } = options;
 	/** @type {Map<string, RunningVm>} VMs this host runs (its `--vms-dir` says so). */
 	const vms = new Map();
 	/** @type {Set<string>} VMs being started or stopped right now */
@@ -68,16 +61,12 @@ export function createQemuDriver({
 	const report = (/** @type {string} */ type, /** @type {unknown} */ data) =>
 		context?.report(type, data);
 	const migrations = createLiveMigrations({
+		...options,
 		vms,
 		busy,
 		keep: (vm) => keep(vm),
 		report,
 		log,
-		vmsDir,
-		stateDir,
-		runtime,
-		migrationAddress,
-		bandwidthMiBs,
 	});
 
 	/** The definitions in `--vms-dir`; a malformed file is one log line and skipped. */
@@ -260,7 +249,7 @@ export function createQemuDriver({
 				vm: vms.get(command.vmId),
 				runtime,
 				stateDir,
-				bandwidthMiBs,
+				bandwidthMiBs: options.bandwidthMiBs,
 			}).catch((error) => ({
 				ok: false,
 				detail: `${command.subtask}: ${error instanceof Error ? error.message : error}`,

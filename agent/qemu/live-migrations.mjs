@@ -41,18 +41,8 @@ function readMigration(path) {
  *   bandwidthMiBs?: number,
  * }} host the driver's VMs and how it reports
  */
-export function createLiveMigrations({
-	vms,
-	busy,
-	keep,
-	report,
-	log,
-	vmsDir,
-	stateDir,
-	runtime,
-	migrationAddress,
-	bandwidthMiBs,
-}) {
+export function createLiveMigrations(host) {
+	const { vms, busy, keep, report, log, vmsDir, stateDir, runtime } = host;
 	/** @type {Map<string, {migrationId: string, vm: RunningVm}>} incoming copies, by VM id */
 	const incoming = new Map();
 	/** @type {Map<string, {vmId: string, cancelled: boolean, copying: boolean}>} outgoing, by migration id */
@@ -202,7 +192,7 @@ export function createLiveMigrations({
 				vm = await startVm({ vm: definition, stateDir, runtime, incoming: true });
 				writeFileSync(vm.paths.migration, JSON.stringify({ migrationId, role: "target" }));
 				incoming.set(vmId, { migrationId, vm });
-				const address = await listenForMigration(vm.qmp, migrationAddress);
+				const address = await listenForMigration(vm.qmp, host.migrationAddress);
 				log(`VM ${vmId}: incoming QEMU listens at ${address} for ${migrationId}`);
 				await report("migration.target_ready", { migrationId, address });
 			} catch (error) {
@@ -226,7 +216,10 @@ export function createLiveMigrations({
 			migration.copying = true;
 			// Kept with the VM, so an agent that restarts mid-copy follows it on.
 			writeFileSync(vm.paths.migration, JSON.stringify({ migrationId, role: "source" }));
-			const copy = copyVm(vm.qmp, address, { bandwidthMiBs, ...followOptions(migrationId) });
+			const copy = copyVm(vm.qmp, address, {
+				bandwidthMiBs: host.bandwidthMiBs,
+				...followOptions(migrationId),
+			});
 			await finishOutgoing(migrationId, vm, copy);
 		},
 

@@ -130,6 +130,8 @@ export async function followCopy(qmp, { onProgress, cancelled }) {
 export function outcomeOf(info) {
 	switch (info.status) {
 		case "completed":
+			// QEMU says completed a moment before it has measured the copy (total-time 0): ask again.
+			if (!info["total-time"]) return undefined;
 			return {
 				status: "completed",
 				stats: {

@@ -42,6 +42,17 @@ async function migrate(vmId: string, targetHostId: string): Promise<MigrationRec
 	return body;
 }
 
+/** Starts a migration and resolves once QEMU copies (the target listens, memory moves). */
+async function copyUnderWay(vmId: string, targetHostId: string): Promise<MigrationRecord> {
+	const record = await migrate(vmId, targetHostId);
+	return eventually(
+		() => migration(record.migrationId),
+		(current) => current.targetAddress !== undefined && current.progress.percent > 0,
+		30_000,
+		"a copy under way",
+	);
+}
+
 /** Where the VM's file is: the hosts whose --vms-dir holds it. */
 async function filedOn(vmId: string, hosts: QemuHost[]): Promise<string[]> {
 	const holders = await Promise.all(
@@ -155,13 +166,7 @@ describe.skipIf(!qemuAvailable())("the QEMU host agent", () => {
 	});
 
 	it("cancelled mid-copy, the VM stays on the source and the target's incoming QEMU is gone", async () => {
-		const record = await migrate(vmId, a.hostId);
-		await eventually(
-			() => migration(record.migrationId),
-			(current) => current.targetAddress !== undefined && current.progress.percent > 0,
-			30_000,
-			"a copy under way",
-		);
+		const record = await copyUnderWay(vmId, a.hostId);
 		expect(await qemuPids(vmId)).toHaveLength(2);
 		const { status } = await admin("POST", `/v1/migrations/${record.migrationId}/cancel`);
 		expect(status).toBe(200);
@@ -224,13 +229,7 @@ describe.skipIf(!qemuAvailable())("the QEMU host agent", () => {
 	});
 
 	it("an agent restarted mid-copy follows the copy: a cancel after the restart stops it, and the VM stays", async () => {
-		const record = await migrate(vmId, a.hostId);
-		await eventually(
-			() => migration(record.migrationId),
-			(current) => current.targetAddress !== undefined && current.progress.percent > 0,
-			30_000,
-			"a copy under way",
-		);
+		const record = await copyUnderWay(vmId, a.hostId);
 		await b.stopAgent();
 		b.startAgent();
 		await b.waitForLine(
