@@ -100,7 +100,6 @@ program
 		[200, 1500],
 	)
 	.option("--migration-failure-rate <0..1>", "share of migrations that fail mid-copy", rate, 0)
-	.option("--ack-loss-rate <0..1>", "share of acks to drop, to exercise redelivery", rate, 0)
 	.option("--time-scale <factor>", "real time per simulated migration second", positive, 0.25)
 	.option("--quiet", "log only errors")
 	.action(simulate);
@@ -126,7 +125,6 @@ async function simulate(options) {
 			validationLatencyMs: options.validationLatencyMs,
 			migrationFailureRate: options.migrationFailureRate,
 			migrationTimeScale: options.timeScale,
-			ackLossRate: options.ackLossRate,
 		},
 	});
 	simulator.events.on("event", (event) => {

@@ -24,9 +24,10 @@ const defaultVmShape = { memoryMiB: 4096, vcpus: 2 };
  *   hosts: SimulatedHost[],
  *   vms?: SimulatedVm[],
  *   behaviour?: Partial<AgentBehaviour>,
- * }} options
+ *   keepAck?: () => boolean,
+ * }} options `keepAck` is the tests' fault injection: false loses an ack (see the core)
  */
-export function startSimulator({ baseUrl, hosts, vms = [], behaviour = {} }) {
+export function startSimulator({ baseUrl, hosts, vms = [], behaviour = {}, keepAck }) {
 	const events = new EventEmitter();
 	const shapes = new Map(vms.map((vm) => [vm.vmId, vm]));
 	const fullBehaviour = { ...defaultBehaviour, ...behaviour };
@@ -53,8 +54,6 @@ export function startSimulator({ baseUrl, hosts, vms = [], behaviour = {} }) {
 				vmVariables,
 				behaviour: fullBehaviour,
 			});
-			// Fault injection: a share of acks lost, to exercise redelivery and dedupe.
-			const keepAck = () => fullBehaviour.random() >= fullBehaviour.ackLossRate;
 			const agent = createHostAgent({
 				baseUrl,
 				host,

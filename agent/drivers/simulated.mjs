@@ -12,7 +12,6 @@ import { createVmShell } from "../vm-shell.mjs";
  * @property {[number, number]} validationLatencyMs min and max time a subtask takes
  * @property {number} migrationFailureRate 0–1, share of migrations that fail mid-copy
  * @property {number} migrationTimeScale simulated migration time × this = real time
- * @property {number} ackLossRate 0–1, share of acks dropped (fault injection for at-least-once delivery)
  * @property {() => number} random source of randomness in [0, 1)
  */
 
@@ -24,7 +23,6 @@ export const defaultBehaviour = {
 	validationLatencyMs: [200, 1500],
 	migrationFailureRate: 0,
 	migrationTimeScale: 0.25,
-	ackLossRate: 0,
 	random: Math.random,
 };
 

@@ -9,11 +9,25 @@ import { access, mkdtemp, readFile, rm } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseMemInfo } from "./facts.mjs";
+import { measureThroughput } from "./probe.mjs";
 import { connectQmp } from "./qmp.mjs";
 
 /** The machine type and CPU model every VM runs with (./vm-process.mjs). */
 export const machineType = "pc";
 export const cpuModel = "qemu64";
+
+/** A migration path slower than this is not one (MiB/s). */
+const minimumPathMiBs = 10;
+/** A first copy of the VM's memory longer than this will hardly converge. */
+const longestCopySeconds = 300;
+
+/** The result when the target reports nowhere to probe. */
+function noProbe(/** @type {string} */ subtask) {
+	return {
+		ok: false,
+		detail: `${subtask}: the target reports no probe address (migrationProbe) in its facts`,
+	};
+}
 
 /** Filesystems another host sees too. */
 const sharedFilesystems = new Set([
@@ -49,7 +63,7 @@ const convergentShareOfBandwidth = 0.5;
 /**
  * @typedef {{ok: boolean, detail: string}} CheckResult
  * @typedef {{
- *   command: {vmId: string, subtask: string, vm?: {memoryMiB: number, vcpus: number}},
+ *   command: {vmId: string, subtask: string, vm?: {memoryMiB: number, vcpus: number}, targetProbe?: string},
  *   vm: import("./vm-process.mjs").RunningVm | undefined,
  *   runtime: import("./vm-process.mjs").QemuRuntime,
  *   stateDir: string,
@@ -202,6 +216,33 @@ export const builtinChecks = {
 	async "vlan-presence"({ vm, command }) {
 		if (!vm) return { ok: false, detail: `VM ${command.vmId} does not run on this host` };
 		return { ok: true, detail: "the VM has no network interfaces: no VLAN to find on the target" };
+	},
+
+	/** The source reaches the target's migration network, fast enough to carry a migration at all. */
+	async "network-bandwidth"({ command }) {
+		if (!command.targetProbe) return noProbe(command.subtask);
+		const mibs = await measureThroughput(command.targetProbe);
+		const ok = mibs >= minimumPathMiBs;
+		return {
+			ok,
+			detail: `the migration path to the target (${command.targetProbe}) carries ${mibs.toFixed(0)} MiB/s${ok ? "" : `, below the ${minimumPathMiBs} MiB/s a migration needs`}`,
+		};
+	},
+
+	/** The VM's memory crosses the measured path, at the bandwidth a migration may use, in reasonable time. */
+	async "migration-bandwidth"({ command, vm, bandwidthMiBs }) {
+		if (!command.targetProbe) return noProbe(command.subtask);
+		const measured = await measureThroughput(command.targetProbe);
+		const parameters = vm ? await vm.qmp.execute("query-migrate-parameters") : {};
+		const cap = bandwidthMiBs ?? Number(parameters["max-bandwidth"] ?? 0) / 1024 ** 2;
+		const usable = cap > 0 ? Math.min(measured, cap) : measured;
+		const memoryMiB = command.vm?.memoryMiB ?? vm?.definition.memoryMiB ?? 0;
+		const seconds = memoryMiB / usable;
+		const ok = seconds <= longestCopySeconds;
+		return {
+			ok,
+			detail: `copying ${memoryMiB} MiB at ${usable.toFixed(0)} MiB/s (path ${measured.toFixed(0)} MiB/s${cap > 0 ? `, cap ${cap.toFixed(0)}` : ""}) takes about ${seconds.toFixed(1)} s${ok ? "" : `, over ${longestCopySeconds} s`}`,
+		};
 	},
 
 	/** Passthrough devices cannot be quiesced and moved by QEMU's migration. */

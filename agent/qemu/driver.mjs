@@ -12,6 +12,7 @@ import { findCheck, runCheckExecutable } from "../checks-dir.mjs";
 import { builtinChecks } from "./checks.mjs";
 import { factsChanged, readHostFacts } from "./facts.mjs";
 import { createLiveMigrations } from "./live-migrations.mjs";
+import { startProbeSink } from "./probe.mjs";
 import { adoptVm, lastLines, startVm } from "./vm-process.mjs";
 
 /** How often the desired state is read even without a change event. */
@@ -53,6 +54,8 @@ export function createQemuDriver(options) {
 	let context;
 	/** @type {Awaited<ReturnType<typeof readHostFacts>> | undefined} */
 	let reportedFacts;
+	/** @type {Awaited<ReturnType<typeof startProbeSink>> | undefined} where this host takes throughput probes */
+	let probe;
 	/** @type {Array<() => void>} */
 	const cleanups = [];
 	let stopped = false;
@@ -174,7 +177,8 @@ export function createQemuDriver(options) {
 	}
 
 	async function reportFacts(force = false) {
-		const facts = await readHostFacts({ qemuVersion: runtime.version });
+		const measured = await readHostFacts({ qemuVersion: runtime.version });
+		const facts = probe ? { ...measured, migrationProbe: probe.address } : measured;
 		if (!force && !factsChanged(reportedFacts, facts)) return;
 		reportedFacts = facts;
 		await report("host.facts", facts);
@@ -196,6 +200,14 @@ export function createQemuDriver(options) {
 	return {
 		async start(driverContext) {
 			context = driverContext;
+			try {
+				probe = await startProbeSink(options.migrationAddress);
+				cleanups.push(() => probe?.close());
+			} catch (error) {
+				log(
+					`no throughput probes on ${options.migrationAddress}: ${error instanceof Error ? error.message : error}`,
+				);
+			}
 			await takeOver();
 			await reconcile();
 			try {

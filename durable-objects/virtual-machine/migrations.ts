@@ -104,8 +104,10 @@ export class MigrationCoordinator {
 			// A builtin failure fails the migration at once: its agent subtasks are never sent.
 			if (record.state === "validating") {
 				const { memoryMiB, vcpus } = inputs.context.vm;
+				const probe = inputs.context.target.facts.migrationProbe;
+				const targetProbe = typeof probe === "string" ? probe : undefined;
 				for (const key of dispatched) {
-					queueValidation(this.store, record, key, { memoryMiB, vcpus });
+					queueValidation(this.store, record, key, { memoryMiB, vcpus }, targetProbe);
 				}
 			}
 			return this.store.insert(record);

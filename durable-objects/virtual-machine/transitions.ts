@@ -92,6 +92,7 @@ export function queueValidation(
 	record: MigrationRecord,
 	key: string,
 	vm: { memoryMiB: number; vcpus: number },
+	targetProbe: string | undefined,
 ) {
 	const { validationSet, subtask } = parseSubtaskKey(key);
 	const state = record.validationSets
@@ -107,6 +108,7 @@ export function queueValidation(
 			subtask,
 			...(state?.timeoutSeconds ? { timeoutSeconds: state.timeoutSeconds } : {}),
 			vm,
+			...(targetProbe ? { targetProbe } : {}),
 			vmId: record.vmId,
 			sourceHostId: record.sourceHostId,
 			targetHostId: record.targetHostId,
@@ -242,6 +244,9 @@ function refuseStranger(record: MigrationRecord, hostId: string, event: Migratio
 		allowed = targetInvolved(record) ? [sourceHostId, targetHostId] : [sourceHostId];
 	}
 	if (!allowed.includes(hostId)) {
-		throw new Problem("forbidden", `host ${hostId} was given no ${event.type} work for this migration`);
+		throw new Problem(
+			"forbidden",
+			`host ${hostId} was given no ${event.type} work for this migration`,
+		);
 	}
 }

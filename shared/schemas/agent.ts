@@ -104,6 +104,10 @@ export const AgentCommand = z
 				.object({ memoryMiB: z.number().int().positive(), vcpus: z.number().int().positive() })
 				.optional()
 				.openapi({ description: "the VM as its SP table describes it, for checks on the target" }),
+			targetProbe: MigrationAddress.optional().openapi({
+				description:
+					"where the target's agent accepts throughput probes (its host.facts' migrationProbe), for checks of the migration path",
+			}),
 			vmId: Identifier,
 			sourceHostId: Identifier,
 			targetHostId: Identifier,

@@ -226,6 +226,10 @@ export const WebhookEvent = z.discriminatedUnion("type", [
 			memoryMiB: HostInputSchema.shape.memoryMiB.optional(),
 			memoryFreeMiB: z.number().min(0).optional(),
 			hypervisor: HostInputSchema.shape.hypervisor.optional(),
+			migrationProbe: MigrationAddress.optional().openapi({
+				description:
+					"where the host's agent accepts throughput probes on its migration network (QEMU hosts)",
+			}),
 		}),
 	}),
 	z.object({

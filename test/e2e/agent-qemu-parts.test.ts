@@ -19,6 +19,8 @@ import * as facts from "../../agent/qemu/facts.mjs";
 // @ts-expect-error plain ESM module (typed by JSDoc, checked by tsconfig.tools.json)
 import { listenUri, progressOf } from "../../agent/qemu/migration.mjs";
 // @ts-expect-error plain ESM module (typed by JSDoc, checked by tsconfig.tools.json)
+import { measureThroughput, startProbeSink } from "../../agent/qemu/probe.mjs";
+// @ts-expect-error plain ESM module (typed by JSDoc, checked by tsconfig.tools.json)
 import { readHostFile } from "../../agent/qemu-agent.mjs";
 import { MigrationAddress, VmDefinition } from "../../shared/schemas/agent";
 
@@ -133,6 +135,19 @@ describe("what crosses the network to an agent", () => {
 		]) {
 			expect(VmDefinition.safeParse(bad).success, JSON.stringify(bad)).toBe(false);
 		}
+	});
+});
+
+describe("the migration path probe", () => {
+	it("measures what a sink counts, and fails where nothing listens", async () => {
+		const sink = await startProbeSink("127.0.0.1");
+		try {
+			expect(sink.address).toMatch(/^tcp:127\.0\.0\.1:\d+$/);
+			expect(await measureThroughput(sink.address)).toBeGreaterThan(10);
+		} finally {
+			sink.close();
+		}
+		await expect(measureThroughput(sink.address)).rejects.toThrow(/ECONNREFUSED/);
 	});
 });
 

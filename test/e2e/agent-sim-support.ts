@@ -96,8 +96,11 @@ export interface RecordedSimulator {
 export function simulate(
 	hosts: Array<Pick<SeededHost, "hostId" | "agentToken" | "webhookSecret"> & { facts?: unknown }>,
 	behaviour: Record<string, unknown> = {},
+	{ loseEveryAck = false } = {},
 ): RecordedSimulator {
-	const simulator = startSimulator({ baseUrl, hosts, behaviour });
+	// Fault injection for the redelivery tests: the core's ack hook, never a simulator setting.
+	const keepAck = loseEveryAck ? () => false : undefined;
+	const simulator = startSimulator({ baseUrl, hosts, behaviour, keepAck });
 	const emitter: EventEmitter = simulator.events;
 	const events: SimEvent[] = [];
 	emitter.on("event", (event: SimEvent) => events.push(event));

@@ -168,7 +168,7 @@ describe("agent simulator against the Worker", () => {
 	it("runs a redelivered command once and acks it again", async () => {
 		const host = await createHost();
 		const { vmId, key } = await enrolVm(host.hostId);
-		const sim = simulate([host], { ackLossRate: 1 });
+		const sim = simulate([host], {}, { loseEveryAck: true });
 		running = sim;
 		await sim.waitFor((event) => event.type === "connected");
 		await requestSession(host.domain, vmId, key);

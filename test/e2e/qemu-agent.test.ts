@@ -290,6 +290,8 @@ describe.skipIf(!qemuAvailable())("the QEMU host agent", () => {
 					"vf-quiesce",
 					"storage-paths",
 					"vlan-presence",
+					"network-bandwidth",
+					"migration-bandwidth",
 					"late-gate",
 				],
 				expected: {
@@ -306,6 +308,14 @@ describe.skipIf(!qemuAvailable())("the QEMU host agent", () => {
 					"tunables-sanity": ["passed", /^vm\.overcommit_memory=\d, vm\.max_map_count=\d+$/],
 					"storage-paths": ["passed", /^the VM has no disks/],
 					"vlan-presence": ["passed", /^the VM has no network interfaces/],
+					"network-bandwidth": [
+						"passed",
+						/^the migration path to the target \(tcp:127\.0\.0\.1:\d+\) carries \d+ MiB\/s$/,
+					],
+					"migration-bandwidth": [
+						"passed",
+						/^copying 128 MiB at 1 MiB\/s \(path \d+ MiB\/s, cap 1\) takes about 128\.0 s$/,
+					],
 				},
 			},
 		];
