@@ -111,6 +111,7 @@ function structuralIssues(policy: MigrationPolicy): string[] {
 		}
 	}
 	for (const set of policy.validationSets) {
+		if (set.subtasks.length === 0) issues.push(`validation set "${set.id}" has no subtasks`);
 		for (const id of duplicates(set.subtasks.map((subtask) => subtask.id))) {
 			issues.push(`validation set "${set.id}" has subtask id "${id}" more than once`);
 		}

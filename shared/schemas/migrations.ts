@@ -43,7 +43,10 @@ export const ValidationSet = z
 	.object({
 		id: PolicyId,
 		description: z.string().max(500).optional(),
-		subtasks: z.array(PolicySubtask).min(1).max(50),
+		// An empty set is the policy's issue (invalid_policy, named with every other), not the request's.
+		subtasks: z.array(PolicySubtask).max(50).openapi({
+			description: "at least one; an empty set is refused as invalid_policy",
+		}),
 	})
 	.openapi("ValidationSet");
 

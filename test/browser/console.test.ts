@@ -4,7 +4,8 @@
 // shown connected, a service processor's table and sessions, a browser
 // terminal (JWE built in the page) answering a shell command, terminating
 // that session (its close reason shown in the terminal), a migration followed
-// to `completed` with its risk bars, a VF transfer's hold and lift on the
+// to `completed` with its risk bars (a terminal open on that VM going on,
+// its status line saying the VM moved), a VF transfer's hold and lift on the
 // timeline, a closed session's recording played back, a live session watched
 // read-only, and the host page's session row showing its viewers and its
 // recording (stored once the session closes). Screenshots go to
@@ -166,7 +167,10 @@ describe.skipIf(!chromiumPath)("web console", () => {
 		).toBeGreaterThan(0);
 	});
 
-	it("starts a migration and follows it live to completed", async () => {
+	it("starts a migration and follows it live to completed; a terminal open on the VM goes on and says it moved", async () => {
+		const terminal = await newPage(browser);
+		await login(terminal);
+		await openConsole(terminal, "edge-prod", "web-2");
 		await page.goto(`${baseUrl}/console#/migrations?vm=web-2`);
 		await page.locator("#start-migration select[name=targetHostId]").selectOption("fra1-h2");
 		await page.locator("#start-migration button[type=submit]").click();
@@ -174,6 +178,13 @@ describe.skipIf(!chromiumPath)("web console", () => {
 		await page.locator("#migration-state", { hasText: "completed" }).waitFor({ timeout: 45_000 });
 		expect(await page.locator(".progress").getAttribute("aria-valuenow")).toBe("100");
 		await screenshot(page, "migration");
+		// The status line says so; the console stream itself carries nothing of ours.
+		await terminal
+			.locator("#terminal-status", { hasText: "the VM moved to fra1-h2; the session goes on" })
+			.waitFor();
+		await typeLine(terminal, "hostname");
+		await terminalLine(terminal, "#terminal", "web-2");
+		await terminal.close();
 	});
 
 	it("transfers a VF and shows its hold and lift on the VF timeline", async () => {

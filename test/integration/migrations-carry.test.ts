@@ -284,6 +284,21 @@ describe("a console session across its VM's live migration", () => {
 		});
 	});
 
+	it("is left untouched by a migration that is cancelled", async () => {
+		const { user, vm, source, migrationId, opened } = await sessionDuringMigration();
+		expect((await admin("POST", `/v1/migrations/${migrationId}/cancel`)).status).toBe(200);
+		await sendWebhook(source, {
+			type: "migration.failed",
+			data: { migrationId, reason: "cancelled on request; the VM stays on the source" },
+		});
+		user.send("still mine");
+		expect(await vm?.next()).toBe("still mine");
+		expect(await sessionRecord(opened.sessionId)).toMatchObject({
+			state: "established",
+			vmHostId: source.hostId,
+		});
+	});
+
 	it("attaches a session still vm_pending on the target", async () => {
 		const { source, user, target, migrationId, targetAgent, opened } = await sessionDuringMigration(
 			{

@@ -86,6 +86,15 @@ describe("migration policy", () => {
 		await expectInvalidPolicy(policy, /subtask "s1\/c" check: expected a bool, got number/);
 	});
 
+	it("names every issue of a policy at once: a score that does not compile and an empty set", async () => {
+		const policy = policyWith("vm.memoryMiB >");
+		policy.validationSets = [...policy.validationSets, { id: "s2", subtasks: [] }];
+		await expectInvalidPolicy(
+			policy,
+			/rule "r1" score does not compile.*validation set "s2" has no subtasks|validation set "s2" has no subtasks.*rule "r1" score does not compile/s,
+		);
+	});
+
 	it("refuses a body that violates the schema with invalid_request naming the field", async () => {
 		const response = await admin("PUT", "/v1/migration-policy", { rules: [{ id: "r1" }] });
 		expect(response.status).toBe(400);
