@@ -284,7 +284,11 @@ export function createHostAgent({
 		async stop() {
 			stopped = true;
 			clearTimeout(retryTimer);
-			acks?.flush();
+			try {
+				acks?.flush();
+			} catch {
+				// The channel is gone already: the acks are redelivered commands' to give again.
+			}
 			socket?.close(1000, "agent stopping");
 			socket = undefined;
 			for (const channel of consoles.values()) channel.terminate();

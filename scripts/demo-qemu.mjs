@@ -7,7 +7,7 @@
 // Where QEMU is missing it says so in one line and the demo goes on simulated.
 import { execFile } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { promisify } from "node:util";
 import { startQemuAgent } from "../agent/qemu-agent.mjs";
 import { describeEvent } from "../agent/simulator.mjs";
@@ -95,12 +95,15 @@ export async function startDemoQemuHost({ baseUrl, adminToken, demoDir, log }) {
 		);
 		return {
 			hint: `  A real VM in QEMU (${running.runtime.accel}) on host ${hostId}:
-    npx edgevisor connect --url ${baseUrl} --domain ${domain} --vm ${vmId} --key-file ${keyFile}
+    npx edgevisor connect --url ${baseUrl} --domain ${domain} --vm ${vmId} --key-file ${relative(process.cwd(), keyFile)}
 `,
 			// A real agent's VMs outlive it; the demo's VM ends with the demo, so nothing lingers.
 			stop: async () => {
-				await running.agent.stop();
-				await stopDemoVm(join(hostDir, "state"));
+				try {
+					await running.agent.stop();
+				} finally {
+					await stopDemoVm(join(hostDir, "state"));
+				}
 			},
 		};
 	} catch (error) {

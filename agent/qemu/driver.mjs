@@ -5,7 +5,7 @@
 // here. The driver reconciles it with the QEMUs it runs (on every change of
 // the directory and every few seconds), takes over the QEMUs a previous agent
 // left running, and carries out consoles, checks and live migrations.
-import { readdirSync, readFileSync, rmSync, watch } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, watch } from "node:fs";
 import { join } from "node:path";
 import { VmDefinition } from "../../shared/schemas/agent.ts";
 import { findCheck, runCheckExecutable } from "../checks-dir.mjs";
@@ -72,7 +72,10 @@ export function createQemuDriver(options) {
 		log,
 	});
 
-	/** The definitions in `--vms-dir`; a malformed file is one log line and skipped. */
+	/**
+	 * The definitions in `--vms-dir`; a malformed file is one log line and
+	 * skipped, an empty one (still being written) skipped without a word.
+	 */
 	function desiredVms() {
 		/** @type {Map<string, Definition>} */
 		const desired = new Map();
@@ -90,7 +93,9 @@ export function createQemuDriver(options) {
 			};
 			let parsed;
 			try {
-				parsed = VmDefinition.safeParse(JSON.parse(readFileSync(join(vmsDir, name), "utf8")));
+				const text = readFileSync(join(vmsDir, name), "utf8");
+				if (text.trim() === "") continue;
+				parsed = VmDefinition.safeParse(JSON.parse(text));
 			} catch (error) {
 				complaint(error instanceof SyntaxError ? "not JSON" : "unreadable");
 				continue;
@@ -127,7 +132,9 @@ export function createQemuDriver(options) {
 				.finally(() => busy.delete(vmId));
 		}
 		for (const [vmId, vm] of vms) {
-			if (desired.has(vmId) || busy.has(vmId) || migrations.leaving(vmId)) continue;
+			// Only a file that is gone stops its VM: one being rewritten, or broken, leaves it running.
+			const filed = existsSync(join(vmsDir, `${vmId}.json`));
+			if (filed || desired.has(vmId) || busy.has(vmId) || migrations.leaving(vmId)) continue;
 			busy.add(vmId);
 			vms.delete(vmId);
 			log(`VM ${vmId} left --vms-dir: stopping it`);
@@ -211,7 +218,13 @@ export function createQemuDriver(options) {
 			await takeOver();
 			await reconcile();
 			try {
-				const watcher = watch(vmsDir, () => void reconcile());
+				// Debounced: a file is often written in several steps.
+				/** @type {ReturnType<typeof setTimeout> | undefined} */
+				let settling;
+				const watcher = watch(vmsDir, () => {
+					clearTimeout(settling);
+					settling = setTimeout(() => void reconcile(), 200);
+				});
 				watcher.on("error", () => {});
 				cleanups.push(() => watcher.close());
 			} catch (error) {

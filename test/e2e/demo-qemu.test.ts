@@ -12,6 +12,8 @@ import { eventually, openConsole, qemuAvailable, qemuPids } from "./support/qemu
 
 const demoDir = await mkdtemp(join(tmpdir(), "edgevisor-demo-qemu-"));
 afterAll(async () => {
+	// A failed run must not leave its VM behind (VMs outlive their agents by design).
+	for (const pid of await qemuPids("qemu-vm-1")) process.kill(pid, "SIGKILL");
 	await rm(demoDir, { recursive: true, force: true });
 });
 
@@ -37,7 +39,7 @@ describe.skipIf(!qemuAvailable())("the demo's real QEMU host", () => {
 			"the demo VM",
 		);
 		const console = await openConsole("edge-lab", "qemu-vm-1", key);
-		await console.waitFor(/guest# $/, 30_000);
+		await console.waitForPrompt();
 		console.type("echo demo-$((20+3))");
 		await console.waitFor(/demo-23/);
 		console.close();

@@ -25,8 +25,6 @@ import {
 	writeScript,
 } from "./support/qemu-host";
 
-const prompt = /guest# $/;
-
 async function migration(migrationId: string): Promise<MigrationRecord> {
 	const { status, body } = await admin<MigrationRecord>("GET", `/v1/migrations/${migrationId}`);
 	if (status !== 200) throw new Error(`GET migration: ${status}`);
@@ -96,7 +94,7 @@ describe.skipIf(!qemuAvailable())("the QEMU host agent", () => {
 		await a.waitForLine(/broken\.json: not JSON; VM not started/);
 		await a.waitForLine(new RegExp(`VM ${vmId} started`));
 		const console = await openConsole(domain, vmId, key);
-		await console.waitFor(prompt, 30_000).catch((error) => {
+		await console.waitForPrompt().catch((error) => {
 			throw new Error(`${error.message}\nagent:\n${a.output.join("\n")}`);
 		});
 		console.type("echo $((6*7))");
@@ -127,7 +125,7 @@ describe.skipIf(!qemuAvailable())("the QEMU host agent", () => {
 
 	it("live-migrates the VM under an open console: its shell state survives on the same WebSocket, its file moves, one QEMU remains, QEMU's stats are recorded", async () => {
 		const before = await openConsole(domain, vmId, key);
-		await before.waitFor(prompt, 15_000);
+		await before.waitForPrompt();
 		before.type("MARK=moved-$((40+2))");
 		before.type("echo set-$MARK");
 		await before.waitFor(/set-moved-42/);
@@ -362,8 +360,13 @@ describe.skipIf(!qemuAvailable())("the QEMU host agent", () => {
 		}
 	});
 
-	it("stops a VM whose file leaves --vms-dir", async () => {
-		await rm(join(b.vmsDir, `${vmId}.json`));
+	it("keeps a VM running while its file is broken, and stops it once the file leaves --vms-dir", async () => {
+		const file = join(b.vmsDir, `${vmId}.json`);
+		const [pid] = await qemuPids(vmId);
+		await writeFile(file, "{ half written");
+		await b.waitForLine(new RegExp(`${vmId}\\.json: not JSON; VM not started`));
+		expect(await qemuPids(vmId)).toEqual([pid]);
+		await rm(file);
 		await eventually(
 			() => qemuPids(vmId),
 			(pids) => pids.length === 0,

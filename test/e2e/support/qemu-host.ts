@@ -282,6 +282,24 @@ export async function openConsole(domain: string, vmId: string, key: string) {
 				waiters.add(check);
 			});
 		},
+		/**
+		 * Waits for the shell's prompt, pressing Enter every 3 s as a person at a
+		 * silent serial console would (a prompt printed before the console was
+		 * held is not on the screen), within `timeoutMs`.
+		 */
+		async waitForPrompt(timeoutMs = 30_000): Promise<void> {
+			const deadline = Date.now() + timeoutMs;
+			for (;;) {
+				const from = screen.length;
+				try {
+					await this.waitFor(/guest# $/, Math.min(3_000, Math.max(1, deadline - Date.now())));
+					return;
+				} catch (error) {
+					if (Date.now() >= deadline || closedBecause !== undefined) throw error;
+					if (screen.length === from) socket.send("\n");
+				}
+			}
+		},
 		/** How much the screen holds now (to wait only for what comes after). */
 		get length() {
 			return screen.length;
