@@ -128,7 +128,7 @@ export const builtinChecks = {
 		const { memoryMiB, memoryFreeMiB } = parseMemInfo(await readFile("/proc/meminfo", "utf8"));
 		await probeQemu(runtime, "query-status");
 		const problems = [
-			...((load ?? 0) > cores * 2 ? [`load ${load?.toFixed(1)} on ${cores} cores`] : []),
+			...((load ?? 0) > cores * 4 ? [`load ${load?.toFixed(1)} on ${cores} cores`] : []),
 			...(memoryFreeMiB < memoryMiB * 0.05 ? [`only ${memoryFreeMiB} MiB available`] : []),
 		];
 		return problems.length === 0
