@@ -22,6 +22,7 @@ export default defineConfig(async (): Promise<ViteUserConfig> => {
 								bindings: {
 									ADMIN_TOKEN: testAdminToken,
 									JWE_PRIVATE_KEYS: jwePrivateKeys,
+									PUBLIC_ORIGIN: "https://edgevisor.test",
 								},
 							},
 						}),

@@ -171,7 +171,7 @@ export function createHostAgent({
 		} catch {
 			return emit({ type: "console.refused", hostId, sessionId, why: "not a URL" });
 		}
-		if (url.protocol !== agentUrl.protocol || url.host !== agentUrl.host) {
+		if (!onControlPlane(url, agentUrl)) {
 			return emit({
 				type: "console.refused",
 				hostId,
@@ -296,4 +296,13 @@ export function createHostAgent({
 			await driver.stop();
 		},
 	};
+}
+
+/**
+ * Whether a VM channel URL is on the agent's own control plane (`agentUrl`,
+ * the agent channel's `ws:`/`wss:` URL): the only place a session.open may send it.
+ * @param {URL} channelUrl @param {URL} agentUrl
+ */
+export function onControlPlane(channelUrl, agentUrl) {
+	return channelUrl.protocol === agentUrl.protocol && channelUrl.host === agentUrl.host;
 }

@@ -14,7 +14,12 @@ const devVarsPath = fileURLToPath(new URL("../.dev.vars", import.meta.url));
 const port = Number(process.env.PORT ?? 8787);
 
 const vars = await ensureDevVars(devVarsPath);
-const server = await startWranglerDev({ port, inherit: true, timeoutMs: 180_000 });
+const server = await startWranglerDev({
+	port,
+	inherit: true,
+	timeoutMs: 180_000,
+	publicOrigin: `http://localhost:${port}`,
+});
 const localUrl = `http://localhost:${port}`;
 
 // The demo is a convenience: if seeding fails the API still serves.

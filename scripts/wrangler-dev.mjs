@@ -36,7 +36,8 @@ export function freePort() {
 
 /**
  * Runs wrangler dev on `port`. `envFile` supplies secrets, `persistTo` the
- * local state folder, `config` another wrangler.toml. Resolves once
+ * local state folder, `config` another wrangler.toml, `publicOrigin` the
+ * origin channel URLs are built on (its own address unless given). Resolves once
  * `healthPath` answers; `stop()` ends it. wrangler picks some of its own
  * ports (inspector, internal sockets) and two instances starting at once can
  * pick the same one: that start is retried.
@@ -60,6 +61,7 @@ async function startOnce({
 	inherit = false,
 	timeoutMs = 90_000,
 	healthPath = "/healthz",
+	publicOrigin = `http://127.0.0.1:${port}`,
 }) {
 	const args = [
 		"wrangler",
@@ -69,6 +71,9 @@ async function startOnce({
 		"--ip",
 		"127.0.0.1",
 		"--show-interactive-dev-session=false",
+		// Channel URLs are built on this, never on a request's Host header.
+		"--var",
+		`PUBLIC_ORIGIN:${publicOrigin}`,
 	];
 	if (config) args.push("--config", config);
 	if (envFile) args.push("--env-file", envFile);

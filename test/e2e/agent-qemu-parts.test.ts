@@ -13,6 +13,8 @@ import { afterAll, describe, expect, it } from "vitest";
 // @ts-expect-error plain ESM module (typed by JSDoc, checked by tsconfig.tools.json)
 import { createCommandLog } from "../../agent/command-log.mjs";
 // @ts-expect-error plain ESM module (typed by JSDoc, checked by tsconfig.tools.json)
+import { onControlPlane } from "../../agent/host-agent.mjs";
+// @ts-expect-error plain ESM module (typed by JSDoc, checked by tsconfig.tools.json)
 import { filesystemOf } from "../../agent/qemu/checks.mjs";
 // @ts-expect-error plain ESM module (typed by JSDoc, checked by tsconfig.tools.json)
 import * as facts from "../../agent/qemu/facts.mjs";
@@ -148,6 +150,18 @@ describe("the migration path probe", () => {
 			sink.close();
 		}
 		await expect(measureThroughput(sink.address)).rejects.toThrow(/ECONNREFUSED/);
+	});
+});
+
+describe("where the agent dials", () => {
+	it("only VM channels on its own control plane's origin", () => {
+		const control = new URL("wss://edgevisor.example.com/v1/hosts/h/agent");
+		const on = (url: string) => onControlPlane(new URL(url), control);
+		expect(on("wss://edgevisor.example.com/v1/sessions/h~1/vm?token=t")).toBe(true);
+		expect(on("wss://127.0.0.1:4444/v1/sessions/h~1/vm?token=t")).toBe(false);
+		expect(on("ws://edgevisor.example.com/v1/sessions/h~1/vm?token=t")).toBe(false);
+		expect(on("wss://edgevisor.example.com:8443/v1/sessions/h~1/vm?token=t")).toBe(false);
+		expect(on("wss://edgevisor.example.com.evil.test/v1/sessions/h~1/vm?token=t")).toBe(false);
 	});
 });
 

@@ -4,7 +4,7 @@
 // session record, termination, listing and the audit trail. After every
 // refusal no session exists. The relay itself is proven in relay.test.ts.
 import { runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import type { JWK } from "jose";
 import { describe, expect, it } from "vitest";
 import {
@@ -55,6 +55,34 @@ describe("GET /.well-known/jwks.json", () => {
 });
 
 describe("POST /v1/sessions", () => {
+	it("builds channel URLs on the Worker's public origin, never on a forged Host", async () => {
+		const host = await hostWithVm();
+		const [jwk] = await servedKeys();
+		if (!jwk) throw new Error("no served key");
+		const jwe = await encryptRequest(
+			jwk,
+			claimsFor({ domain: host.domain, vm: host.vmId, key: host.key }),
+		);
+		// The audit's attack: the request names the requester's own server as its host.
+		const response = await exports.default.fetch(
+			new Request("http://127.0.0.1:4444/v1/sessions", {
+				method: "POST",
+				headers: { "Content-Type": "application/jose", Host: "127.0.0.1:4444" },
+				body: jwe,
+			}),
+		);
+		expect(response.status).toBe(201);
+		const { userChannel, sessionId } = (await response.json()) as {
+			sessionId: string;
+			userChannel: { url: string };
+		};
+		expect(new URL(userChannel.url).origin).toBe("wss://edgevisor.test");
+		const viewer = (await (await admin("POST", `/v1/sessions/${sessionId}/viewers`)).json()) as {
+			url: string;
+		};
+		expect(new URL(viewer.url).origin).toBe("wss://edgevisor.test");
+	});
+
 	it("opens a vm_pending session with a single-use user channel on the SP that holds the VM", async () => {
 		const host = await hostWithVm();
 		const response = await requestSession({ domain: host.domain, vm: host.vmId, key: host.key });

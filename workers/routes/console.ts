@@ -1,4 +1,5 @@
 import { createRouter } from "../app";
+import { channelOrigin } from "./sessions";
 
 /**
  * The web console's page. Why this shape: the Worker renders one static shell
@@ -35,9 +36,7 @@ const shell = `<!doctype html>
 `;
 
 /** The page's policy: only our own script and styles; API calls and channels to this origin. */
-function contentSecurityPolicy(requestUrl: string): string {
-	const { protocol, host } = new URL(requestUrl);
-	const channelOrigin = `${protocol === "https:" ? "wss:" : "ws:"}//${host}`;
+function contentSecurityPolicy(env: Env, requestUrl: string): string {
 	return [
 		"default-src 'none'",
 		"script-src 'self'",
@@ -45,7 +44,7 @@ function contentSecurityPolicy(requestUrl: string): string {
 		"style-src 'self' 'unsafe-inline'",
 		"img-src 'self' data:",
 		"font-src 'self'",
-		`connect-src 'self' ${channelOrigin}`,
+		`connect-src 'self' ${channelOrigin(env, requestUrl)}`,
 		"base-uri 'none'",
 		"form-action 'none'",
 		"frame-ancestors 'none'",
@@ -55,7 +54,7 @@ function contentSecurityPolicy(requestUrl: string): string {
 /** `GET /console`: the web console's shell page (not part of the API document). */
 export const consoleRoutes = createRouter().get("/console", (c) =>
 	c.html(shell, 200, {
-		"Content-Security-Policy": contentSecurityPolicy(c.req.url),
+		"Content-Security-Policy": contentSecurityPolicy(c.env, c.req.url),
 		"Cache-Control": "no-cache",
 	}),
 );

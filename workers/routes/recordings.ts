@@ -59,7 +59,7 @@ export const recordingRoutes = createRouter()
 		const { sessionId } = c.req.valid("param");
 		const viewer = await serviceProcessor(c.env, hostOf(sessionId)).openViewer(
 			sessionId,
-			channelOrigin(c.req.url),
+			channelOrigin(c.env, c.req.url),
 		);
 		return c.json(viewer, 201);
 	});

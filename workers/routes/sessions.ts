@@ -142,9 +142,13 @@ export function hostOf(sessionId: string): string {
 	return hostId;
 }
 
-/** The `ws:`/`wss:` origin matching the request's, for channel URLs. */
-export function channelOrigin(requestUrl: string): string {
-	const url = new URL(requestUrl);
+/**
+ * The `ws:`/`wss:` origin channel URLs are built on: the configured public
+ * origin, never the request's `Host` — a forged Host would otherwise make the
+ * host agent hand a VM's console to whoever sent it (API.md, channel URLs).
+ */
+export function channelOrigin(env: Env, requestUrl: string): string {
+	const url = new URL(env.PUBLIC_ORIGIN || requestUrl);
 	return `${url.protocol === "https:" ? "wss:" : "ws:"}//${url.host}`;
 }
 
@@ -167,7 +171,7 @@ export const sessionRoutes = createRouter()
 			keyHash: await hashSecret(claims.key),
 			jti: claims.jti,
 			expSeconds: claims.exp,
-			channelOrigin: channelOrigin(c.req.url),
+			channelOrigin: channelOrigin(c.env, c.req.url),
 		});
 		return c.json(opened, 201);
 	})
