@@ -51,7 +51,7 @@ webhookRoutes.openAPIRegistry.registerPath({
 	tags: ["webhooks"],
 	summary: "Signed events from a host's hypervisor agent",
 	description:
-		"Standard Webhooks signed with the host's `webhookSecret` over the raw JSON body: `host.facts`, `validation.result`, `migration.progress`, `migration.completed`, `migration.failed`. `401 invalid_signature`; `400 stale_timestamp` beyond 300 s; a repeated `webhook-id` answers 200 with no second effect.",
+		"Standard Webhooks signed with the host's `webhookSecret` over the raw JSON body: `host.facts`, `validation.result`, `migration.progress`, `migration.completed`, `migration.failed`, and (QEMU hosts, additive) `migration.target_requested`, `migration.target_ready`. `401 invalid_signature`; `400 stale_timestamp` beyond 300 s; `403 forbidden` for a report from a host the work was not given to; a repeated `webhook-id` answers 200 with no second effect.",
 	request: {
 		params: HostIdParam,
 		headers: z.object({
@@ -69,6 +69,7 @@ webhookRoutes.openAPIRegistry.registerPath({
 			"invalid_request",
 			"invalid_signature",
 			"stale_timestamp",
+			"forbidden",
 			"host_not_found",
 			"not_found",
 			"payload_too_large",
