@@ -101,19 +101,8 @@ export async function seedDemoFleet({
 	for (const { vmId, hostId, memoryMiB, vcpus } of demoVms) {
 		const keyFile = join(keysDir, `${vmId}.key`);
 		const domain = demoHosts.find((host) => host.hostId === hostId)?.domain ?? "";
-		const vmPath = `/v1/hosts/${segment(hostId)}/vms/${segment(vmId)}`;
 		await attempt("VMs", `VM ${vmId}`, async () => {
-			try {
-				const { status, body } = await api.request("PUT", vmPath, { body: { memoryMiB, vcpus } });
-				if (status === 201) await writeSecretFile(keyFile, `${body.key}\n`);
-				else if (!(await fileExists(keyFile))) {
-					const rotated = await api.request("POST", `${vmPath}/rotate-key`);
-					await writeSecretFile(keyFile, `${rotated.body.key}\n`);
-				}
-			} catch (error) {
-				// Migrated away in an earlier demo run: it lives on, with the same key.
-				if (!(error instanceof ApiError && error.code === "vm_exists")) throw error;
-			}
+			await enrolDemoVm(api, { hostId, vmId, memoryMiB, vcpus }, keyFile);
 			vms.push({ vmId, hostId, domain, memoryMiB, vcpus, keyFile });
 		});
 	}
@@ -155,7 +144,30 @@ async function readPreviousState(/** @type {string} */ path) {
 	}
 }
 
-async function fileExists(/** @type {string} */ path) {
+/**
+ * Enrols a demo VM, keeping its key (shown once) in `keyFile`; a VM enrolled
+ * in an earlier run whose key file is gone gets a rotated key.
+ * @param {ReturnType<typeof createApiClient>} api
+ * @param {{hostId: string, vmId: string, memoryMiB: number, vcpus: number}} vm
+ * @param {string} keyFile
+ */
+export async function enrolDemoVm(api, { hostId, vmId, memoryMiB, vcpus }, keyFile) {
+	const vmPath = `/v1/hosts/${segment(hostId)}/vms/${segment(vmId)}`;
+	try {
+		const { status, body } = await api.request("PUT", vmPath, { body: { memoryMiB, vcpus } });
+		if (status === 201) await writeSecretFile(keyFile, `${body.key}\n`);
+		else if (!(await fileExists(keyFile))) {
+			const rotated = await api.request("POST", `${vmPath}/rotate-key`);
+			await writeSecretFile(keyFile, `${rotated.body.key}\n`);
+		}
+	} catch (error) {
+		// Migrated away in an earlier demo run: it lives on, with the same key.
+		if (!(error instanceof ApiError && error.code === "vm_exists")) throw error;
+	}
+}
+
+/** Whether `path` can be read. */
+export async function fileExists(/** @type {string} */ path) {
 	try {
 		await readFile(path);
 		return true;

@@ -11,8 +11,9 @@ import { join, relative } from "node:path";
 import { promisify } from "node:util";
 import { startQemuAgent } from "../agent/qemu-agent.mjs";
 import { describeEvent } from "../agent/simulator.mjs";
-import { ApiError, createApiClient } from "../cli/api.mjs";
+import { createApiClient } from "../cli/api.mjs";
 import { writeSecretFile } from "../cli/output.mjs";
+import { enrolDemoVm, fileExists } from "./demo-fleet.mjs";
 import { buildTestGuest } from "./test-guest.mjs";
 
 const hostId = "qemu-1";
@@ -51,31 +52,18 @@ export async function startDemoQemuHost({ baseUrl, adminToken, demoDir, log }) {
 			},
 		});
 		if (status === 201) await writeSecretFile(hostFile, `${JSON.stringify(body, null, 2)}\n`);
-		else if (!(await exists(hostFile))) {
+		else if (!(await fileExists(hostFile))) {
 			return {
 				note: `host ${hostId} exists but its agent secrets are lost; remove .wrangler/ to reset`,
 			};
 		}
 
-		const vmPath = `/v1/hosts/${hostId}/vms/${vmId}`;
-		try {
-			const enrolled = await api.request("PUT", vmPath, {
-				body: { memoryMiB: vmMemoryMiB, vcpus: 1 },
-			});
-			if (enrolled.status === 201) await writeSecretFile(keyFile, `${enrolled.body.key}\n`);
-			else if (!(await exists(keyFile))) {
-				const rotated = await api.request("POST", `${vmPath}/rotate-key`);
-				await writeSecretFile(keyFile, `${rotated.body.key}\n`);
-			}
-		} catch (error) {
-			// Migrated to another host in an earlier run: it lives there now, same key.
-			if (!(error instanceof ApiError && error.code === "vm_exists")) throw error;
-		}
+		await enrolDemoVm(api, { hostId, vmId, memoryMiB: vmMemoryMiB, vcpus: 1 }, keyFile);
 
 		const guest = await buildTestGuest();
 		const vmFile = join(hostDir, "vms", `${vmId}.json`);
 		const definition = { vmId, memoryMiB: vmMemoryMiB, vcpus: 1, ...guest };
-		if (!(await exists(vmFile)))
+		if (!(await fileExists(vmFile)))
 			await writeFile(vmFile, `${JSON.stringify(definition, null, "\t")}\n`);
 
 		const running = await startQemuAgent(
@@ -123,14 +111,5 @@ async function stopDemoVm(/** @type {string} */ stateDir) {
 		process.kill(pid, "SIGTERM");
 	} catch {
 		// Gone already.
-	}
-}
-
-async function exists(/** @type {string} */ path) {
-	try {
-		await readFile(path);
-		return true;
-	} catch {
-		return false;
 	}
 }

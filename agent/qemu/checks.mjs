@@ -8,13 +8,10 @@ import { constants } from "node:fs";
 import { access, mkdtemp, readFile, rm } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseMemInfo } from "./facts.mjs";
+import { memInfoKiB, parseMemInfo } from "./facts.mjs";
 import { measureThroughput } from "./probe.mjs";
 import { connectQmp } from "./qmp.mjs";
-
-/** The machine type and CPU model every VM runs with (./vm-process.mjs). */
-export const machineType = "pc";
-export const cpuModel = "qemu64";
+import { cpuModel, machineType } from "./vm-process.mjs";
 
 /** A migration path slower than this is not one (MiB/s). */
 const minimumPathMiBs = 10;
@@ -168,9 +165,9 @@ export const builtinChecks = {
 			read("/proc/sys/vm/max_map_count"),
 			read("/proc/meminfo"),
 		]);
-		const kib = (/** @type {string} */ name) =>
-			Number(meminfo.match(new RegExp(`^${name}:\\s+(\\d+)`, "m"))?.[1] ?? 0);
-		const commitHeadroomMiB = Math.floor((kib("CommitLimit") - kib("Committed_AS")) / 1024);
+		const commitHeadroomMiB = Math.floor(
+			(memInfoKiB(meminfo, "CommitLimit") - memInfoKiB(meminfo, "Committed_AS")) / 1024,
+		);
 		const guestMiB = command.vm?.memoryMiB ?? 0;
 		const problems = [
 			...(overcommit === "2" && commitHeadroomMiB < guestMiB

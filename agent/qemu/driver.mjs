@@ -197,7 +197,8 @@ export function createQemuDriver(options) {
 		while (Date.now() < deadline && !stopped) {
 			const vm = vms.get(vmId);
 			if (vm) return vm;
-			const expected = busy.has(vmId) || desiredVms()?.has(vmId) || migrations.arriving(vmId);
+			const filed = existsSync(join(vmsDir, `${vmId}.json`));
+			const expected = filed || busy.has(vmId) || migrations.arriving(vmId);
 			if (!expected) return undefined;
 			await new Promise((resolve) => setTimeout(resolve, 100));
 		}

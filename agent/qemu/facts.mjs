@@ -33,14 +33,19 @@ export function parseCpuInfo(cpuinfo) {
  * @returns {{memoryMiB: number, memoryFreeMiB: number}}
  */
 export function parseMemInfo(meminfo) {
-	const kib = (/** @type {string} */ name) => {
-		const match = meminfo.match(new RegExp(`^${name}:\\s+(\\d+) kB`, "m"));
-		return match ? Number(match[1]) : 0;
-	};
 	return {
-		memoryMiB: Math.floor(kib("MemTotal") / 1024),
-		memoryFreeMiB: Math.floor(kib("MemAvailable") / 1024),
+		memoryMiB: Math.floor(memInfoKiB(meminfo, "MemTotal") / 1024),
+		memoryFreeMiB: Math.floor(memInfoKiB(meminfo, "MemAvailable") / 1024),
 	};
+}
+
+/**
+ * One /proc/meminfo field in KiB (0 when missing).
+ * @param {string} meminfo @param {string} name
+ */
+export function memInfoKiB(meminfo, name) {
+	const match = meminfo.match(new RegExp(`^${name}:\\s+(\\d+) kB`, "m"));
+	return match ? Number(match[1]) : 0;
 }
 
 /**

@@ -11,7 +11,7 @@ const pollMs = 100;
 /** Progress webhooks at most this often, so a long copy does not flood them. */
 const progressEveryMs = 500;
 /** An incoming QEMU nobody migrates into is stopped after this long. */
-export const incomingIdleMs = 10 * 60 * 1000;
+const incomingIdleMs = 10 * 60 * 1000;
 
 /**
  * Where a new incoming QEMU listens: `--migration-address` is `HOST` (any
@@ -29,7 +29,7 @@ export function listenUri(migrationAddress) {
  * Turns on what both ends need: MIGRATION events.
  * @param {import("./qmp.mjs").QmpClient} qmp
  */
-export async function enableMigrationEvents(qmp) {
+async function enableMigrationEvents(qmp) {
 	await qmp.execute("migrate-set-capabilities", {
 		capabilities: [{ capability: "events", state: true }],
 	});
@@ -127,7 +127,7 @@ export async function followCopy(qmp, { onProgress, cancelled }) {
  * @param {Record<string, any>} info
  * @returns {CopyOutcome | undefined}
  */
-export function outcomeOf(info) {
+function outcomeOf(info) {
 	switch (info.status) {
 		case "completed":
 			// QEMU says completed a moment before it has measured the copy (total-time 0): ask again.

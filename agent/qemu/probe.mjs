@@ -8,7 +8,7 @@ import { createConnection, createServer } from "node:net";
 import { listenUri } from "./migration.mjs";
 
 /** A probe lasts this long on the sender's side; the sink cuts one off after twice that. */
-export const probeMs = 1_000;
+const probeMs = 1_000;
 /** Probes served at once; more are refused. */
 const maxConcurrentProbes = 2;
 /** Bytes a sink counts from one probe before it cuts it off. */

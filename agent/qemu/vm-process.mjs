@@ -16,6 +16,13 @@ import { connectQmp } from "./qmp.mjs";
 
 /** Bytes of recent console output kept for a console that attaches later. */
 const recentOutputBytes = 16 * 1024;
+/**
+ * The machine type and CPU model every VM runs with: a named model, not
+ * `host`, so a VM can move to another CPU (the target's checks ask for these).
+ */
+export const machineType = "pc";
+export const cpuModel = "qemu64";
+
 /** Longest path a UNIX socket may have on Linux (sun_path less its NUL). */
 const maxSocketPathBytes = 107;
 
@@ -25,7 +32,7 @@ const maxSocketPathBytes = 107;
  */
 
 /** Paths of a VM's state directory. @param {string} stateDir @param {string} vmId */
-export function vmPaths(stateDir, vmId) {
+function vmPaths(stateDir, vmId) {
 	const dir = join(stateDir, "vms", vmId);
 	const paths = {
 		dir,
@@ -47,13 +54,12 @@ export function vmPaths(stateDir, vmId) {
  * @param {VmDefinition} vm @param {ReturnType<typeof vmPaths>} paths @param {QemuRuntime} runtime
  * @param {{incoming?: boolean}} [options]
  */
-export function qemuArguments(vm, paths, runtime, { incoming = false } = {}) {
+function qemuArguments(vm, paths, runtime, { incoming = false } = {}) {
 	const args = [
 		["-name", `guest=${vm.vmId}`],
-		["-machine", "pc"],
+		["-machine", machineType],
 		["-accel", runtime.accel],
-		// A named model, not `host`: the VM must be able to move to another CPU.
-		["-cpu", "qemu64"],
+		["-cpu", cpuModel],
 		["-m", String(vm.memoryMiB)],
 		["-smp", String(vm.vcpus)],
 		["-nodefaults"],

@@ -284,12 +284,7 @@ export class SessionStore {
 
 	/** Closes the open sessions of a VM, e.g. on rotation or removal. */
 	closeForVm(vmId: string, reason: string): number {
-		const open = this.sql
-			.exec<{ session_id: string }>(
-				"SELECT session_id FROM sessions WHERE vm_id = ? AND state != 'closed'",
-				vmId,
-			)
-			.toArray();
+		const open = this.openForVm(vmId);
 		for (const { session_id } of open) this.close(session_id, reason);
 		return open.length;
 	}

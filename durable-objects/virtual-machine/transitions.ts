@@ -12,7 +12,11 @@ import {
 	resultKey,
 	verdictOf,
 } from "../../shared/risk/progress";
-import type { MigrationEvent, MigrationRecord } from "../../shared/schemas/migrations";
+import type {
+	MigrationEvent,
+	MigrationRecord,
+	SubtaskState,
+} from "../../shared/schemas/migrations";
 import { applyAfterCancel } from "./cancellation";
 import {
 	isTerminal,
@@ -86,6 +90,19 @@ export function preview(record: MigrationRecord): MigrationRecord {
 	return verdict.verdict === "passed" ? { ...record, state: "migrating" } : record;
 }
 
+/** The subtask a key (`setId/subtaskId`) names in the record, if any. */
+function subtaskAt(record: MigrationRecord, key: string): SubtaskState | undefined {
+	const { validationSet, subtask } = parseSubtaskKey(key);
+	return record.validationSets
+		.find((set) => set.id === validationSet)
+		?.subtasks.find((one) => one.id === subtask);
+}
+
+/** The host whose agent runs a subtask: its `runsOn`, the source by default. */
+function runnerOf(record: MigrationRecord, subtask: SubtaskState | undefined): string {
+	return subtask?.runsOn === "target" ? record.targetHostId : record.sourceHostId;
+}
+
 /** Queues `validation.run` for one agent subtask (key `setId/subtaskId`) to the agent that runs it. */
 export function queueValidation(
 	store: MigrationStore,
@@ -95,12 +112,10 @@ export function queueValidation(
 	targetProbe: string | undefined,
 ) {
 	const { validationSet, subtask } = parseSubtaskKey(key);
-	const state = record.validationSets
-		.find((set) => set.id === validationSet)
-		?.subtasks.find((one) => one.id === subtask);
+	const state = subtaskAt(record, key);
 	store.enqueue({
 		kind: "agent",
-		hostId: state?.runsOn === "target" ? record.targetHostId : record.sourceHostId,
+		hostId: runnerOf(record, state),
 		command: {
 			type: "validation.run",
 			migrationId: record.migrationId,
@@ -128,15 +143,26 @@ export function applyEvent(
 	hostId: string,
 	event: MigrationEvent,
 ): MigrationChange | null {
+	refuseStranger(record, hostId, event);
+	// The hypervisor's measurements go on the record with whatever else the
+	// event does; they may also arrive after the target reported completion.
+	const stats = "stats" in event.data ? event.data.stats : undefined;
+	const measured =
+		stats && !record.stats && record.state !== "failed" ? { ...record, stats } : record;
+	const change = applyReport(store, measured, event);
+	if (change || measured === record) return change;
+	return store.update({ ...measured, updatedAt: new Date().toISOString() });
+}
+
+/** What an event does to the record, apart from the hypervisor's stats. */
+function applyReport(
+	store: MigrationStore,
+	record: MigrationRecord,
+	event: MigrationEvent,
+): MigrationChange | null {
 	const now = new Date();
 	const handingOver = store.handoff(record.migrationId) !== null;
 	const updatedAt = now.toISOString();
-	refuseStranger(record, hostId, event);
-	// The hypervisor's measurements may arrive after the target reported completion.
-	const stats = "stats" in event.data ? event.data.stats : undefined;
-	if (stats && !record.stats && record.state !== "failed") {
-		return store.update({ ...record, stats, updatedAt });
-	}
 	if (record.state === "cancelled") return applyAfterCancel(store, record, event, now);
 	switch (event.type) {
 		case "validation.result": {
@@ -231,11 +257,7 @@ function refuseStranger(record: MigrationRecord, hostId: string, event: Migratio
 	if (event.type === "validation.result") {
 		const { subtask, validationSet } = event.data;
 		const key = resultKey(record.validationSets, subtask, validationSet);
-		const { validationSet: setId, subtask: subtaskId } = parseSubtaskKey(key ?? "/");
-		const state = record.validationSets
-			.find((set) => set.id === setId)
-			?.subtasks.find((one) => one.id === subtaskId);
-		allowed = [state?.runsOn === "target" ? targetHostId : sourceHostId];
+		allowed = [runnerOf(record, key === undefined ? undefined : subtaskAt(record, key))];
 	} else if (event.type === "migration.target_requested") {
 		allowed = [sourceHostId];
 	} else if (event.type === "migration.target_ready") {

@@ -51,6 +51,26 @@ async function copyUnderWay(vmId: string, targetHostId: string): Promise<Migrati
 	);
 }
 
+/** Resolves once exactly one QEMU runs the VM, anywhere on this machine. */
+function oneQemu(vmId: string): Promise<number[]> {
+	return eventually(
+		() => qemuPids(vmId),
+		(pids) => pids.length === 1,
+		10_000,
+		"one QEMU",
+	);
+}
+
+/** Resolves with the record once the agent's report settles a cancel as `stopped`. */
+function stoppedByCancel(migrationId: string, what: string): Promise<MigrationRecord> {
+	return eventually(
+		() => migration(migrationId),
+		(current) => current.cancellation?.outcome === "stopped",
+		20_000,
+		what,
+	);
+}
+
 /** Where the VM's file is: the hosts whose --vms-dir holds it. */
 async function filedOn(vmId: string, hosts: QemuHost[]): Promise<string[]> {
 	const holders = await Promise.all(
@@ -145,12 +165,7 @@ describe.skipIf(!qemuAvailable())("the QEMU host agent", () => {
 		expect(done.stats?.totalTimeMs).toBeGreaterThan(0);
 		expect(done.targetAddress).toMatch(/^tcp:127\.0\.0\.1:\d+$/);
 		expect(await filedOn(vmId, hosts)).toEqual([b.hostId]);
-		await eventually(
-			() => qemuPids(vmId),
-			(pids) => pids.length === 1,
-			10_000,
-			"one QEMU",
-		);
+		await oneQemu(vmId);
 		// The same WebSocket: the session survived the move, and the guest answers from host B.
 		const mark = before.length;
 		before.type("echo still-$MARK");
@@ -168,21 +183,14 @@ describe.skipIf(!qemuAvailable())("the QEMU host agent", () => {
 		expect(await qemuPids(vmId)).toHaveLength(2);
 		const { status } = await admin("POST", `/v1/migrations/${record.migrationId}/cancel`);
 		expect(status).toBe(200);
-		const cancelled = await eventually(
-			() => migration(record.migrationId),
-			(current) => current.cancellation?.outcome === "stopped",
-			20_000,
+		const cancelled = await stoppedByCancel(
+			record.migrationId,
 			"the source's word that the copy stopped",
 		);
 		expect(cancelled.cancellation?.detail, JSON.stringify(cancelled)).toMatch(
 			/cancelled on request/,
 		);
-		await eventually(
-			() => qemuPids(vmId),
-			(pids) => pids.length === 1,
-			10_000,
-			"one QEMU",
-		);
+		await oneQemu(vmId);
 		expect(await filedOn(vmId, hosts)).toEqual([b.hostId]);
 		const console = await openConsole(domain, vmId, key);
 		console.type("echo alive-$MARK");
@@ -235,19 +243,12 @@ describe.skipIf(!qemuAvailable())("the QEMU host agent", () => {
 		);
 		expect(await qemuPids(vmId)).toHaveLength(2);
 		expect((await admin("POST", `/v1/migrations/${record.migrationId}/cancel`)).status).toBe(200);
-		const cancelled = await eventually(
-			() => migration(record.migrationId),
-			(current) => current.cancellation?.outcome === "stopped",
-			20_000,
+		const cancelled = await stoppedByCancel(
+			record.migrationId,
 			"the restarted agent's word that the copy stopped",
 		);
 		expect(cancelled.cancellation?.detail).toMatch(/cancelled on request/);
-		await eventually(
-			() => qemuPids(vmId),
-			(pids) => pids.length === 1,
-			10_000,
-			"one QEMU",
-		);
+		await oneQemu(vmId);
 		expect(await filedOn(vmId, hosts)).toEqual([b.hostId]);
 	});
 

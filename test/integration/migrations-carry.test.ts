@@ -24,6 +24,15 @@ async function sessionRecord(sessionId: string): Promise<Session> {
 	return (await (await admin("GET", `/v1/sessions/${sessionId}`)).json()) as Session;
 }
 
+/** Ages the holder's stored times with `statement` (time is not waited for), then runs its alarm. */
+async function alarmAfter(hostId: string, statement: string, ...bindings: unknown[]) {
+	const holder = spObject(hostId) as DurableObjectStub<ServiceProcessor>;
+	await runInDurableObject(holder, (_, state) => {
+		state.storage.sql.exec(statement, ...bindings);
+	});
+	await runDurableObjectAlarm(holder);
+}
+
 /** Evicts a service processor (keeping hibernated sockets); one not running has nothing to lose. */
 async function evict(hostId: string): Promise<void> {
 	await evictDurableObject(spObject(hostId)).catch((error: Error) => {
@@ -113,15 +122,12 @@ describe("a console session across its VM's live migration", () => {
 		const { user, source, migrationId, opened } = await sessionDuringMigration();
 		await sendWebhook(source, { type: "migration.completed", data: { migrationId } });
 		expect((await sessionRecord(opened.sessionId)).state).toBe("established");
-		const holder = spObject(source.hostId) as DurableObjectStub<ServiceProcessor>;
-		await runInDurableObject(holder, (_, state) => {
-			state.storage.sql.exec(
-				"UPDATE sessions SET vm_reattach_deadline_ms = ? WHERE session_id = ?",
-				Date.now() - 1,
-				opened.sessionId,
-			);
-		});
-		await runDurableObjectAlarm(holder);
+		await alarmAfter(
+			source.hostId,
+			"UPDATE sessions SET vm_reattach_deadline_ms = ? WHERE session_id = ?",
+			Date.now() - 1,
+			opened.sessionId,
+		);
 		expect(await user.waitClosed()).toMatchObject({ reason: "vm_migrated" });
 		expect(await sessionRecord(opened.sessionId)).toMatchObject({
 			state: "closed",
@@ -244,11 +250,7 @@ describe("a console session across its VM's live migration", () => {
 		it(`is closed by ${what} after the move`, async () => {
 			const { user, source, migrationId, targetAgent, opened } = await sessionDuringMigration();
 			await completeAndReattach(source, migrationId, targetAgent);
-			const holder = spObject(source.hostId) as DurableObjectStub<ServiceProcessor>;
-			await runInDurableObject(holder, (_, state) => {
-				state.storage.sql.exec(`UPDATE sessions SET ${column} = ${column} - ?`, ageMs);
-			});
-			await runDurableObjectAlarm(holder);
+			await alarmAfter(source.hostId, `UPDATE sessions SET ${column} = ${column} - ?`, ageMs);
 			expect(await user.waitClosed()).toMatchObject({ reason });
 			expect(await sessionRecord(opened.sessionId)).toMatchObject({ closeReason: reason });
 		});
@@ -259,11 +261,7 @@ describe("a console session across its VM's live migration", () => {
 		const targetAgent = await agentFor(setup.target);
 		const opened = await openSession({ domain: setup.domain, vm: setup.vmId, key: setup.key });
 		const moved = await completeAndReattach(setup.source, setup.migrationId, targetAgent);
-		const holder = spObject(setup.source.hostId) as DurableObjectStub<ServiceProcessor>;
-		await runInDurableObject(holder, (_, state) => {
-			state.storage.sql.exec("UPDATE sessions SET created_ms = created_ms - 61000");
-		});
-		await runDurableObjectAlarm(holder);
+		await alarmAfter(setup.source.hostId, "UPDATE sessions SET created_ms = created_ms - 61000");
 		expect(await moved.waitClosed()).toMatchObject({ reason: "user_never_attached" });
 		expect(await sessionRecord(opened.sessionId)).toMatchObject({
 			closeReason: "user_never_attached",
