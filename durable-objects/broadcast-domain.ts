@@ -105,23 +105,33 @@ export class BroadcastDomain extends DurableObject<Env> {
 	 */
 	async openSession(request: SessionRequest): Promise<SessionOpened> {
 		if (!this.schemaReady) throw vmNotFound();
-		this.seenJtis.remember(request.jti, request.expSeconds, request.vmId);
 		const known = this.holderOf(request.vmId);
+		const placement = known ? undefined : await this.placementInDomain(request.vmId);
+		if (!known && !placement) throw vmNotFound();
+		// Remembered only for a VM a member holds or is placed on: a stranger's
+		// made-up VM ids are refused above and cost the domain no storage.
+		this.seenJtis.remember(request.jti, request.expSeconds, request.vmId);
 		if (known) {
 			const opened = await this.tryMember(known, request, "learned");
 			if (opened) return opened;
 			this.forgetHolder(request.vmId, known);
 		}
-		const placement = await virtualMachine(this.env, request.vmId).getPlacement();
-		if (!placement || !this.isMember(placement.hostId)) throw vmNotFound();
-		const placed = await this.tryMember(placement.hostId, request, "placed");
+		const placedOn = (placement ?? (await this.placementInDomain(request.vmId)))?.hostId;
+		if (!placedOn) throw vmNotFound();
+		const placed = await this.tryMember(placedOn, request, "placed");
 		if (placed) {
-			this.setHolder(request.vmId, placement.hostId);
+			this.setHolder(request.vmId, placedOn);
 			return placed;
 		}
 		const holder = await this.#findHolder(request.vmId, request.domain);
 		this.setHolder(request.vmId, holder);
 		return this.serviceProcessor(holder).openSession(request, "flooded");
+	}
+
+	/** The VM's placement if it names a member, else null. */
+	private async placementInDomain(vmId: string): Promise<{ hostId: string } | null> {
+		const placement = await virtualMachine(this.env, vmId).getPlacement();
+		return placement && this.isMember(placement.hostId) ? placement : null;
 	}
 
 	/** The member's answer, or null when it does not hold the VM. */

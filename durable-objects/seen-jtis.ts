@@ -31,7 +31,7 @@ export interface SeenJti {
  * replay repeats a captured request, whose VM it cannot change (the claims
  * are encrypted), so the guard lives with the VM: its holder keeps the jtis
  * of its VMs (handed over when a VM moves), and a domain keeps those of the
- * requests it receives, including ones for VMs no member holds. Keyed by VM,
+ * requests it receives for VMs a member holds (made-up ids cost it nothing). Keyed by VM,
  * both give the same answer, so a request from the edge straight to the
  * holder is judged as one through the domain would be.
  */

@@ -21,6 +21,7 @@ import {
 	type HostRecord,
 	HostStore,
 } from "./service-processor/host";
+import { KeyLockouts } from "./service-processor/lockouts";
 import { Recorder, type RecordingRead } from "./service-processor/recordings";
 import { Relay, type RelayAttachment } from "./service-processor/relay";
 import { migrateServiceProcessor } from "./service-processor/schema";
@@ -70,6 +71,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 	private readonly relay: Relay;
 	private readonly directory: DirectorySync;
 	private readonly seenJtis: SeenJtis;
+	private readonly lockouts: KeyLockouts;
 	private readonly access: AccessParts;
 	private readonly vms: VmRegistry;
 	private readonly upkeep: Upkeep;
@@ -82,6 +84,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 		this.hosts = new HostStore(ctx.storage, () => this.schemaReady);
 		this.table = new VmTable(ctx.storage.sql);
 		this.seenJtis = new SeenJtis(ctx.storage.sql);
+		this.lockouts = new KeyLockouts(ctx.storage.sql);
 		this.audit = new AuditTrail(ctx.storage.sql);
 		this.agent = new AgentChannel(ctx);
 		this.recorder = new Recorder(ctx.storage, this.audit);
@@ -126,6 +129,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 			hosts: this.hosts,
 			table: this.table,
 			seenJtis: this.seenJtis,
+			lockouts: this.lockouts,
 			audit: this.audit,
 			sessions: this.sessions,
 			schemaReady: () => this.schemaReady,
@@ -141,7 +145,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 			table: this.table,
 			sessions: this.sessions,
 			audit: this.audit,
-			sql: ctx.storage.sql,
+			lockouts: this.lockouts,
 			seenJtis: this.seenJtis,
 			handingOff: (vmId) => this.vms.isHandingOff(vmId),
 		};
@@ -211,6 +215,11 @@ export class ServiceProcessor extends DurableObject<Env> {
 	/** Mints a new key; the old one stops at once and sessions opened with it close. */
 	async rotateVmKey(vmId: string): Promise<{ keyVersion: number; key: string }> {
 		return this.vms.rotateKey(vmId);
+	}
+
+	/** Ends the VM's key lockouts for every address (admin); `vm_not_found` without the VM. */
+	async clearVmLockouts(vmId: string): Promise<void> {
+		this.vms.clearLockouts(vmId);
 	}
 
 	/** Removes a VM: its placement is released, its sessions closed. */

@@ -31,6 +31,7 @@ export const problemCodes = {
 	address_not_mapped: { status: 404, title: "Address not mapped" },
 	function_on_hold: { status: 503, title: "Function on hold", retryAfter: true },
 	forbidden: { status: 403, title: "Forbidden" },
+	rate_limited: { status: 429, title: "Rate limited", retryAfter: true },
 	// Additive (not in API.md's list): a viewer asked for on a closed console session.
 	session_closed: { status: 409, title: "Session closed" },
 	internal: { status: 500, title: "Internal error" },

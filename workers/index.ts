@@ -8,6 +8,7 @@ import { Problem } from "../shared/problem";
 import { type AppEnv, rejectInvalid } from "./app";
 import { notFoundHandler, onError } from "./errors";
 import { log } from "./log";
+import { rateLimit } from "./middleware/rate-limit";
 import { agentRoutes } from "./routes/agent";
 import { consoleRoutes } from "./routes/console";
 import { docsRoutes } from "./routes/docs";
@@ -87,6 +88,12 @@ const publicCors = cors({
 });
 for (const path of ["/openapi.json", "/.well-known/jwks.json", "/v1/sessions"]) {
 	app.use(path, publicCors);
+}
+// Routes anyone may call without a credential, limited per client address.
+// POST /v1/sessions has a limit of its own (routes/sessions.ts); the other
+// routes check a token or signature first, and agents legitimately send a lot.
+for (const path of ["/healthz", "/.well-known/jwks.json", "/openapi.json", "/docs", "/console"]) {
+	app.use(path, rateLimit("PUBLIC_RATE_LIMIT"));
 }
 
 app.route("/", healthRoutes);

@@ -1,10 +1,11 @@
 import { digestsEqual } from "../../shared/crypto";
-import { keyLockoutPolicy, lockoutState } from "../../shared/lockout";
+import { keyLockoutPolicy } from "../../shared/lockout";
 import { Problem } from "../../shared/problem";
 import { newSessionId } from "../../shared/session-id";
 import type { SeenJtis } from "../seen-jtis";
 import type { AuditTrail } from "./audit";
 import type { HostStore } from "./host";
+import type { KeyLockouts } from "./lockouts";
 import { type ChannelTokens, mintChannelTokens } from "./session-record";
 import type { SessionStore } from "./sessions";
 import type { VmTable } from "./table";
@@ -26,6 +27,8 @@ export interface SessionRequest {
 	expSeconds: number;
 	/** `ws://` or `wss://` origin the channel URLs are built on. */
 	channelOrigin: string;
+	/** The requester's address (`CF-Connecting-IP`): key lockouts hold per address. */
+	client: string;
 }
 
 /**
@@ -56,7 +59,7 @@ export interface AccessParts {
 	table: VmTable;
 	sessions: SessionStore;
 	audit: AuditTrail;
-	sql: SqlStorage;
+	lockouts: KeyLockouts;
 	seenJtis: SeenJtis;
 	/** True while the VM's row is being handed off to another SP. */
 	handingOff(vmId: string): boolean;
@@ -80,8 +83,8 @@ function decide(
 	route: BroadcastRoute,
 	tokens: ChannelTokens,
 ): SessionOpened {
-	const { hosts, table, sessions, audit, sql } = parts;
-	const { vmId, jti } = request;
+	const { hosts, table, sessions, audit, lockouts } = parts;
+	const { vmId, jti, client } = request;
 	const host = hosts.get();
 	// A stale domain member (the host moved domains) must not answer for the old domain.
 	const vm = host?.domain === request.domain ? table.get(vmId) : undefined;
@@ -92,35 +95,27 @@ function decide(
 	// The holder guards its VMs' jtis itself: a request from the edge skips the domain.
 	parts.seenJtis.remember(jti, request.expSeconds, vmId);
 	// The route tells an operator how the request found this SP (see BroadcastRoute).
-	audit.record("session.requested", { vmId, detail: { jti, route } });
+	audit.record("session.requested", { vmId, detail: { jti, route, client } });
 	const userSecuredAt = new Date().toISOString();
 	audit.record("session.id_matched", { vmId, detail: { jti, userSecuredAt } });
 
 	const matched = digestsEqual(request.keyHash, vm.keyHash);
 	const nowMs = Date.now();
-	const mismatchTimes = () =>
-		sql
-			.exec<{ at_ms: number }>("SELECT at_ms FROM key_mismatches WHERE vm_id = ?", vmId)
-			.toArray()
-			.map((row) => row.at_ms);
-	const before = lockoutState(mismatchTimes(), nowMs);
+	const before = lockouts.state(vmId, client, nowMs);
 	if (before.locked) {
 		audit.record("session.locked_out", {
 			vmId,
-			detail: { jti, retryAfterSeconds: before.retryAfterSeconds },
+			detail: { jti, client, retryAfterSeconds: before.retryAfterSeconds },
 		});
 		throw tooManyAttempts(before.retryAfterSeconds);
 	}
 	if (!matched) {
-		// Mismatches outside the window no longer count (lockoutState ignores them); pruned here, off the happy path.
-		sql.exec("DELETE FROM key_mismatches WHERE at_ms <= ?", nowMs - keyLockoutPolicy.windowMs);
-		sql.exec("INSERT INTO key_mismatches (vm_id, at_ms) VALUES (?, ?)", vmId, nowMs);
-		const after = lockoutState(mismatchTimes(), nowMs);
-		audit.record("session.key_mismatched", { vmId, detail: { jti } });
+		const after = lockouts.recordMismatch(vmId, client, nowMs);
+		audit.record("session.key_mismatched", { vmId, detail: { jti, client } });
 		if (after.locked) {
 			audit.record("session.locked_out", {
 				vmId,
-				detail: { jti, retryAfterSeconds: after.retryAfterSeconds },
+				detail: { jti, client, retryAfterSeconds: after.retryAfterSeconds },
 			});
 			throw tooManyAttempts(after.retryAfterSeconds);
 		}
@@ -146,7 +141,7 @@ function decide(
 function tooManyAttempts(retryAfterSeconds: number): Problem {
 	return new Problem(
 		"too_many_attempts",
-		`more than ${keyLockoutPolicy.maxMismatches} key mismatches for this VM within ${keyLockoutPolicy.windowMs / 60_000} minutes; retry later`,
+		`more than ${keyLockoutPolicy.maxMismatches} key mismatches for this VM from your address within ${keyLockoutPolicy.windowMs / 60_000} minutes; retry later`,
 		{ retryAfterSeconds },
 	);
 }

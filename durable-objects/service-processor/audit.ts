@@ -12,6 +12,7 @@ export type AuditEventType =
 	| "vm.removed"
 	| "vm.adopted"
 	| "vm.released"
+	| "vm.lockouts_cleared"
 	| "session.requested"
 	| "session.id_matched"
 	| "session.key_matched"

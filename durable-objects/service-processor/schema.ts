@@ -123,6 +123,13 @@ const migrations: string[] = [
 	 ALTER TABLE sessions ADD COLUMN vm_reattach_deadline_ms INTEGER;
 	 CREATE TABLE carried_sessions (session_id TEXT PRIMARY KEY, vm_id TEXT NOT NULL, holder_host_id TEXT NOT NULL);
 	 CREATE INDEX carried_sessions_by_vm ON carried_sessions (vm_id);`,
+	// Key lockouts per client address (./lockouts.ts). Mismatches recorded
+	// before carry no address and cannot be attributed: they are dropped.
+	`DELETE FROM key_mismatches;
+	 DROP INDEX key_mismatches_by_vm;
+	 ALTER TABLE key_mismatches ADD COLUMN client TEXT NOT NULL DEFAULT '';
+	 CREATE INDEX key_mismatches_by_vm_client ON key_mismatches (vm_id, client, at_ms);
+	 CREATE INDEX key_mismatches_by_time ON key_mismatches (at_ms);`,
 ];
 
 /** Brings the service processor's database to the newest schema version. */

@@ -7,6 +7,7 @@ import type { AuditTrail } from "./audit";
 import type { SessionCarrier } from "./carry";
 import type { HolderChange } from "./directory";
 import type { HostStore } from "./host";
+import type { KeyLockouts, KeyMismatch } from "./lockouts";
 import type { SessionStore } from "./sessions";
 import { toVmView, type VmRow, type VmTable, type VmView } from "./table";
 
@@ -22,8 +23,11 @@ export type VmEnrolment =
 	| { created: true; vm: VmView; key: string }
 	| { created: false; vm: VmView };
 
-/** A row as handed off between SPs, with the VM's jtis still refused as replays. */
-export type VmHandoff = VmRow & { seenJtis?: SeenJti[] };
+/**
+ * A row as handed off between SPs, with the VM's jtis still refused as
+ * replays and its recent key mismatches (a lockout moves with its VM).
+ */
+export type VmHandoff = VmRow & { seenJtis?: SeenJti[]; keyMismatches?: KeyMismatch[] };
 
 const handoffPrefix = "handoff:";
 
@@ -40,6 +44,7 @@ export interface VmRegistryParts {
 	hosts: HostStore;
 	table: VmTable;
 	seenJtis: SeenJtis;
+	lockouts: KeyLockouts;
 	audit: AuditTrail;
 	sessions: SessionStore;
 	/** Sessions that follow a VM across live migrations (./carry.ts). */
@@ -134,11 +139,21 @@ export class VmRegistry {
 		const keyHash = await hashSecret(key);
 		this.require(vmId);
 		const keyVersion = table.rotateKey(vmId, keyHash);
+		// Whoever guessed at the old key has nothing left to guess at.
+		this.parts.lockouts.clear(vmId);
 		sessions.closeForVm(vmId, "key_rotated");
 		await this.parts.carrier.closeHeldElsewhere(vmId, "key_rotated");
 		audit.record("vm.key_rotated", { vmId, detail: { keyVersion } });
 		await this.parts.storeRecordings();
 		return { keyVersion, key };
+	}
+
+	/** Ends the VM's key lockouts for every address. */
+	clearLockouts(vmId: string): void {
+		this.parts.hosts.require();
+		this.require(vmId);
+		const addresses = this.parts.lockouts.clear(vmId);
+		this.parts.audit.record("vm.lockouts_cleared", { vmId, detail: { addresses } });
 	}
 
 	/** Removes a VM: its placement is released, its sessions closed. */
@@ -150,6 +165,7 @@ export class VmRegistry {
 		await vm.releasePlacement(host.hostId);
 		this.setHandoffMark(vmId, false);
 		if (!table.delete(vmId)) return;
+		this.parts.lockouts.clear(vmId);
 		this.parts.queueHolder("withdraw", vmId);
 		sessions.closeForVm(vmId, "vm_removed");
 		await this.parts.carrier.closeHeldElsewhere(vmId, "vm_removed");
@@ -170,7 +186,11 @@ export class VmRegistry {
 		const row = this.parts.table.get(vmId);
 		if (!row) return null;
 		this.setHandoffMark(vmId, true);
-		return { ...row, seenJtis: this.parts.seenJtis.forVm(vmId) };
+		return {
+			...row,
+			seenJtis: this.parts.seenJtis.forVm(vmId),
+			keyMismatches: this.parts.lockouts.forVm(vmId),
+		};
 	}
 
 	/**
@@ -178,11 +198,12 @@ export class VmRegistry {
 	 * Not announced: until the placement moves, the source still answers, so
 	 * the domain learns the new holder from the placement once it moves.
 	 */
-	adopt({ seenJtis = [], ...row }: VmHandoff): void {
+	adopt({ seenJtis = [], keyMismatches = [], ...row }: VmHandoff): void {
 		const { hosts, table, audit } = this.parts;
 		hosts.require();
-		// A replay of a request the source served stays refused here.
+		// A replay of a request the source served stays refused here, and a lockout holds.
 		this.parts.seenJtis.adopt(row.vmId, seenJtis);
+		this.parts.lockouts.adopt(row.vmId, keyMismatches);
 		// A VM coming back to a host it once left starts without the old handoff mark.
 		this.setHandoffMark(row.vmId, false);
 		if (table.insert(row)) {
@@ -204,6 +225,7 @@ export class VmRegistry {
 		}
 		this.setHandoffMark(vmId, false);
 		if (table.delete(vmId)) {
+			this.parts.lockouts.clear(vmId);
 			this.parts.queueHolder("withdraw", vmId);
 			audit.record("vm.released", { vmId, detail: { reason } });
 		}

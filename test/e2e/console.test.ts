@@ -1,8 +1,8 @@
 // Proves the console-access flow over real HTTP and real WebSockets against
 // `wrangler dev`: enrol, a JWE built with jose from the served JWKS, the
 // broadcast, `ws` as the user and as the host agent, relayed text and binary
-// frames (1,000 in order), single-use tokens, replay refusal, lockout,
-// rotation closing sessions, agent reconnect receiving an unacked
+// frames (1,000 in order), single-use tokens, replay refusal, lockout per
+// address, the session rate limit, rotation closing sessions, agent reconnect receiving an unacked
 // session.open, and a domain of 64 service processors. Timing is not measured.
 import type { JWK } from "jose";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -54,13 +54,20 @@ async function jwe(claims: Record<string, unknown>): Promise<string> {
 	return encryptRequest(key, claims);
 }
 
-function post(body: string): Promise<Response> {
+/** POSTs a session request, from `client` when given (wrangler dev keeps a client's CF-Connecting-IP). */
+function post(body: string, client?: string): Promise<Response> {
 	return fetch(`${baseUrl}/v1/sessions`, {
 		method: "POST",
-		headers: { "Content-Type": "application/jose" },
+		headers: {
+			"Content-Type": "application/jose",
+			...(client === undefined ? {} : { "CF-Connecting-IP": client }),
+		},
 		body,
 	});
 }
+
+/** A private address of its own. */
+const newAddress = () => `10.${crypto.getRandomValues(new Uint8Array(3)).join(".")}`;
 
 const agentUrl = (hostId: string) => `${baseUrl.replace(/^http/, "ws")}/v1/hosts/${hostId}/agent`;
 
@@ -168,6 +175,32 @@ describe("console access over wrangler dev", () => {
 		);
 		expect(right.status).toBe(429);
 		expect(Number(right.headers.get("Retry-After"))).toBeGreaterThan(0);
+		// Only the address that failed is locked out.
+		const elsewhere = await post(
+			await jwe(claimsFor({ domain: host.domain, vm: vm.vmId, key: vm.key })),
+			newAddress(),
+		);
+		expect(elsewhere.status).toBe(201);
+	});
+
+	it("limits one address's session requests with 429 rate_limited, and only that address", async () => {
+		const host = await createHost();
+		const vm = await enrol(host.hostId);
+		const noisy = newAddress();
+		let refusal: Response | undefined;
+		// The emulated limit (100 a minute) counts in clock-aligned windows: a
+		// run straddling a boundary counts again, so up to twice the limit.
+		for (let sent = 0; sent <= 200 && !refusal; sent++) {
+			const response = await post("not-a-jwe", noisy);
+			if (response.status === 429) refusal = response;
+			else await response.body?.cancel();
+		}
+		if (!refusal) throw new Error("never limited");
+		expect(refusal.headers.get("Retry-After")).toBe("60");
+		expect(((await refusal.json()) as { code: string }).code).toBe("rate_limited");
+		const claims = claimsFor({ domain: host.domain, vm: vm.vmId, key: vm.key });
+		expect((await post(await jwe(claims), noisy)).status).toBe(429);
+		expect((await post(await jwe(claims), newAddress())).status).toBe(201);
 	});
 
 	it("closes open sessions when the key is rotated", { timeout: 90_000 }, async () => {

@@ -242,10 +242,13 @@ describe("broadcast", () => {
 			expect((await requestSession(toUnknown, { jti })).status).toBe(404);
 			expect((await requestSession(toCached, { jti })).status).toBe(201);
 			expect((await requestSession(toFresh, { jti })).status).toBe(201);
-			for (const target of [toUnknown, toCached, toFresh]) {
+			for (const target of [toCached, toFresh]) {
 				const replay = await requestSession(target, { jti });
 				expect(await problemOf(replay)).toMatchObject({ code: "replayed_request" });
 			}
+			// A VM nobody holds costs no storage (as an unknown domain): its replay is refused as before.
+			const replay = await requestSession(toUnknown, { jti });
+			expect(await problemOf(replay)).toMatchObject({ code: "vm_not_found" });
 			expect(await routesTo(host.hostId)).toEqual(["learned", "direct", "learned"]);
 		});
 

@@ -9,8 +9,8 @@ import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } fro
 import { describe, expect, it } from "vitest";
 import type { VmRow } from "../../durable-objects/service-processor";
 import type { VirtualMachine } from "../../durable-objects/virtual-machine";
-import { openSession } from "../support/console";
-import { admin } from "../support/http";
+import { openSession, requestSession } from "../support/console";
+import { admin, newClientAddress } from "../support/http";
 import { getMigration, migratingVm, sendWebhook, spObject, vmObject } from "../support/migration";
 
 /** Simulates an object that stopped after persisting `step` (and, for later steps, doing the earlier ones). */
@@ -60,6 +60,21 @@ describe("migration.completed", () => {
 		});
 		const reopened = await openSession({ domain, vm: vmId, key });
 		expect(reopened.hostId).toBe(target.hostId);
+	});
+
+	it("takes the VM's key lockouts along: a locked-out address stays out on the target", async () => {
+		const { vmId, key, domain, source, migrationId } = await migratingVm();
+		const attacker = newClientAddress();
+		for (let attempt = 0; attempt < 6; attempt++) {
+			await requestSession({ domain, vm: vmId, key: "wrong" }, {}, attacker);
+		}
+		await sendWebhook(source, { type: "migration.completed", data: { migrationId } });
+		expect(await getMigration(migrationId)).toMatchObject({ state: "completed" });
+		const locked = await requestSession({ domain, vm: vmId, key }, {}, attacker);
+		expect(locked.status).toBe(429);
+		expect((await locked.json()) as { code: string }).toMatchObject({ code: "too_many_attempts" });
+		const owner = await requestSession({ domain, vm: vmId, key }, {}, newClientAddress());
+		expect(owner.status).toBe(201);
 	});
 
 	it("is applied once when delivered twice under different webhook ids", async () => {

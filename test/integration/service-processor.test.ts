@@ -141,7 +141,7 @@ describe("host record", () => {
 });
 
 describe("SP-table handoff", () => {
-	it("exports the row with its key hash, version and seen jtis, and null for an unknown VM", async () => {
+	it("exports the row with its key hash, version, seen jtis and key mismatches, and null for an unknown VM", async () => {
 		const host = await createHost();
 		const { vmId } = await enrolVm(host.hostId);
 		expect(await sp(host.hostId).exportVm(vmId)).toEqual({
@@ -152,6 +152,7 @@ describe("SP-table handoff", () => {
 			vcpus: 2,
 			enrolledAt: expect.any(String),
 			seenJtis: [],
+			keyMismatches: [],
 		});
 		expect(await sp(host.hostId).exportVm(unique("vm"))).toBeNull();
 	});

@@ -18,7 +18,7 @@ import {
 	unique,
 	userTables,
 } from "../support/console";
-import { admin, call, problemOf } from "../support/http";
+import { admin, call, newClientAddress, problemOf } from "../support/http";
 import { claimsFor, encryptRequest } from "../support/jwe";
 import { connect, type TestSocket, withTimeout } from "../support/sockets";
 
@@ -316,42 +316,73 @@ describe("POST /v1/sessions", () => {
 });
 
 describe("key lockout", () => {
+	/** Six wrong keys for the host's VM from `client`: the sixth locks it out. */
+	async function lockOut(host: { domain: string; vmId: string }, client: string) {
+		const wrong = { domain: host.domain, vm: host.vmId, key: "wrong" };
+		for (let attempt = 0; attempt < 6; attempt++) await requestSession(wrong, {}, client);
+	}
+
+	const mismatchRows = (hostId: string) =>
+		runInDurableObject(
+			env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(hostId)),
+			(_instance, state) => state.storage.sql.exec("SELECT 1 FROM key_mismatches").toArray().length,
+		);
+
 	it("answers key_mismatch five times, then too_many_attempts with Retry-After", async () => {
 		const host = await hostWithVm();
+		const client = newClientAddress();
 		const wrong = { domain: host.domain, vm: host.vmId, key: "wrong" };
 		for (let attempt = 0; attempt < 5; attempt++) {
-			await expectProblem(await requestSession(wrong), 403, "key_mismatch");
+			await expectProblem(await requestSession(wrong, {}, client), 403, "key_mismatch");
 		}
-		const locked = await requestSession(wrong);
+		const locked = await requestSession(wrong, {}, client);
 		await expectProblem(locked, 429, "too_many_attempts");
 		const retryAfter = Number(locked.headers.get("Retry-After"));
 		expect(retryAfter).toBeGreaterThan(0);
 		expect(retryAfter).toBeLessThanOrEqual(600);
 	});
 
-	it("refuses the right key too while locked, and opens nothing", async () => {
+	it("refuses the right key too from the locked-out address, and opens nothing", async () => {
 		const host = await hostWithVm();
-		for (let attempt = 0; attempt < 6; attempt++) {
-			await requestSession({ domain: host.domain, vm: host.vmId, key: "wrong" });
-		}
-		const response = await requestSession({ domain: host.domain, vm: host.vmId, key: host.key });
+		const client = newClientAddress();
+		await lockOut(host, client);
+		const right = { domain: host.domain, vm: host.vmId, key: host.key };
+		const response = await requestSession(right, {}, client);
 		await expectProblem(response, 429, "too_many_attempts");
 		expect(response.headers.get("Retry-After")).toMatch(/^\d+$/);
 		expect(await sessionsOf(host.hostId)).toEqual([]);
 	});
 
+	it("never locks out another address: the attack from one address leaves the owner in", async () => {
+		const host = await hostWithVm();
+		const attacker = newClientAddress();
+		await lockOut(host, attacker);
+		const owner = newClientAddress();
+		const right = { domain: host.domain, vm: host.vmId, key: host.key };
+		expect((await requestSession(right, {}, owner)).status).toBe(201);
+		// The attacker stays locked, the right key included.
+		await expectProblem(await requestSession(right, {}, attacker), 429, "too_many_attempts");
+		// Concurrent attackers from many addresses: none of them locks the owner out.
+		const wrong = { ...right, key: "wrong" };
+		await Promise.all(
+			Array.from({ length: 12 }, () => requestSession(wrong, {}, newClientAddress())),
+		);
+		expect((await requestSession(right, {}, owner)).status).toBe(201);
+	});
+
 	it("counts mismatches and holds the lockout on requests sent straight to the holder", async () => {
 		const host = await hostWithVm();
+		const client = newClientAddress();
 		const right = { domain: host.domain, vm: host.vmId, key: host.key };
 		// One success teaches the edge the holder: the requests below skip the domain.
-		expect((await requestSession(right)).status).toBe(201);
+		expect((await requestSession(right, {}, client)).status).toBe(201);
 		const wrong = { ...right, key: "wrong" };
 		for (let attempt = 0; attempt < 5; attempt++) {
-			await expectProblem(await requestSession(wrong), 403, "key_mismatch");
+			await expectProblem(await requestSession(wrong, {}, client), 403, "key_mismatch");
 		}
-		await expectProblem(await requestSession(wrong), 429, "too_many_attempts");
+		await expectProblem(await requestSession(wrong, {}, client), 429, "too_many_attempts");
 		const jti = crypto.randomUUID();
-		await expectProblem(await requestSession(right, { jti }), 429, "too_many_attempts");
+		await expectProblem(await requestSession(right, { jti }, client), 429, "too_many_attempts");
 		const domain = env.BROADCAST_DOMAIN.get(env.BROADCAST_DOMAIN.idFromName(host.domain));
 		const domainSaw = await runInDurableObject(
 			domain,
@@ -365,25 +396,77 @@ describe("key lockout", () => {
 	it("locks one VM only; another VM on the same SP still opens", async () => {
 		const host = await hostWithVm();
 		const other = await enrolVm(host.hostId);
-		for (let attempt = 0; attempt < 6; attempt++) {
-			await requestSession({ domain: host.domain, vm: host.vmId, key: "wrong" });
-		}
-		const response = await requestSession({ domain: host.domain, vm: other.vmId, key: other.key });
+		const client = newClientAddress();
+		await lockOut(host, client);
+		const response = await requestSession(
+			{ domain: host.domain, vm: other.vmId, key: other.key },
+			{},
+			client,
+		);
 		expect(response.status).toBe(201);
 	});
 
 	it("lets the right key in once the mismatches have aged out of the 10-minute window", async () => {
 		const host = await hostWithVm();
-		for (let attempt = 0; attempt < 6; attempt++) {
-			await requestSession({ domain: host.domain, vm: host.vmId, key: "wrong" });
-		}
+		const client = newClientAddress();
+		await lockOut(host, client);
 		// Age the recorded mismatches instead of waiting ten minutes.
 		const sp = env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(host.hostId));
 		await runInDurableObject(sp, (_instance, state) => {
 			state.storage.sql.exec("UPDATE key_mismatches SET at_ms = at_ms - 600000");
 		});
-		const response = await requestSession({ domain: host.domain, vm: host.vmId, key: host.key });
+		const right = { domain: host.domain, vm: host.vmId, key: host.key };
+		expect((await requestSession(right, {}, client)).status).toBe(201);
+	});
+
+	it("ends with a key rotation: the locked-out address opens with the new key", async () => {
+		const host = await hostWithVm();
+		const client = newClientAddress();
+		await lockOut(host, client);
+		const rotated = await admin("POST", `/v1/hosts/${host.hostId}/vms/${host.vmId}/rotate-key`);
+		const { key } = (await rotated.json()) as { key: string };
+		expect(await mismatchRows(host.hostId)).toBe(0);
+		const response = await requestSession({ domain: host.domain, vm: host.vmId, key }, {}, client);
 		expect(response.status).toBe(201);
+	});
+
+	it("ends when an admin clears it (DELETE …/lockout, 204), and the audit says so", async () => {
+		const host = await hostWithVm();
+		const client = newClientAddress();
+		await lockOut(host, client);
+		const path = `/v1/hosts/${host.hostId}/vms/${host.vmId}/lockout`;
+		expect((await admin("DELETE", path)).status).toBe(204);
+		const right = { domain: host.domain, vm: host.vmId, key: host.key };
+		expect((await requestSession(right, {}, client)).status).toBe(201);
+		const audit = (await (await admin("GET", `/v1/hosts/${host.hostId}/audit`)).json()) as {
+			events: Array<{ type: string; detail: Record<string, unknown> | null }>;
+		};
+		expect(audit.events.find((event) => event.type === "vm.lockouts_cleared")?.detail).toEqual({
+			addresses: 1,
+		});
+		// Clearing again is harmless.
+		expect((await admin("DELETE", path)).status).toBe(204);
+	});
+
+	it("refuses clearing a lockout without the admin token, or for an unknown VM or host", async () => {
+		const host = await hostWithVm();
+		const client = newClientAddress();
+		await lockOut(host, client);
+		const path = `/v1/hosts/${host.hostId}/vms/${host.vmId}/lockout`;
+		await expectProblem(await call(path, { method: "DELETE" }), 401, "unauthorized");
+		await expectProblem(
+			await admin("DELETE", `/v1/hosts/${host.hostId}/vms/no-such-vm/lockout`),
+			404,
+			"vm_not_found",
+		);
+		await expectProblem(
+			await admin("DELETE", `/v1/hosts/no-such-host/vms/${host.vmId}/lockout`),
+			404,
+			"host_not_found",
+		);
+		// Nothing was cleared.
+		const right = { domain: host.domain, vm: host.vmId, key: host.key };
+		await expectProblem(await requestSession(right, {}, client), 429, "too_many_attempts");
 	});
 });
 

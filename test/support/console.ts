@@ -73,23 +73,31 @@ export async function servedKeys(): Promise<JWK[]> {
 	return ((await response.json()) as { keys: JWK[] }).keys;
 }
 
-/** POSTs a compact JWE to /v1/sessions. */
-export function postSession(jwe: string, contentType = "application/jose"): Promise<Response> {
+/** POSTs a compact JWE to /v1/sessions, from `client` if given (else an address of its own). */
+export function postSession(
+	jwe: string,
+	contentType = "application/jose",
+	client?: string,
+): Promise<Response> {
 	return call("/v1/sessions", {
 		method: "POST",
-		headers: { "Content-Type": contentType },
+		headers: {
+			"Content-Type": contentType,
+			...(client === undefined ? {} : { "CF-Connecting-IP": client }),
+		},
 		body: jwe,
 	});
 }
 
-/** Builds and POSTs a valid request for `target`, with claim overrides. */
+/** Builds and POSTs a valid request for `target`, with claim overrides, from `client` if given. */
 export async function requestSession(
 	target: { domain: string; vm: string; key: string },
 	overrides: Record<string, unknown> = {},
+	client?: string,
 ): Promise<Response> {
 	const [jwk] = await servedKeys();
 	if (!jwk) throw new Error("no served key");
-	return postSession(await encryptRequest(jwk, claimsFor(target, overrides)));
+	return postSession(await encryptRequest(jwk, claimsFor(target, overrides)), undefined, client);
 }
 
 /** The `201` body of POST /v1/sessions. */

@@ -1,4 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { problemResponses } from "../../shared/schemas/openapi";
 import { createRouter } from "../app";
 
 const health = createRoute({
@@ -11,6 +12,7 @@ const health = createRoute({
 			description: "The Worker is serving",
 			content: { "application/json": { schema: z.object({ ok: z.literal(true) }) } },
 		},
+		...problemResponses("rate_limited"),
 	},
 });
 

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { type KeyRing, loadKeyRing } from "../../shared/jwe";
-import { jsonContent } from "../../shared/schemas/openapi";
+import { jsonContent, problemResponses } from "../../shared/schemas/openapi";
 import { createRouter } from "../app";
 
 const JwksSchema = z
@@ -39,7 +39,10 @@ const jwks = createRoute({
 	summary: "Public keys to encrypt broadcast session requests to",
 	description:
 		"EC P-256 keys for ECDH-ES+A256KW; more than one may be listed during rotation, each accepted by its kid.",
-	responses: { 200: { description: "The key set", content: jsonContent(JwksSchema) } },
+	responses: {
+		200: { description: "The key set", content: jsonContent(JwksSchema) },
+		...problemResponses("rate_limited"),
+	},
 });
 
 /** `GET /.well-known/jwks.json`. */

@@ -15,6 +15,7 @@ import {
 import { hostOfSessionId } from "../../shared/session-id";
 import { createRouter } from "../app";
 import { adminSecurity, requireAdmin } from "../middleware/auth";
+import { clientAddress, rateLimit } from "../middleware/rate-limit";
 import { deliverSessionRequest } from "../session-delivery";
 import { forwardUpgrade, serviceProcessor } from "../stubs";
 import { keyRing } from "./jwks";
@@ -24,6 +25,7 @@ const openSession = createRoute({
 	path: "/v1/sessions",
 	tags: ["sessions"],
 	summary: "Broadcast a session request (compact JWE)",
+	middleware: [rateLimit("SESSION_RATE_LIMIT")] as const,
 	description:
 		"The body is a compact JWE (ECDH-ES+A256KW / A256GCM, kid from /.well-known/jwks.json) of the claims {domain, vm, key, jti, iat, exp}. The request is addressed to the domain; the service processor whose table holds the VM id secures the user side, checks the key, and asks the host agent to open the VM side.",
 	request: {
@@ -41,6 +43,7 @@ const openSession = createRoute({
 			"vm_not_found",
 			"replayed_request",
 			"too_many_attempts",
+			"rate_limited",
 			"payload_too_large",
 		),
 	},
@@ -172,6 +175,7 @@ export const sessionRoutes = createRouter()
 			jti: claims.jti,
 			expSeconds: claims.exp,
 			channelOrigin: channelOrigin(c.env, c.req.url),
+			client: clientAddress(c.req.raw),
 		});
 		return c.json(opened, 201);
 	})

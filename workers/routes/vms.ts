@@ -65,6 +65,22 @@ const deleteVm = createRoute({
 	},
 });
 
+const clearLockout = createRoute({
+	method: "delete",
+	path: "/v1/hosts/{hostId}/vms/{vmId}/lockout",
+	tags: ["service-processor table"],
+	summary: "End a VM's key lockouts",
+	description:
+		"Forgets the VM's recent key mismatches from every client address, so no address is locked out of it any more. A key rotation does the same.",
+	security: adminSecurity,
+	middleware: [requireAdmin()] as const,
+	request: { params: HostVmParams },
+	responses: {
+		204: { description: "No address is locked out of the VM" },
+		...problemResponses("invalid_request", "unauthorized", "host_not_found", "vm_not_found"),
+	},
+});
+
 const listVms = createRoute({
 	method: "get",
 	path: "/v1/hosts/{hostId}/vms",
@@ -79,7 +95,7 @@ const listVms = createRoute({
 	},
 });
 
-/** The service-processor table: enrol, update, rotate, remove, list. */
+/** The service-processor table: enrol, update, rotate, clear lockouts, remove, list. */
 export const vmRoutes = createRouter()
 	.openapi(putVm, async (c) => {
 		const { hostId, vmId } = c.req.valid("param");
@@ -96,6 +112,11 @@ export const vmRoutes = createRouter()
 	.openapi(deleteVm, async (c) => {
 		const { hostId, vmId } = c.req.valid("param");
 		await serviceProcessor(c.env, hostId).removeVm(vmId);
+		return c.body(null, 204);
+	})
+	.openapi(clearLockout, async (c) => {
+		const { hostId, vmId } = c.req.valid("param");
+		await serviceProcessor(c.env, hostId).clearVmLockouts(vmId);
 		return c.body(null, 204);
 	})
 	.openapi(listVms, async (c) => {
