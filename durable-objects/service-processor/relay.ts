@@ -8,9 +8,9 @@ import type { Viewers } from "./viewers";
 /**
  * The console relay: both sockets of a session live on this object (accepted
  * through the hibernation API, so they outlive an eviction); every text and
- * binary frame goes to the other side verbatim and in order. Frames sent
- * before the other side attaches wait in SQLite, bounded, and are flushed on
- * attach. All handlers are synchronous, which is what keeps the order.
+ * binary frame goes to the other side verbatim and in order, none over
+ * 1 MiB. Frames sent before the other side attaches wait in SQLite, bounded
+ * in frames and bytes, and are flushed on attach. All handlers are synchronous, which is what keeps the order.
  * VM output also goes to the session's read-only viewers and its recording.
  */
 
@@ -26,6 +26,15 @@ export interface RelayAttachment {
 
 /** Frames a side may send before the other side attaches. */
 export const maxPendingFrames = 1024;
+
+/** Bytes that may wait for an absent side (API.md: bounded at 1 MiB). */
+export const maxPendingBytes = 1024 * 1024;
+
+/** The largest frame relayed; a larger one closes the session (API.md: 1 MiB, close 1009). */
+export const maxFrameBytes = 1024 * 1024;
+
+/** WebSocket close code "message too big" (RFC 6455 §7.4.1). */
+const messageTooBig = 1009;
 
 const encoder = new TextEncoder();
 
@@ -202,6 +211,11 @@ export class Relay {
 			socket.close(1000, "closed");
 			return;
 		}
+		if (byteLength > maxFrameBytes) {
+			// Never relayed in part nor dropped in silence: the session ends, and says why.
+			this.sessions.close(sessionId, "frame_too_large", messageTooBig);
+			return;
+		}
 		this.sessions.countFrame(sessionId, role, byteLength);
 		// While the VM side moves to the VM's new host, input waits here for it.
 		const peer =
@@ -211,7 +225,7 @@ export class Relay {
 					: this.vmSide(sessionId)
 				: this.ctx.getWebSockets(sideTag("user", sessionId))[0];
 		if (peer) this.deliver(peer, peerOf(role), message);
-		else this.hold(sessionId, peerOf(role), message);
+		else this.hold(sessionId, peerOf(role), message, byteLength);
 		if (role === "vm") {
 			this.viewers.broadcast(sessionId, message);
 			// After the sends, so the recording's write does not hold them back.
@@ -219,23 +233,31 @@ export class Relay {
 		}
 	}
 
-	private hold(sessionId: string, toSide: Side, message: string | ArrayBuffer): void {
+	private hold(
+		sessionId: string,
+		toSide: Side,
+		message: string | ArrayBuffer,
+		byteLength: number,
+	): void {
 		const [row] = this.sql
-			.exec<{ count: number }>(
-				"SELECT COUNT(*) AS count FROM pending_frames WHERE session_id = ?",
+			.exec<{ frames: number; bytes: number }>(
+				"SELECT COUNT(*) AS frames, COALESCE(SUM(bytes), 0) AS bytes FROM pending_frames WHERE session_id = ?",
 				sessionId,
 			)
 			.toArray();
-		if ((row?.count ?? 0) >= maxPendingFrames) {
+		const frames = row?.frames ?? 0;
+		const bytes = row?.bytes ?? 0;
+		if (frames >= maxPendingFrames || bytes + byteLength > maxPendingBytes) {
 			this.sessions.close(sessionId, "buffer_overflow");
 			return;
 		}
 		this.sql.exec(
-			"INSERT INTO pending_frames (session_id, to_side, text, data) VALUES (?, ?, ?, ?)",
+			"INSERT INTO pending_frames (session_id, to_side, text, data, bytes) VALUES (?, ?, ?, ?, ?)",
 			sessionId,
 			toSide,
 			typeof message === "string" ? message : null,
 			typeof message === "string" ? null : message,
+			byteLength,
 		);
 	}
 

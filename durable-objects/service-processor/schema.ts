@@ -130,6 +130,8 @@ const migrations: string[] = [
 	 ALTER TABLE key_mismatches ADD COLUMN client TEXT NOT NULL DEFAULT '';
 	 CREATE INDEX key_mismatches_by_vm_client ON key_mismatches (vm_id, client, at_ms);
 	 CREATE INDEX key_mismatches_by_time ON key_mismatches (at_ms);`,
+	// Waiting frames are bounded in bytes too; rows from before count as empty.
+	"ALTER TABLE pending_frames ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /** Brings the service processor's database to the newest schema version. */

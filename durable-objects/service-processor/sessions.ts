@@ -247,10 +247,10 @@ export class SessionStore {
 	}
 
 	/**
-	 * Closes a session once: both sockets and its viewers (with the reason),
+	 * Closes a session once: both sockets (with the reason and `closeCode`) and its viewers,
 	 * its tokens and buffered frames; finishes its recording; tells the agent.
 	 */
-	close(sessionId: string, reason: string): boolean {
+	close(sessionId: string, reason: string, closeCode = 1000): boolean {
 		this.flushCounters();
 		const closed = this.sql.exec(
 			"UPDATE sessions SET state = 'closed', closed_at = ?, close_reason = ? WHERE session_id = ? AND state != 'closed'",
@@ -266,7 +266,7 @@ export class SessionStore {
 		for (const side of ["user", "vm"] as const) {
 			for (const socket of this.ctx.getWebSockets(sideTag(side, sessionId))) {
 				try {
-					socket.close(1000, reason);
+					socket.close(closeCode, reason);
 				} catch {
 					// Already closing; the record above is what counts.
 				}

@@ -68,7 +68,7 @@ export const SessionSchema = z
 		closedAt: z.string().nullable().openapi({ format: "date-time" }),
 		closeReason: z.string().nullable().openapi({
 			description:
-				"terminated, key_rotated, vm_removed, vm_migrated (the VM moved and its new host's agent did not re-attach within 30 s), idle_timeout, max_duration, user_disconnected, vm_disconnected, user_never_attached (the user channel token expired unused), connection_lost (a side vanished without closing), buffer_overflow (too many frames waited for a side that did not attach)",
+				"terminated, key_rotated, vm_removed, vm_migrated (the VM moved and its new host's agent did not re-attach within 30 s), idle_timeout, max_duration, user_disconnected, vm_disconnected, user_never_attached (the user channel token expired unused), connection_lost (a side vanished without closing), buffer_overflow (more than 1,024 frames or 1 MiB waited for a side that was not there), frame_too_large (a frame over 1 MiB; WebSocket close 1009)",
 		}),
 		bytesFromUser: z.number().int().nonnegative(),
 		bytesFromVm: z.number().int().nonnegative(),

@@ -2,8 +2,9 @@
 // `wrangler dev`: enrol, a JWE built with jose from the served JWKS, the
 // broadcast, `ws` as the user and as the host agent, relayed text and binary
 // frames (1,000 in order), single-use tokens, replay refusal, lockout per
-// address, the session rate limit, rotation closing sessions, agent reconnect receiving an unacked
-// session.open, and a domain of 64 service processors. Timing is not measured.
+// address, the session rate limit, the frame limit, rotation closing
+// sessions, agent reconnect receiving an unacked session.open, and a domain
+// of 64 service processors. Timing is not measured.
 import type { JWK } from "jose";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { claimsFor, encryptRequest } from "../support/jwe";
@@ -140,6 +141,15 @@ describe("console access over wrangler dev", () => {
 		expect(record.bytesFromVm).toBeGreaterThan(6000);
 		user.close();
 		expect(await vmSide.waitClosed()).toMatchObject({ reason: "user_disconnected" });
+	});
+
+	it("closes the session with frame_too_large (1009) on a frame over 1 MiB, relaying none of it", async () => {
+		const { opened, user, vmSide } = await established();
+		user.send(Buffer.alloc(1024 * 1024 + 1));
+		expect(await user.waitClosed()).toEqual({ code: 1009, reason: "frame_too_large" });
+		expect(await vmSide.waitClosed()).toEqual({ code: 1009, reason: "frame_too_large" });
+		const record = await admin("GET", `/v1/sessions/${opened.sessionId}`);
+		expect(await record.json()).toMatchObject({ closeReason: "frame_too_large", bytesFromUser: 0 });
 	});
 
 	it("accepts each channel token once only", async () => {

@@ -2,11 +2,17 @@
 // attach with single-use tokens, the state goes vm_pending → established
 // with vmSecuredAt, text and binary frames pass verbatim both ways and in
 // order (1,000 frames), frames sent before the other side attaches wait for
-// it, bytes are counted each way, and a hang-up closes the other side with a
-// reason. Does not cover eviction (eviction.test.ts) or timing.
+// it (bounded: 1,024 frames, 1 MiB), no frame over 1 MiB is relayed, bytes
+// are counted each way, and a hang-up closes the other side with a reason.
+// Does not cover eviction (eviction.test.ts) or timing.
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { maxPendingFrames } from "../../durable-objects/service-processor/relay";
+import {
+	maxFrameBytes,
+	maxPendingBytes,
+	maxPendingFrames,
+} from "../../durable-objects/service-processor/relay";
 import {
 	connectAgent,
 	establishedSession,
@@ -21,6 +27,13 @@ import { connect, upgrade } from "../support/sockets";
 
 const record = async (sessionId: string) =>
 	(await (await admin("GET", `/v1/sessions/${sessionId}`)).json()) as Record<string, unknown>;
+
+/** Frames waiting in the host's service processor for an absent side. */
+const pendingFrames = (hostId: string) =>
+	runInDurableObject(
+		env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(hostId)),
+		(_instance, state) => state.storage.sql.exec("SELECT 1 FROM pending_frames").toArray().length,
+	);
 
 describe("channels", () => {
 	it("establishes the session when both sides attach, recording vmSecuredAt", async () => {
@@ -164,6 +177,58 @@ describe("relay", () => {
 		expect(await user.waitClosed(30_000)).toMatchObject({ reason: "buffer_overflow" });
 		expect(await record(opened.sessionId)).toMatchObject({ closeReason: "buffer_overflow" });
 	}, 60_000);
+
+	it("closes the session with buffer_overflow when over 1 MiB waits for the VM side", async () => {
+		const host = await hostWithVm();
+		const opened = await openSession({ domain: host.domain, vm: host.vmId, key: host.key });
+		const user = await connect(opened.userChannel.url);
+		const half = new Uint8Array(maxPendingBytes / 2);
+		user.send(half);
+		user.send(half);
+		user.send(new Uint8Array(1));
+		expect(await user.waitClosed()).toMatchObject({ reason: "buffer_overflow" });
+		expect(await record(opened.sessionId)).toMatchObject({ closeReason: "buffer_overflow" });
+		expect(await pendingFrames(host.hostId)).toBe(0);
+	});
+
+	it("closes the session with buffer_overflow when over 1 MiB of VM output waits for the user", async () => {
+		const host = await hostWithVm();
+		const agent = await connectAgent(host);
+		const opened = await openSession({ domain: host.domain, vm: host.vmId, key: host.key });
+		const vm = await connect((await agent.nextJson<SessionOpenCommand>()).channel.url);
+		for (let index = 0; index < 3; index++) vm.send("x".repeat(maxPendingBytes / 2));
+		expect(await vm.waitClosed()).toMatchObject({ reason: "buffer_overflow" });
+		expect(await record(opened.sessionId)).toMatchObject({ closeReason: "buffer_overflow" });
+	});
+
+	it("relays a 1 MiB frame whole, and closes the session with frame_too_large (1009) on a larger one", async () => {
+		const { opened, user, vm } = await establishedSession();
+		const largest = new Uint8Array(maxFrameBytes).fill(7);
+		user.send(largest);
+		expect(await vm.next()).toEqual(largest);
+		user.send(new Uint8Array(maxFrameBytes + 1));
+		expect(await user.waitClosed()).toEqual({ code: 1009, reason: "frame_too_large" });
+		expect(await vm.waitClosed()).toEqual({ code: 1009, reason: "frame_too_large" });
+		// The refused frame was neither relayed in part nor counted.
+		expect(await record(opened.sessionId)).toMatchObject({
+			state: "closed",
+			closeReason: "frame_too_large",
+			bytesFromUser: maxFrameBytes,
+		});
+	});
+
+	it("closes with frame_too_large, not a silent drop, for a 16 MiB frame sent before the VM side attached", async () => {
+		const host = await hostWithVm();
+		const opened = await openSession({ domain: host.domain, vm: host.vmId, key: host.key });
+		const user = await connect(opened.userChannel.url);
+		user.send(new Uint8Array(16 * 1024 * 1024));
+		expect(await user.waitClosed()).toEqual({ code: 1009, reason: "frame_too_large" });
+		expect(await record(opened.sessionId)).toMatchObject({
+			closeReason: "frame_too_large",
+			bytesFromUser: 0,
+		});
+		expect(await pendingFrames(host.hostId)).toBe(0);
+	});
 
 	it("counts bytes from each side", async () => {
 		const { opened, user, vm } = await establishedSession();
