@@ -1,8 +1,9 @@
 // Reads and completes `.dev.vars`: generated secrets are added, values
-// already there are kept.
+// already there are kept. The file is made owner-only (0600) every time: one
+// from an earlier version or made by hand may be world-readable.
 
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { generateJweKeySet } from "./jwe-keys.mjs";
 
 /** Parses dotenv-style `KEY=value` lines, unquoting '…' and "…". */
@@ -17,9 +18,12 @@ export function parseDevVars(text) {
 	return vars;
 }
 
-/** Ensures `path` holds ADMIN_TOKEN and JWE_PRIVATE_KEYS; returns all its values. */
+/** Ensures `path` holds ADMIN_TOKEN and JWE_PRIVATE_KEYS, owner-only; returns all its values. */
 export async function ensureDevVars(path) {
-	const text = existsSync(path) ? readFileSync(path, "utf8") : "";
+	const exists = existsSync(path);
+	// Before secrets are added to it, not after.
+	if (exists) chmodSync(path, 0o600);
+	const text = exists ? readFileSync(path, "utf8") : "";
 	const vars = parseDevVars(text);
 	const added = [];
 	if (!vars.ADMIN_TOKEN) {

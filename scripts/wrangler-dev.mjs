@@ -95,7 +95,8 @@ async function startOnce({
 	const baseUrl = `http://127.0.0.1:${port}`;
 	const stop = () =>
 		new Promise((resolve) => {
-			if (child.exitCode !== null) return resolve();
+			// Exited, by a code or by a signal.
+			if (child.exitCode !== null || child.signalCode !== null) return resolve();
 			child.once("exit", () => resolve());
 			try {
 				process.kill(-child.pid, "SIGTERM");
