@@ -16,6 +16,7 @@ import type {
 	ReservedVf,
 	ReserveRequest,
 } from "./pci-device/context";
+import { listBdfs, registerOnHost } from "./pci-device/directory";
 import {
 	activateFunction,
 	createFunction,
@@ -53,7 +54,7 @@ import { TransferEngine, type TransferOrder } from "./pci-device/transfer";
 import { translateAddress } from "./pci-device/translate";
 import { answerRefusals, refusalsThrown } from "./refusals";
 import { migrateSchema } from "./sql";
-import { pciDevice, pciDirectory } from "./stubs";
+import { pciDevice, serviceProcessor } from "./stubs";
 
 /**
  * One SR-IOV physical function (named `hostId/bdf`): its geometry, its VF
@@ -84,12 +85,11 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 		migrateSchema(ctx.storage, schema);
 	}
 
-	/** Registers or updates the physical function; `created` is true the first time. */
+	/** Registers or updates the physical function (through its host's directory); `created` is true the first time. */
 	async registerDevice(
 		input: DeviceRegistration,
 	): Promise<{ device: DeviceRecord; created: boolean }> {
 		const existed = writeRegistration(this.sql, input);
-		await pciDirectory(this.env, input.hostId).indexDevice(input.bdf);
 		return { device: this.#record(requireDevice(this.sql)), created: !existed };
 	}
 
@@ -101,12 +101,16 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 
 	/** Creates a VF for `vmId` in the lowest free slot and maps `virtualAddress` to its BAR. */
 	async createVf(input: { vmId: string; virtualAddress: string }): Promise<CreatedVfRecord> {
-		const device = this.#requireDevice();
+		const { host_id: hostId } = this.#requireDevice();
 		const virtualAddress = parseHexAddress(input.virtualAddress);
 		if (virtualAddress === undefined) {
 			throw new Problem("invalid_request", "body.virtualAddress: must be a hex address 0x…");
 		}
-		const created = createFunction(this, device, input.vmId, virtualAddress);
+		// A function only for a VM this host's SP table holds (a VM elsewhere, or none, has no driver here).
+		const onHost = (await serviceProcessor(this.env, hostId).getVm(input.vmId)) !== null;
+		// Read again after the await: the registration may have changed meanwhile.
+		const device = this.#requireDevice();
+		const created = createFunction(this, device, { vmId: input.vmId, onHost }, virtualAddress);
 		await this.#deliverOutbox();
 		return created;
 	}
@@ -217,17 +221,19 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 		return device.total_vfs - slotsInUse(this.sql);
 	}
 
-	/** Directory role: records that `bdf` is a device of this host. */
-	async indexDevice(bdf: string): Promise<void> {
-		this.sql.exec("INSERT INTO directory (bdf) VALUES (?) ON CONFLICT DO NOTHING", bdf);
+	/**
+	 * Directory role: registers or updates one of the host's functions, refused
+	 * (`invalid_request`) when it conflicts with another; one at a time per host.
+	 */
+	async registerFunction(
+		input: DeviceRegistration,
+	): Promise<{ device: DeviceRecord; created: boolean }> {
+		return registerOnHost(this.ctx, this.env, input);
 	}
 
 	/** Directory role: the host's device BDFs in order. */
 	async listDeviceBdfs(): Promise<string[]> {
-		return this.sql
-			.exec<{ bdf: string }>("SELECT bdf FROM directory ORDER BY bdf")
-			.toArray()
-			.map((row) => row.bdf);
+		return listBdfs(this.sql);
 	}
 
 	/** The step a transfer run by this device has reached, or null when it never began here. */

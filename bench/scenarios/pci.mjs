@@ -52,6 +52,11 @@ async function setUp(baseUrl, adminToken) {
 		`/v1/hosts/${targetHost}/pci-devices/${targetBdfs[1]}`,
 		device("0xa00000000"),
 	);
+	// A VF is created only for a VM the host's SP table holds.
+	await adminRequest(baseUrl, adminToken, "PUT", `/v1/hosts/${driverHost}/vms/bench-vm`, {
+		memoryMiB: 4096,
+		vcpus: 2,
+	});
 	await adminRequest(
 		baseUrl,
 		adminToken,

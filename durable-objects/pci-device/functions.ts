@@ -71,9 +71,10 @@ export function mappingCovering(sql: SqlStorage, address: bigint): MappingRow | 
 export function createFunction(
 	context: DeviceContext,
 	device: DeviceRow,
-	vmId: string,
+	vm: { vmId: string; onHost: boolean },
 	virtualAddress: bigint,
 ): CreatedVfRecord {
+	const { vmId } = vm;
 	const { sql } = context;
 	const size = BigInt(device.vf_bar_size);
 	if (!rangeFits(virtualAddress, size)) {
@@ -90,6 +91,9 @@ export function createFunction(
 		);
 	}
 	// After the address checks: a bad request is named as such even on a full device.
+	if (!vm.onHost) {
+		throw new Problem("vm_not_found", `no VM ${vmId} in host ${device.host_id}'s SP table`);
+	}
 	const vfIndex = freeIndexOrRefuse(sql, device);
 	const { vfBdf, baseAddress } = placeVf(device, vfIndex);
 	const offset = formatHex(mappingOffset(BigInt(baseAddress), virtualAddress));

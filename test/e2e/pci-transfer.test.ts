@@ -53,6 +53,11 @@ describe("PCI transfer against wrangler dev", () => {
 			(await api("PUT", `/v1/hosts/${targetHost}/pci-devices/0000:5e:00.0`, device("0x900000000")))
 				.status,
 		).toBe(201);
+		const vm = await api("PUT", `/v1/hosts/${driverHost}/vms/vm-${suffix}`, {
+			memoryMiB: 2048,
+			vcpus: 1,
+		});
+		expect(vm.status).toBe(201);
 		const created = await api("POST", `/v1/hosts/${driverHost}/pci-devices/0000:3b:00.0/vfs`, {
 			vmId: `vm-${suffix}`,
 			virtualAddress: "0x7f0000000000",

@@ -26,7 +26,7 @@ async function transferSetup() {
 	const targetHost = uniqueHost("tgt");
 	await registerDevice(driverHost, driverBdf);
 	await registerDevice(targetHost, targetBdf, { vfBarBase: "0x900000000" });
-	await createVf(driverHost, driverBdf, "vm-agent", "0x7f0000000000");
+	await createVf(driverHost, driverBdf, `vm-agent-${driverHost}`, "0x7f0000000000");
 	return { driverHost, targetHost, agentToken: await ensureHost(driverHost) };
 }
 
@@ -46,7 +46,7 @@ describe("PCI and the host agent", () => {
 		const hold = await agent.nextJson();
 		const lift = await agent.nextJson();
 		const common = {
-			vmId: "vm-agent",
+			vmId: `vm-agent-${driverHost}`,
 			virtualAddress: "0x7f0000000000",
 			transferId: body.transferId,
 		};

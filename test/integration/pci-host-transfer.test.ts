@@ -29,7 +29,7 @@ async function hosts() {
 	// Registered out of order: the choice must follow BDF order, not registration order.
 	await registerDevice(targetHost, secondBdf, { vfBarBase: "0xa00000000" });
 	await registerDevice(targetHost, firstBdf, { vfBarBase: "0x900000000", totalVfs: 1 });
-	await createVf(driverHost, driverBdf, "vm-mig", virtualAddress);
+	await createVf(driverHost, driverBdf, `vm-mig-${driverHost}`, virtualAddress);
 	return { driverHost, targetHost, driver: deviceStub(driverHost, driverBdf) };
 }
 
@@ -50,7 +50,7 @@ describe("transfer to a host", () => {
 
 	it("skips a full device for the next one", async () => {
 		const { targetHost, driver } = await hosts();
-		await createVf(targetHost, firstBdf, "vm-other", "0x10000");
+		await createVf(targetHost, firstBdf, `vm-other-${targetHost}`, "0x10000");
 		const result = await driver.transferToHost({
 			virtualAddress,
 			targetHostId: targetHost,
@@ -86,7 +86,7 @@ describe("transfer to a host", () => {
 		const { driverHost, driver } = await hosts();
 		const emptyHost = uniqueHost("empty");
 		await registerDevice(emptyHost, firstBdf, { totalVfs: 1 });
-		await createVf(emptyHost, firstBdf, "vm-other", "0x10000");
+		await createVf(emptyHost, firstBdf, `vm-other-${emptyHost}`, "0x10000");
 		const refusal = await rpcError(
 			driver.transferToHost({ virtualAddress, targetHostId: emptyHost, transferId: "m5/0" }),
 		);

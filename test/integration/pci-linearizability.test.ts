@@ -32,7 +32,7 @@ describe("translate during transfers", () => {
 		await registerDevice(driverHost, driverBdf);
 		await registerDevice(targetHost, targetBdfs[0] as string, { vfBarBase: "0x900000000" });
 		await registerDevice(targetHost, targetBdfs[1] as string, { vfBarBase: "0xa00000000" });
-		const created = await createVf(driverHost, driverBdf, "vm-lin", "0x7f0000000000");
+		const created = await createVf(driverHost, driverBdf, `vm-lin-${driverHost}`, "0x7f0000000000");
 
 		let clock = 0;
 		const tick = () => ++clock;

@@ -31,7 +31,7 @@ async function interruptedTransfer(step: "reserving" | "reserved" | "held" | "li
 	const targetHost = uniqueHost("tgt");
 	await registerDevice(driverHost, driverBdf);
 	await registerDevice(targetHost, targetBdf, { vfBarBase: "0x900000000" });
-	await createVf(driverHost, driverBdf, "vm-rec", virtualAddress);
+	await createVf(driverHost, driverBdf, `vm-rec-${driverHost}`, virtualAddress);
 	const driver = deviceStub(driverHost, driverBdf);
 	const transferId = `t-${crypto.randomUUID()}`;
 	const reached = await driver.advanceTransfer(
@@ -166,7 +166,7 @@ describe("reservations on the target device", () => {
 		await runAlarmAfterRestart(driverHost);
 		await deviceStub(targetHost, targetBdf).reserveVf({
 			allocationId: transferId,
-			vmId: "vm-rec",
+			vmId: `vm-rec-${driverHost}`,
 			virtualAddress,
 			ownerHostId: driverHost,
 			ownerBdf: driverBdf,

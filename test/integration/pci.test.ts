@@ -11,6 +11,7 @@ import {
 	deviceOf,
 	devicePath,
 	ensureHost,
+	ensureVm,
 	registerDevice,
 	sriov,
 	tableOf,
@@ -70,6 +71,33 @@ describe("PCI devices", () => {
 			(await admin("PUT", devicePath(host, pf), { vendorId: "0x8086", deviceId: "0x1572", sriov }))
 				.status,
 		).toBe(200);
+	});
+
+	it("lets exactly one of two concurrent conflicting registrations win", async () => {
+		const host = uniqueHost();
+		await ensureHost(host);
+		// Two functions whose VF BAR windows overlap, registered at the same moment, ten times over.
+		for (let round = 0; round < 10; round++) {
+			const bdfs = [
+				`0000:${(0x40 + 2 * round).toString(16)}:00.0`,
+				`0000:${(0x41 + 2 * round).toString(16)}:00.0`,
+			];
+			const base = `0x${(0x10_0000_0000 + round * 0x1_0000_0000).toString(16)}`;
+			const responses = await Promise.all(
+				bdfs.map((bdf) =>
+					admin("PUT", devicePath(host, bdf), {
+						vendorId: "0x8086",
+						deviceId: "0x1572",
+						sriov: { ...sriov, firstVfOffset: 0x80, vfBarBase: base },
+					}),
+				),
+			);
+			expect(responses.map((response) => response.status).sort()).toEqual([201, 400]);
+			const refused = responses.find((response) => response.status === 400);
+			expect((await problemOf(refused as Response)).detail).toMatch(/^body\.sriov\.vfBarBase: /);
+		}
+		const listed = await admin("GET", `/v1/hosts/${host}/pci-devices`);
+		expect(((await listed.json()) as { devices: unknown[] }).devices).toHaveLength(10);
 	});
 
 	it("lists a host's devices in BDF order", async () => {
@@ -185,11 +213,36 @@ describe("PCI devices", () => {
 	});
 });
 
+/** A VM of the test's own, named after its host, enrolled there. */
+async function enrolled(host: string, name: string): Promise<string> {
+	const vmId = `${name}-${host}`;
+	await ensureVm(host, vmId);
+	return vmId;
+}
+
 describe("virtual functions", () => {
+	it("refuses a VF for a VM the host does not hold, or that does not exist, with vm_not_found, changing nothing", async () => {
+		const host = uniqueHost();
+		const elsewhere = uniqueHost();
+		await registerDevice(host, pf);
+		await registerDevice(elsewhere, pf);
+		const vmElsewhere = await enrolled(elsewhere, "vm-away");
+		for (const vmId of [vmElsewhere, `vm-none-${host}`]) {
+			const refused = await admin("POST", `${devicePath(host, pf)}/vfs`, {
+				vmId,
+				virtualAddress: "0x10000",
+			});
+			expect(refused.status).toBe(404);
+			expect((await problemOf(refused)).code).toBe("vm_not_found");
+		}
+		expect(await tableOf(host, pf)).toEqual([]);
+		expect((await deviceOf(host, pf)).body.vfsInUse).toBe(0);
+	});
+
 	it("creates a VF in the lowest free slot with its BDF, base address and mapping", async () => {
 		const host = uniqueHost();
 		await registerDevice(host, pf);
-		const first = await createVf(host, pf, "vm-a", "0x7f0000000000");
+		const first = await createVf(host, pf, `vm-a-${host}`, "0x7f0000000000");
 		expect(first).toEqual({
 			vfIndex: 0,
 			vfBdf: "0000:3b:10.0",
@@ -202,7 +255,7 @@ describe("virtual functions", () => {
 				version: 1,
 			},
 		});
-		const second = await createVf(host, pf, "vm-b", "0x1000");
+		const second = await createVf(host, pf, `vm-b-${host}`, "0x1000");
 		expect(second).toMatchObject({ vfIndex: 1, vfBdf: "0000:3b:10.2", baseAddress: "0x800004000" });
 		expect(second.mapping.offset).toBe("0x800003000");
 	});
@@ -210,9 +263,9 @@ describe("virtual functions", () => {
 	it("refuses a VF when every slot is taken with no_free_vf, changing nothing", async () => {
 		const host = uniqueHost();
 		await registerDevice(host, pf, { totalVfs: 1 });
-		await createVf(host, pf, "vm-a", "0x10000");
+		await createVf(host, pf, `vm-a-${host}`, "0x10000");
 		const refused = await admin("POST", `${devicePath(host, pf)}/vfs`, {
-			vmId: "vm-b",
+			vmId: await enrolled(host, "vm-b"),
 			virtualAddress: "0x20000",
 		});
 		expect(refused.status).toBe(409);
@@ -224,9 +277,9 @@ describe("virtual functions", () => {
 	it("names a bad address as invalid_request even when the device is full, changing nothing", async () => {
 		const host = uniqueHost();
 		await registerDevice(host, pf, { totalVfs: 1 });
-		await createVf(host, pf, "vm-a", "0x10000");
+		await createVf(host, pf, `vm-a-${host}`, "0x10000");
 		const refused = await admin("POST", `${devicePath(host, pf)}/vfs`, {
-			vmId: "vm-b",
+			vmId: await enrolled(host, "vm-b"),
 			virtualAddress: "0x11000",
 		});
 		expect(refused.status).toBe(400);
@@ -237,9 +290,9 @@ describe("virtual functions", () => {
 	it("refuses a mapping that overlaps another one with invalid_request, changing nothing", async () => {
 		const host = uniqueHost();
 		await registerDevice(host, pf);
-		await createVf(host, pf, "vm-a", "0x10000");
+		await createVf(host, pf, `vm-a-${host}`, "0x10000");
 		const refused = await admin("POST", `${devicePath(host, pf)}/vfs`, {
-			vmId: "vm-b",
+			vmId: await enrolled(host, "vm-b"),
 			virtualAddress: "0x13000",
 		});
 		expect(refused.status).toBe(400);
@@ -266,7 +319,7 @@ describe("translation", () => {
 	it("translates any address inside a mapping and names the serving function", async () => {
 		const host = uniqueHost();
 		await registerDevice(host, pf);
-		await createVf(host, pf, "vm-a", "0x7f0000000000");
+		await createVf(host, pf, `vm-a-${host}`, "0x7f0000000000");
 		const { status, body } = await translate(host, pf, "0x7f0000000123");
 		expect(status).toBe(200);
 		expect(body).toEqual({
@@ -282,7 +335,7 @@ describe("translation", () => {
 	it("answers address_not_mapped just outside a mapping", async () => {
 		const host = uniqueHost();
 		await registerDevice(host, pf);
-		await createVf(host, pf, "vm-a", "0x7f0000000000");
+		await createVf(host, pf, `vm-a-${host}`, "0x7f0000000000");
 		for (const address of ["0x7f0000004000", "0x7effffffffff", "0x0"]) {
 			const { status, body } = await translate(host, pf, address);
 			expect(status).toBe(404);
@@ -305,7 +358,7 @@ describe("transfer", () => {
 		const target = uniqueHost("tgt");
 		await registerDevice(host, pf);
 		await registerDevice(target, other, { vfBarBase: "0x900000000", ...targetGeometry });
-		const vf = await createVf(host, pf, "vm-a", "0x7f0000000000");
+		const vf = await createVf(host, pf, `vm-a-${host}`, "0x7f0000000000");
 		return { host, target, vf };
 	}
 
@@ -342,7 +395,7 @@ describe("transfer", () => {
 		await transfer(host, pf, 0, target, other);
 		expect((await deviceOf(host, pf)).body.vfsInUse).toBe(0);
 		expect((await deviceOf(target, other)).body.vfsInUse).toBe(1);
-		expect((await createVf(host, pf, "vm-b", "0x10000")).vfIndex).toBe(0);
+		expect((await createVf(host, pf, `vm-b-${host}`, "0x10000")).vfIndex).toBe(0);
 	});
 
 	it("keeps the mapping in the first device's table and updates the same entry on a second transfer", async () => {
@@ -359,7 +412,7 @@ describe("transfer", () => {
 			{
 				virtualAddress: "0x7f0000000000",
 				size: "0x4000",
-				vmId: "vm-a",
+				vmId: `vm-a-${host}`,
 				target: { hostId: target, bdf: third, vfIndex: 0 },
 				offset: "-0x7ef600000000",
 				state: "active",
@@ -410,7 +463,7 @@ describe("transfer", () => {
 		// inside the first one's range but is a quarter of its size.
 		const small = "0000:86:00.0";
 		await registerDevice(host, small, { vfBarBase: "0xa00000000", vfBarSize: "0x1000" });
-		await createVf(host, small, "vm-b", "0x7f0000002000");
+		await createVf(host, small, `vm-b-${host}`, "0x7f0000002000");
 		expect((await transfer(host, pf, 0, target, other)).status).toBe(200);
 		expect((await transfer(host, small, 0, target, other)).status).toBe(200);
 		const { status, body } = await translate(target, other, "0x7f0000003800");
@@ -441,7 +494,7 @@ describe("transfer", () => {
 
 	it("answers no_free_vf when the target is full, changing nothing on either side", async () => {
 		const { host, target } = await twoDevices({ totalVfs: 1 });
-		await createVf(target, other, "vm-z", "0x10000");
+		await createVf(target, other, `vm-z-${target}`, "0x10000");
 		const refused = await transfer(host, pf, 0, target, other);
 		expect(refused.status).toBe(409);
 		expect(refused.body.code).toBe("no_free_vf");
@@ -480,7 +533,7 @@ describe("events", () => {
 		const target = uniqueHost("tgt");
 		await registerDevice(host, pf);
 		await registerDevice(target, other);
-		await createVf(host, pf, "vm-a", "0x7f0000000000");
+		await createVf(host, pf, `vm-a-${host}`, "0x7f0000000000");
 		const { body } = await transfer(host, pf, 0, target, other);
 		const response = await admin("GET", `${devicePath(host, pf)}/events`);
 		const { events } = (await response.json()) as { events: Array<Record<string, unknown>> };

@@ -51,8 +51,22 @@ export async function registerDevice(
 	expect(response.status, await response.clone().text()).toBe(201);
 }
 
-/** Creates a VF and returns the created record. */
+/**
+ * Enrols `vmId` in the host's SP table unless it is there already: a VF is
+ * only created for a VM the host holds. VM ids are unique fleet-wide and
+ * storage is shared within a file, so tests name VMs after their host.
+ */
+export async function ensureVm(hostId: string, vmId: string): Promise<void> {
+	const response = await admin("PUT", `/v1/hosts/${hostId}/vms/${vmId}`, {
+		memoryMiB: 2048,
+		vcpus: 1,
+	});
+	expect([200, 201], await response.clone().text()).toContain(response.status);
+}
+
+/** Creates a VF for `vmId` (enrolled on the host first, see `ensureVm`) and returns the created record. */
 export async function createVf(hostId: string, bdf: string, vmId: string, virtualAddress: string) {
+	await ensureVm(hostId, vmId);
 	const response = await admin("POST", `${devicePath(hostId, bdf)}/vfs`, { vmId, virtualAddress });
 	expect(response.status, await response.clone().text()).toBe(201);
 	return (await response.json()) as {

@@ -2,14 +2,11 @@ import { createRoute, type z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { HostIdParam, isIdentifier } from "../../shared/ids";
 import {
-	type Bdf,
 	canonicalBdf,
 	formatBdf,
-	functionConflict,
 	geometryIssue,
 	parseBdf,
 	parseHexAddress,
-	type RegisteredFunction,
 } from "../../shared/pci";
 import { Problem } from "../../shared/problem";
 import { problemResponses } from "../../shared/schemas/openapi";
@@ -66,18 +63,6 @@ async function devicesOf(c: Context<AppEnv>, hostId: string): Promise<DeviceReco
 	return devices.filter((device) => device !== null);
 }
 
-/** A registered device as the placement checks see it. */
-function registeredFunction(device: DeviceRecord): RegisteredFunction {
-	return {
-		bdf: parseBdf(device.bdf) as Bdf,
-		geometry: {
-			...device.sriov,
-			vfBarBase: parseHexAddress(device.sriov.vfBarBase) ?? 0n,
-			vfBarSize: hexSize(device.sriov.vfBarSize),
-		},
-	};
-}
-
 function pciId(value: string | number): number {
 	return typeof value === "number" ? value : Number.parseInt(value.replace(/^0x/i, ""), 16);
 }
@@ -112,21 +97,13 @@ pciRoutes.openapi(
 		};
 		const issue = geometryIssue(pf, geometry);
 		if (issue) throw new Problem("invalid_request", `body.sriov.${issue.field}: ${issue.message}`);
-		const devices = await devicesOf(c, hostId);
-		const canonical = formatBdf(pf);
-		// Checked against the host's other functions as registered now; two
-		// registrations racing on one host are not serialised against each other.
-		const conflict = functionConflict(
-			pf,
-			geometry,
-			devices.filter((device) => device.bdf !== canonical).map(registeredFunction),
-		);
-		if (conflict) {
-			throw new Problem("invalid_request", `body.sriov.${conflict.field}: ${conflict.message}`);
+		if (!(await serviceProcessor(c.env, hostId).getHost())) {
+			throw new Problem("host_not_found", `no host ${hostId}`);
 		}
-		const { device, created } = await deviceOf(c, hostId, bdf).registerDevice({
+		// The host's directory checks it against the host's other functions, one registration at a time.
+		const { device, created } = await pciDirectory(c.env, hostId).registerFunction({
 			hostId,
-			bdf: canonical,
+			bdf: formatBdf(pf),
 			vendorId: pciId(input.vendorId),
 			deviceId: pciId(input.deviceId),
 			sriov: {
@@ -194,6 +171,7 @@ pciRoutes.openapi(
 				"unauthorized",
 				"device_not_found",
 				"no_free_vf",
+				"vm_not_found",
 				"payload_too_large",
 			),
 		},
