@@ -6,6 +6,7 @@
 // once), bridges consoles to VM channels, and reports by signed webhooks.
 // What a command does to a VM is the driver's (./driver.mjs).
 import WebSocket from "ws";
+import { tokenInProtocol } from "../shared/console-protocol.ts";
 import { AgentCommand } from "../shared/schemas/agent.ts";
 import { createAckBatcher } from "./ack-batcher.mjs";
 import { createCommandLog } from "./command-log.mjs";
@@ -179,8 +180,12 @@ export function createHostAgent({
 				why: `channel on ${url.protocol}//${url.host}, not this agent's control plane`,
 			});
 		}
+		// The token travels as a subprotocol, out of the URL (and so out of access logs).
+		const dial = tokenInProtocol(url.toString());
 		// Console frames are small and latency-bound; deflate would cost CPU on both ends.
-		const channel = new WebSocket(url, { perMessageDeflate: false });
+		const channel = new WebSocket(dial.url, dial.tokenProtocol ? [dial.tokenProtocol] : [], {
+			perMessageDeflate: false,
+		});
 		consoles.set(sessionId, channel);
 		/** @type {import("./driver.mjs").ConsoleHandle | undefined} */
 		let vmConsole;

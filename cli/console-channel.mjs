@@ -3,7 +3,7 @@
 // by `connect` (the user channel) and `sessions watch` (a viewer channel).
 // Each caller adds what it sends, what it prints and which exit code an end means.
 import WebSocket from "ws";
-import { consoleProtocol } from "../shared/console-protocol.ts";
+import { consoleProtocol, tokenInProtocol } from "../shared/console-protocol.ts";
 
 /**
  * @typedef {object} ConsoleChannelOptions
@@ -34,7 +34,10 @@ export function openConsoleChannel(
 	url,
 	{ leaveReason, refusedMessage, onOpen, onFrame, onNotice, onClose },
 ) {
-	const socket = new WebSocket(url, onNotice ? [consoleProtocol] : []);
+	// The token travels as a subprotocol, out of the URL (and so out of access logs).
+	const dial = tokenInProtocol(url);
+	const protocols = [onNotice ? consoleProtocol : undefined, dial.tokenProtocol].filter(Boolean);
+	const socket = new WebSocket(dial.url, /** @type {string[]} */ (protocols));
 	let userLeft = false;
 	const leave = () => {
 		userLeft = true;

@@ -14,3 +14,21 @@ export type ConsoleNotice = {
 	/** The host whose agent carries the VM side now. */
 	vmHostId: string;
 };
+
+/**
+ * A channel's single-use token as a WebSocket subprotocol, for clients that
+ * keep tokens out of URLs (and so out of access logs and trace stores), as
+ * Kubernetes does with bearer tokens: offered beside the subprotocol the
+ * client speaks. The server answers with that one, or with the token
+ * protocol itself when nothing else was offered (the token is spent by then).
+ */
+export const tokenProtocolPrefix = "edgevisor.token.";
+
+/** A channel URL split into the URL without its token and the subprotocol carrying it. */
+export function tokenInProtocol(channelUrl: string): { url: string; tokenProtocol?: string } {
+	const url = new URL(channelUrl);
+	const token = url.searchParams.get("token");
+	if (!token) return { url: channelUrl };
+	url.searchParams.delete("token");
+	return { url: url.toString(), tokenProtocol: `${tokenProtocolPrefix}${token}` };
+}

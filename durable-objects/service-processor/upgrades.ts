@@ -1,4 +1,4 @@
-import { consoleProtocol } from "../../shared/console-protocol";
+import { consoleProtocol, tokenProtocolPrefix } from "../../shared/console-protocol";
 import { hashSecret } from "../../shared/keys";
 import { type ProblemCode, problemDetails } from "../../shared/problem";
 import type { AgentChannel } from "./agent";
@@ -9,7 +9,7 @@ import type { SessionStore } from "./sessions";
 /**
  * The service processor's WebSocket upgrades: the host agent's channel
  * (bearer agent token), the user and VM sides of a session and its read-only
- * viewers (single-use channel tokens). Refusals are problem responses built here, because a
+ * viewers (single-use channel tokens, in the URL or a subprotocol). Refusals are problem responses built here, because a
  * Durable Object's fetch answers the client directly.
  */
 
@@ -39,10 +39,32 @@ function upgrade(accept: (socket: WebSocket) => void, protocol?: string): Respon
 	return new Response(null, { status: 101, webSocket: client, headers });
 }
 
-/** Whether a user-channel client offered the console subprotocol (notices apart from the stream). */
-function offersNotices(request: Request): boolean {
+/** The subprotocols a client offered, in its order. */
+function offeredProtocols(request: Request): string[] {
 	const offered = request.headers.get("Sec-WebSocket-Protocol") ?? "";
-	return offered.split(",").some((protocol) => protocol.trim() === consoleProtocol);
+	return offered
+		.split(",")
+		.map((protocol) => protocol.trim())
+		.filter((protocol) => protocol !== "");
+}
+
+/** A channel token from the URL (`?token=`) or, kept out of URLs, from a subprotocol. */
+function channelToken(searchParams: URLSearchParams, offered: string[]): string | undefined {
+	const inUrl = searchParams.get("token");
+	if (inUrl) return inUrl;
+	const inProtocol = offered.find((protocol) => protocol.startsWith(tokenProtocolPrefix));
+	return inProtocol?.slice(tokenProtocolPrefix.length) || undefined;
+}
+
+/**
+ * The subprotocol to answer with: the console protocol for a user side that
+ * offered it; else, for a client that offered its token as a subprotocol
+ * and nothing we speak, that one (a browser refuses a handshake that selects
+ * none of what it offered; the token is spent by then).
+ */
+function selectedProtocol(side: string, offered: string[]): string | undefined {
+	if (side === "user" && offered.includes(consoleProtocol)) return consoleProtocol;
+	return offered.find((protocol) => protocol.startsWith(tokenProtocolPrefix));
 }
 
 /** Checks the credential of an upgrade request and attaches its socket. */
@@ -62,7 +84,8 @@ export async function acceptUpgrade(
 		return upgrade((socket) => parts.agent.attach(socket));
 	}
 	const match = pathname.match(channelPath);
-	const token = searchParams.get("token");
+	const offered = offeredProtocols(request);
+	const token = channelToken(searchParams, offered);
 	if (!match?.[1] || !token) return problemResponse("unauthorized", "channel token missing");
 	const sessionId = decodeURIComponent(match[1]);
 	const side = match[2] === "vm" || match[2] === "viewer" ? match[2] : "user";
@@ -72,9 +95,7 @@ export async function acceptUpgrade(
 	if (!parts.sessions.consumeToken(sessionId, side, tokenHash)) {
 		return problemResponse("unauthorized", "channel token invalid, already used or expired");
 	}
-	const notices = side === "user" && offersNotices(request);
-	return upgrade(
-		(socket) => parts.relay.attach(sessionId, side, socket, { notices }),
-		notices ? consoleProtocol : undefined,
-	);
+	const protocol = selectedProtocol(side, offered);
+	const notices = protocol === consoleProtocol;
+	return upgrade((socket) => parts.relay.attach(sessionId, side, socket, { notices }), protocol);
 }

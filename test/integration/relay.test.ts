@@ -14,6 +14,11 @@ import {
 	maxPendingFrames,
 } from "../../durable-objects/service-processor/relay";
 import {
+	consoleProtocol,
+	tokenInProtocol,
+	tokenProtocolPrefix,
+} from "../../shared/console-protocol";
+import {
 	connectAgent,
 	establishedSession,
 	hostWithVm,
@@ -23,7 +28,7 @@ import {
 	userTables,
 } from "../support/console";
 import { admin, problemOf } from "../support/http";
-import { connect, upgrade } from "../support/sockets";
+import { connect, TestSocket, upgrade } from "../support/sockets";
 
 const record = async (sessionId: string) =>
 	(await (await admin("GET", `/v1/sessions/${sessionId}`)).json()) as Record<string, unknown>;
@@ -93,6 +98,52 @@ describe("channels", () => {
 		const wrongUrl = opened.userChannel.url.replace(/token=.*/, "token=wrong");
 		expect((await upgrade(wrongUrl)).status).toBe(401);
 		await connect(opened.userChannel.url);
+	});
+
+	describe("with the token in a subprotocol, out of the URL", () => {
+		it("attaches a console-protocol user side and answers with the console protocol", async () => {
+			const host = await hostWithVm();
+			const agent = await connectAgent(host);
+			const opened = await openSession({ domain: host.domain, vm: host.vmId, key: host.key });
+			const { url, tokenProtocol } = tokenInProtocol(opened.userChannel.url);
+			expect(new URL(url).search).toBe("");
+			const offered = `${consoleProtocol}, ${tokenProtocol}`;
+			const response = await upgrade(url, { "Sec-WebSocket-Protocol": offered });
+			expect(response.status).toBe(101);
+			expect(response.headers.get("Sec-WebSocket-Protocol")).toBe(consoleProtocol);
+			const vm = await connect((await agent.nextJson<SessionOpenCommand>()).channel.url);
+			const user = new TestSocket(response.webSocket as WebSocket);
+			vm.send("hello");
+			// The console protocol's stream comes as binary.
+			expect(new TextDecoder().decode((await user.next()) as Uint8Array)).toBe("hello");
+		});
+
+		it("attaches a VM side that offers only its token, answering with that subprotocol", async () => {
+			const host = await hostWithVm();
+			const agent = await connectAgent(host);
+			const opened = await openSession({ domain: host.domain, vm: host.vmId, key: host.key });
+			const user = await connect(opened.userChannel.url);
+			const command = await agent.nextJson<SessionOpenCommand>();
+			const { url, tokenProtocol } = tokenInProtocol(command.channel.url);
+			const response = await upgrade(url, { "Sec-WebSocket-Protocol": tokenProtocol as string });
+			expect(response.status).toBe(101);
+			expect(response.headers.get("Sec-WebSocket-Protocol")).toBe(tokenProtocol);
+			const vm = new TestSocket(response.webSocket as WebSocket);
+			user.send("ping");
+			expect(await vm.next()).toBe("ping");
+			expect(await record(opened.sessionId)).toMatchObject({ state: "established" });
+		});
+
+		it("spends it once, refuses a wrong one, and the right one still works afterwards", async () => {
+			const host = await hostWithVm();
+			const opened = await openSession({ domain: host.domain, vm: host.vmId, key: host.key });
+			const { url, tokenProtocol } = tokenInProtocol(opened.userChannel.url);
+			const wrong = { "Sec-WebSocket-Protocol": `${tokenProtocolPrefix}wrong` };
+			expect((await upgrade(url, wrong)).status).toBe(401);
+			const right = { "Sec-WebSocket-Protocol": tokenProtocol as string };
+			expect((await upgrade(url, right)).status).toBe(101);
+			expect((await upgrade(url, right)).status).toBe(401);
+		});
 	});
 
 	it("refuses a channel on a host nobody created, creating no storage for it", async () => {

@@ -14,6 +14,7 @@ import {
 	type PlaybackPosition,
 	parseAsciicast,
 } from "../../shared/asciicast-playback";
+import { tokenInProtocol } from "../../shared/console-protocol";
 import { api, describeError, segment, send } from "./api";
 import { errorBox, h } from "./dom";
 import { hashQuery } from "./route-query";
@@ -142,7 +143,8 @@ async function watchLive(sessionId: string, stage: HTMLElement, status: HTMLElem
 	const screen = h("div", { class: "terminal" });
 	stage.replaceChildren(screen);
 	const { terminal, dispose } = openTerminal(screen, { readOnly: true });
-	const socket = new WebSocket(viewer.url);
+	const dial = tokenInProtocol(viewer.url);
+	const socket = new WebSocket(dial.url, dial.tokenProtocol ? [dial.tokenProtocol] : []);
 	socket.addEventListener("open", () => status.replaceChildren("watching live (read-only)"));
 	pipeSocketToTerminal(socket, terminal, (description) =>
 		status.replaceChildren(`viewer ${description}`),

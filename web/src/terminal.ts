@@ -8,7 +8,11 @@
  */
 
 import { EncryptJWT, importJWK, type JWK } from "jose";
-import { type ConsoleNotice, consoleProtocol } from "../../shared/console-protocol";
+import {
+	type ConsoleNotice,
+	consoleProtocol,
+	tokenInProtocol,
+} from "../../shared/console-protocol";
 import { describeError, postSessionRequest } from "./api";
 import { errorBox, h } from "./dom";
 import { hashQuery } from "./route-query";
@@ -83,7 +87,10 @@ export async function renderTerminal(root: HTMLElement) {
 function connect(session: SessionOpened, screen: HTMLElement, status: HTMLElement): () => void {
 	screen.replaceChildren();
 	const { terminal, dispose } = openTerminal(screen);
-	const socket = new WebSocket(session.userChannel.url, [consoleProtocol]);
+	// The token travels as a subprotocol, out of the URL (and so out of logs and history).
+	const dial = tokenInProtocol(session.userChannel.url);
+	const protocols = dial.tokenProtocol ? [consoleProtocol, dial.tokenProtocol] : [consoleProtocol];
+	const socket = new WebSocket(dial.url, protocols);
 	status.replaceChildren(`Connecting to ${session.vmId} on ${session.hostId}…`);
 	const connected = (vmHostId: string, moved: string) =>
 		status.replaceChildren(

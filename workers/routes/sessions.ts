@@ -126,10 +126,15 @@ function channelRoute(side: keyof typeof channelDescriptions) {
 		path: `/v1/sessions/{sessionId}/${side}`,
 		tags: ["sessions"],
 		summary: `A session's ${side === "vm" ? "VM" : side} channel (WebSocket)`,
-		description: `${channelDescriptions[side]}. It carries a single-use token. Text and binary frames are relayed verbatim to the other side.`,
+		description: `${channelDescriptions[side]}. It carries a single-use token; a client may instead offer it as the WebSocket subprotocol \`edgevisor.token.<token>\` (beside the subprotocol it speaks) and leave it out of the URL. Text and binary frames are relayed verbatim to the other side.`,
 		request: {
 			params: SessionIdParam,
-			query: z.object({ token: z.string().openapi({ param: { name: "token", in: "query" } }) }),
+			query: z.object({
+				token: z
+					.string()
+					.optional()
+					.openapi({ param: { name: "token", in: "query" } }),
+			}),
 		},
 		responses: {
 			101: { description: "Switching Protocols: the channel is attached" },
