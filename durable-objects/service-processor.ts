@@ -120,6 +120,8 @@ export class ServiceProcessor extends DurableObject<Env> {
 				serviceProcessor(this.env, hostId).takeCarriedSessions(sessions),
 			closeAt: (holderHostId, sessionId, reason) =>
 				serviceProcessor(this.env, holderHostId).closeSession(sessionId, reason),
+			regrantAt: (holderHostId, sessionId) =>
+				serviceProcessor(this.env, holderHostId).regrantVmChannel(sessionId),
 			schedule: (deadlineMs) => this.upkeep.alarm.schedule(deadlineMs),
 		});
 		this.vms = new VmRegistry({
@@ -273,6 +275,12 @@ export class ServiceProcessor extends DurableObject<Env> {
 		this.carrier.take(sessions);
 	}
 
+	/** As a session's holder: a new VM-channel URL for the VM's host's agent (./service-processor/agent.ts). */
+	async regrantVmChannel(sessionId: string): Promise<string | null> {
+		if (!this.schemaReady) return null;
+		return this.sessions.regrantVmChannel(sessionId);
+	}
+
 	/** As a session's holder: closes it with `reason` (rotation or removal on the VM's host). */
 	async closeSession(sessionId: string, reason: string): Promise<void> {
 		if (!this.schemaReady) return;
@@ -371,6 +379,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 			sessions: this.sessions,
 			agent: this.agent,
 			relay: this.relay,
+			reissueVmChannel: (sessionId) => this.carrier.reissueVmChannel(sessionId),
 		});
 	}
 

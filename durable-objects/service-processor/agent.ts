@@ -3,6 +3,12 @@
  * id, persisted until the agent acknowledges it, and sent again whenever the
  * agent (re)connects — at-least-once delivery; agents dedupe by id.
  * One live channel per host: a new connection replaces the old one.
+ *
+ * A command that carries a channel URL (`session.open`) is stored without
+ * its single-use token: a queue may wait for an offline agent for hours, and
+ * storage must never hold a token that opens a VM's console. The URL stays
+ * in memory while this object lives; a replay after an eviction gets a
+ * freshly minted token (`reissueChannels`).
  */
 
 /** A command for the host agent before it is given an id. */
@@ -18,6 +24,27 @@ const ackFlushMs = 1_000;
 
 type CommandRow = { seq: number; id: string; body: string };
 
+/** Mints a new channel URL for a stored command's session, or null when it no longer needs one. */
+export type ChannelReissuer = (sessionId: string) => Promise<string | null>;
+
+type ChannelCommand = { id: string; sessionId?: string; channel: { url: string } };
+
+function channelOf(command: unknown): ChannelCommand | undefined {
+	const { channel } = (command ?? {}) as { channel?: { url?: unknown } };
+	return typeof channel?.url === "string" ? (command as ChannelCommand) : undefined;
+}
+
+/** The URL without its `token`: what may be stored. */
+function withoutToken(url: string): string {
+	const parsed = new URL(url);
+	parsed.searchParams.delete("token");
+	return parsed.toString();
+}
+
+function hasToken(url: string): boolean {
+	return new URL(url).searchParams.has("token");
+}
+
 /**
  * The command queue and the agent socket it feeds.
  *
@@ -30,6 +57,8 @@ type CommandRow = { seq: number; id: string; body: string };
 export class AgentChannel {
 	private readonly pendingAcks = new Set<string>();
 	private ackTimer: ReturnType<typeof setTimeout> | undefined;
+	/** Command id → its channel URL with the token: in memory only, never stored. */
+	private readonly channelUrls = new Map<string, string>();
 
 	constructor(private readonly ctx: DurableObjectState) {}
 
@@ -40,17 +69,38 @@ export class AgentChannel {
 	/** Persists the command with a fresh id and sends it if the agent is connected. */
 	enqueue(command: AgentCommandInput, sessionId?: string): string {
 		const id = crypto.randomUUID();
-		const body = JSON.stringify({ ...command, id });
+		const full = { ...command, id };
+		const channel = channelOf(full);
+		const stored = channel
+			? { ...full, channel: { ...channel.channel, url: withoutToken(channel.channel.url) } }
+			: full;
+		if (channel) this.channelUrls.set(id, channel.channel.url);
 		this.sql.exec(
 			"INSERT INTO agent_commands (id, type, session_id, body, created_at) VALUES (?, ?, ?, ?, ?)",
 			id,
 			command.type,
 			sessionId ?? null,
-			body,
+			JSON.stringify(stored),
 			new Date().toISOString(),
 		);
+		const body = JSON.stringify(full);
 		for (const socket of this.ctx.getWebSockets(agentTag)) send(socket, body);
 		return id;
+	}
+
+	/**
+	 * Before a replay: a fresh channel URL for every queued command whose
+	 * token is not in memory (this object was evicted since it was queued);
+	 * a command whose session no longer needs one is dropped.
+	 */
+	async reissueChannels(reissue: ChannelReissuer): Promise<void> {
+		for (const row of this.queue()) {
+			const channel = channelOf(JSON.parse(row.body));
+			if (!channel || this.channelUrls.has(row.id) || hasToken(channel.channel.url)) continue;
+			const url = channel.sessionId ? await reissue(channel.sessionId) : null;
+			if (url) this.channelUrls.set(row.id, url);
+			else this.sql.exec("DELETE FROM agent_commands WHERE id = ?", row.id);
+		}
 	}
 
 	/** Accepts a new agent socket, closing any older one, and replays unacked commands in order. */
@@ -60,12 +110,24 @@ export class AgentChannel {
 		}
 		this.ctx.acceptWebSocket(socket, [agentTag]);
 		socket.serializeAttachment({ role: "agent" });
-		this.flushAcks();
-		for (const row of this.sql
-			.exec<CommandRow>("SELECT seq, id, body FROM agent_commands ORDER BY seq")
-			.toArray()) {
-			send(socket, row.body);
+		for (const row of this.queue()) {
+			const url = this.channelUrls.get(row.id);
+			if (!url) {
+				// Stored whole (no channel, or queued before tokens were kept out of storage).
+				send(socket, row.body);
+				continue;
+			}
+			const command = JSON.parse(row.body) as ChannelCommand;
+			send(socket, JSON.stringify({ ...command, channel: { ...command.channel, url } }));
 		}
+	}
+
+	/** The unacked commands, oldest first. */
+	private queue(): CommandRow[] {
+		this.flushAcks();
+		return this.sql
+			.exec<CommandRow>("SELECT seq, id, body FROM agent_commands ORDER BY seq")
+			.toArray();
 	}
 
 	/** Handles a message from the agent: acks remove their command; anything else is ignored. */
@@ -93,6 +155,7 @@ export class AgentChannel {
 		this.ackTimer = undefined;
 		for (const id of this.pendingAcks) {
 			this.sql.exec("DELETE FROM agent_commands WHERE id = ?", id);
+			this.channelUrls.delete(id);
 		}
 		this.pendingAcks.clear();
 	}

@@ -45,6 +45,8 @@ export interface CarrierPorts {
 	handTo(hostId: string, vmId: string, sessions: CarriedSession[]): Promise<void>;
 	/** Closes a session its holder keeps. */
 	closeAt(holderHostId: string, sessionId: string, reason: string): Promise<void>;
+	/** Asks a session's holder for a new VM-channel URL (see `reissueVmChannel`). */
+	regrantAt(holderHostId: string, sessionId: string): Promise<string | null>;
 	/** Sets the alarm for a new deadline. */
 	schedule(deadlineMs: number): Promise<void>;
 }
@@ -142,6 +144,22 @@ export class SessionCarrier {
 				detail: { heldBy: session.holderHostId, vmHostId: this.ports.hostId() },
 			});
 		}
+	}
+
+	/**
+	 * A new VM-channel URL for a `session.open` queued here without its token
+	 * (./agent.ts): from this SP for a session it holds, else from the holder
+	 * of a session carried here; null when neither knows it any more.
+	 */
+	async reissueVmChannel(sessionId: string): Promise<string | null> {
+		if (this.sessions.row(sessionId)) return this.sessions.regrantVmChannel(sessionId);
+		const [carried] = this.sql
+			.exec<{ holder_host_id: string }>(
+				"SELECT holder_host_id FROM carried_sessions WHERE session_id = ?",
+				sessionId,
+			)
+			.toArray();
+		return carried ? this.ports.regrantAt(carried.holder_host_id, sessionId) : null;
 	}
 
 	/** Rotation or removal here: the sessions other SPs hold for the VM close too. */

@@ -7,6 +7,7 @@ import {
 	type ChannelTokens,
 	channelUrl,
 	type MintedToken,
+	mintChannelToken,
 	type SessionLimits,
 	type SessionRecord,
 	type SessionRow,
@@ -228,6 +229,23 @@ export class SessionStore {
 			token: minted.token,
 			expiresAt: new Date(expiresMs).toISOString(),
 		};
+	}
+
+	/**
+	 * On the session's holder: a new VM-channel URL for an agent whose
+	 * `session.open` was queued without its token (./agent.ts), valid until
+	 * the session's VM side must be back (moving) or its longest life; null
+	 * once the session is closed or was made before channel origins were kept.
+	 */
+	async regrantVmChannel(sessionId: string): Promise<string | null> {
+		const minted = await mintChannelToken();
+		const row = this.row(sessionId);
+		if (!row || row.state === "closed" || row.channel_origin === null) return null;
+		const ttlMs =
+			row.vm_reattach_deadline_ms === null
+				? this.limits.maxMs
+				: Math.max(0, row.vm_reattach_deadline_ms - Date.now());
+		return this.grantChannel(sessionId, "vm", minted, row.channel_origin, ttlMs).url;
 	}
 
 	/**

@@ -1,7 +1,7 @@
 import { consoleProtocol, tokenProtocolPrefix } from "../../shared/console-protocol";
 import { hashSecret } from "../../shared/keys";
 import { type ProblemCode, problemDetails } from "../../shared/problem";
-import type { AgentChannel } from "./agent";
+import type { AgentChannel, ChannelReissuer } from "./agent";
 import type { HostStore } from "./host";
 import type { Relay } from "./relay";
 import type { SessionStore } from "./sessions";
@@ -70,7 +70,13 @@ function selectedProtocol(side: string, offered: string[]): string | undefined {
 /** Checks the credential of an upgrade request and attaches its socket. */
 export async function acceptUpgrade(
 	request: Request,
-	parts: { hosts: HostStore; sessions: SessionStore; agent: AgentChannel; relay: Relay },
+	parts: {
+		hosts: HostStore;
+		sessions: SessionStore;
+		agent: AgentChannel;
+		relay: Relay;
+		reissueVmChannel: ChannelReissuer;
+	},
 ): Promise<Response> {
 	const { pathname, searchParams } = new URL(request.url);
 	// No host, no channels (and no storage touched for a host id nobody created).
@@ -81,6 +87,8 @@ export async function acceptUpgrade(
 			return problemResponse("unauthorized", "agent bearer token missing or wrong");
 		}
 		if (!isUpgrade(request)) return notAnUpgrade();
+		// Queued channel commands whose tokens were never stored get fresh ones first.
+		await parts.agent.reissueChannels(parts.reissueVmChannel);
 		return upgrade((socket) => parts.agent.attach(socket));
 	}
 	const match = pathname.match(channelPath);

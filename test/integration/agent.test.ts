@@ -1,7 +1,9 @@
 // Proves the host agent channel: bearer-token upgrade (401 otherwise), one
 // live channel per host, commands with unique ids, acks, and at-least-once
-// redelivery of unacked commands — session.open included — on reconnect.
+// redelivery of unacked commands — session.open included — on reconnect,
+// with channel tokens kept out of storage (minted again after an eviction).
 // Does not cover what the agent does with a command (that is the agent's).
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import {
@@ -215,6 +217,30 @@ describe("session.open over the agent channel", () => {
 		second.send(JSON.stringify({ type: "ack", id: redelivered.id }));
 		const user = await connect(opened.userChannel.url);
 		const vm = await connect(redelivered.channel.url);
+		user.send("hello");
+		expect(await vm.next()).toBe("hello");
+	});
+
+	it("never stores a usable channel token: a replay after an eviction gets a fresh one that works", async () => {
+		const host = await hostWithVm();
+		const opened = await openSession({ domain: host.domain, vm: host.vmId, key: host.key });
+		const stored = await runInDurableObject(sp(host.hostId), (_instance, state) =>
+			state.storage.sql
+				.exec<{ body: string }>("SELECT body FROM agent_commands")
+				.toArray()
+				.map((row) => row.body),
+		);
+		expect(stored).toHaveLength(1);
+		expect(stored[0]).toContain('"type":"session.open"');
+		expect(stored[0]).not.toContain("token=");
+		// The URL minted with the session lived in memory only; after an eviction another is minted.
+		await evictDurableObject(sp(host.hostId));
+		const agent = await connectAgent(host);
+		const command = await agent.nextJson<SessionOpenCommand>();
+		expect(command).toMatchObject({ type: "session.open", sessionId: opened.sessionId });
+		expect(command.channel.url).toMatch(/\/vm\?token=/);
+		const user = await connect(opened.userChannel.url);
+		const vm = await connect(command.channel.url);
 		user.send("hello");
 		expect(await vm.next()).toBe("hello");
 	});

@@ -118,6 +118,27 @@ describe("a console session across its VM's live migration", () => {
 		expect(await sessionRecord(opened.sessionId)).toMatchObject({ closeReason: "buffer_overflow" });
 	});
 
+	it("stores no token for the new host's agent: connecting after an eviction, it gets one from the holder", async () => {
+		const { user, source, target, migrationId, targetAgent } = await sessionDuringMigration();
+		targetAgent.socket.close(1001, "agent restart");
+		await targetAgent.socket.waitClosed();
+		await sendWebhook(source, { type: "migration.completed", data: { migrationId } });
+		const stored = await runInDurableObject(spObject(target.hostId), (_instance, state) =>
+			state.storage.sql
+				.exec<{ body: string }>("SELECT body FROM agent_commands WHERE type = 'session.open'")
+				.toArray()
+				.map((row) => row.body),
+		);
+		expect(stored).toHaveLength(1);
+		expect(stored[0]).not.toContain("token=");
+		await evict(target.hostId);
+		const again = await agentFor(target);
+		const reopen = (await again.next("session.open")) as unknown as SessionOpenCommand;
+		const moved = await connect(reopen.channel.url);
+		user.send("after the move");
+		expect(await moved.next()).toBe("after the move");
+	});
+
 	it("closes with vm_migrated when the new host's agent does not re-attach within 30 s", async () => {
 		const { user, source, migrationId, opened } = await sessionDuringMigration();
 		await sendWebhook(source, { type: "migration.completed", data: { migrationId } });
