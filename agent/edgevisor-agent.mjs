@@ -3,8 +3,9 @@
 // `edgevisor-agent`: the host agent. `edgevisor-agent qemu …` runs the agent
 // of a real QEMU host; without a subcommand it runs the simulator for the
 // hosts of a fleet file. Both run until interrupted. See the README.
+import { readFile } from "node:fs/promises";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { startQemuAgent } from "./qemu-agent.mjs";
+import { readHostFile, startQemuAgent } from "./qemu-agent.mjs";
 import { describeEvent, readFleetFile, startSimulator } from "./simulator.mjs";
 
 const rate = (/** @type {string} */ value) => {
@@ -90,7 +91,7 @@ program
 	)
 	.requiredOption(
 		"--hosts-file <path>",
-		'fleet file: {"hosts": [{hostId, agentToken, webhookSecret, facts?}], "vms"?: [{vmId, memoryMiB, vcpus}]}',
+		'fleet file {"hosts": [{hostId, agentToken, webhookSecret, facts?}], "vms"?: [{vmId, memoryMiB, vcpus}]}, or one host\'s file from \'edgevisor hosts put --secrets-file\' (mode 0600)',
 	)
 	.option("--validation-failure-rate <0..1>", "share of validation subtasks that fail", rate, 0)
 	.option(
@@ -107,11 +108,24 @@ program
 program.showHelpAfterError();
 await program.parseAsync();
 
+/**
+ * The simulator's hosts: a fleet file, or the one host that `edgevisor hosts
+ * put --secrets-file` writes (`{hostId, domain, agentToken, webhookSecret}`),
+ * read as `qemu --host-file` reads it, so it too must be mode 0600.
+ * @param {string} path
+ * @returns {Promise<import("./simulator.mjs").FleetFile>}
+ */
+async function readHostsFile(path) {
+	const parsed = JSON.parse(await readFile(path, "utf8"));
+	if (typeof parsed?.hostId === "string") return { hosts: [await readHostFile(path)] };
+	return readFleetFile(path);
+}
+
 /** @param {Record<string, any>} options */
 async function simulate(options) {
 	let fleet;
 	try {
-		fleet = await readFleetFile(options.hostsFile);
+		fleet = await readHostsFile(options.hostsFile);
 	} catch (error) {
 		console.error(`edgevisor-agent: ${error instanceof Error ? error.message : error}`);
 		process.exit(2);

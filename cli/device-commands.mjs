@@ -115,7 +115,7 @@ export function registerDeviceCommands(program) {
 							...entry,
 							target: `${entry.target.hostId}/${entry.target.bdf}#${entry.target.vfIndex}`,
 						})),
-						["virtualAddress", "size", "target", "offset", "state", "version"],
+						["virtualAddress", "size", "vmId", "target", "offset", "state", "version"],
 					),
 				);
 			}),

@@ -27,7 +27,8 @@ const program = new Command("edgevisor")
 Exit codes: 0 ok, 1 unexpected error, 2 usage or invalid request, 3 unauthorized
 or key mismatch, 4 not found, 5 conflict, 6 throttled or on hold (retry later),
 7 server unreachable or failing, 8 the operation ran and failed (migration failed
-or cancelled, console closed by the server: terminated, VM migrated, timed out).`,
+or cancelled, a dry run that would fail validation, console closed by the server:
+terminated, VM migrated, timed out).`,
 	)
 	.exitOverride();
 

@@ -4,7 +4,7 @@
 import { Option } from "commander";
 import { segment } from "./api.mjs";
 import { action, positiveInteger } from "./context.mjs";
-import { print, printRecord, printTable, writeSecretFile } from "./output.mjs";
+import { formatMiB, print, printRecord, printTable, sortedBy, writeSecretFile } from "./output.mjs";
 
 /** @typedef {import("./context.mjs").CommandContext} CommandContext */
 
@@ -45,13 +45,14 @@ export function registerFleetCommands(program) {
 				const { body } = await api.request("GET", `/v1/hosts${query}`);
 				print(json, body, () =>
 					printTable(
-						body.hosts.map((/** @type {any} */ host) => ({
+						sortedBy(body.hosts, "hostId").map((/** @type {any} */ host) => ({
 							...host,
 							cpu: host.cpu?.model,
+							memory: formatMiB(host.memoryMiB),
 							hypervisor: host.hypervisor && `${host.hypervisor.name} ${host.hypervisor.version}`,
 							agent: host.agentConnected ? "connected" : "disconnected",
 						})),
-						["hostId", "domain", "site", "cpu", "memoryMiB", "hypervisor", "agent"],
+						["hostId", "domain", "site", "cpu", "memory", "hypervisor", "agent"],
 					),
 				);
 			}),
@@ -110,7 +111,13 @@ export function registerFleetCommands(program) {
 			action(async ({ api, json }, /** @type {{host: string}} */ { host }) => {
 				const { body } = await api.request("GET", `/v1/hosts/${segment(host)}/vms`);
 				print(json, body, () =>
-					printTable(body.vms, ["vmId", "keyVersion", "memoryMiB", "vcpus", "enrolledAt"]),
+					printTable(
+						sortedBy(body.vms, "vmId").map((/** @type {any} */ vm) => ({
+							...vm,
+							memory: formatMiB(vm.memoryMiB),
+						})),
+						["vmId", "keyVersion", "memory", "vcpus", "enrolledAt"],
+					),
 				);
 			}),
 		);

@@ -5,59 +5,16 @@ import { readFile } from "node:fs/promises";
 import cliProgress from "cli-progress";
 import { segment } from "./api.mjs";
 import { action } from "./context.mjs";
-import { followMigration, percentOf, phaseOf } from "./migration-events.mjs";
+import { followMigration, percentOf, phaseOf, terminalStates } from "./migration-events.mjs";
+import {
+	dryRunVerdict,
+	exitCodeOf,
+	outcomeLine,
+	printRiskTable,
+	printRules,
+	printValidation,
+} from "./migration-report.mjs";
 import { CliError, exitCodes, print, printRecord, printTable } from "./output.mjs";
-
-const barWidth = 20;
-
-/** One rule's score drawn as a bar with its threshold marked `|`. */
-function scoreBar(/** @type {number} */ score, /** @type {number} */ threshold) {
-	const filled = Math.round((Math.max(0, Math.min(100, score)) / 100) * barWidth);
-	const mark = Math.min(barWidth - 1, Math.round((threshold / 100) * barWidth));
-	return Array.from({ length: barWidth }, (_, index) =>
-		index === mark ? "|" : index < filled ? "█" : "·",
-	).join("");
-}
-
-const formatScore = (/** @type {number} */ score) =>
-	Number.isInteger(score) ? String(score) : score.toFixed(1);
-
-/** Prints the assessment: each rule against its threshold, then the sets run or skipped. */
-export function printRiskTable(/** @type {any} */ migration) {
-	const rules = migration.assessment?.rules ?? [];
-	printTable(
-		rules.map((/** @type {any} */ rule) => ({
-			rule: rule.id,
-			score: `${scoreBar(rule.score, rule.threshold)} ${formatScore(rule.score)}`,
-			threshold: rule.threshold,
-			validationSet: rule.validationSet,
-			triggered: rule.triggered ? "yes" : "no",
-		})),
-		["rule", "score", "threshold", "validationSet", "triggered"],
-	);
-	console.log("");
-	printTable(
-		(migration.validationSets ?? []).map((/** @type {any} */ set) => ({
-			validationSet: set.id,
-			status: set.status,
-			subtasks: (set.subtasks ?? [])
-				.map((/** @type {any} */ subtask) => `${subtask.id}:${subtask.status}`)
-				.join(" "),
-		})),
-		["validationSet", "status", "subtasks"],
-	);
-	const { subtasksTotal, subtasksSkipped, validationSecondsPlanned, validationSecondsAvoided } =
-		migration.assessment ?? {};
-	if (typeof subtasksTotal === "number" && typeof subtasksSkipped === "number") {
-		const seconds =
-			typeof validationSecondsPlanned === "number"
-				? ` (~${validationSecondsPlanned} s of checks planned, ~${validationSecondsAvoided} s avoided)`
-				: "";
-		console.log(
-			`\nvalidation: ${subtasksTotal - subtasksSkipped} of ${subtasksTotal} subtasks run${seconds}`,
-		);
-	}
-}
 
 /** A progress display on stderr: a bar on a terminal, state-change lines otherwise. */
 function createProgressDisplay(/** @type {string} */ label) {
@@ -92,8 +49,9 @@ function createProgressDisplay(/** @type {string} */ label) {
 }
 
 /**
- * Follows a migration with a progress display, prints how it ended and
- * returns the exit code: 0 only when it completed.
+ * Follows a migration with a progress display, prints how it ended (the
+ * validation sets in their final states, then one line) and returns the
+ * exit code: 0 only when it completed.
  * @param {import("./api.mjs").ApiClient} api
  * @param {string} migrationId
  * @param {{label: string, json: boolean}} options
@@ -106,9 +64,18 @@ async function followToEnd(api, migrationId, { label, json }) {
 	} finally {
 		display.stop();
 	}
-	const failure = final.failure ? ` in ${final.failure.stage}: ${final.failure.reason}` : "";
-	print(json, final, () => console.log(`migration ${migrationId} ${final.state}${failure}`));
-	return final.state === "completed" ? exitCodes.ok : exitCodes.operationFailed;
+	print(json, final, () => {
+		printValidation(final);
+		console.log(outcomeLine(final));
+	});
+	return exitCodeOf(final);
+}
+
+/** What `--no-wait` says of a new migration: how it ended already, or how to follow it. */
+function acceptedLine(/** @type {any} */ migration) {
+	if (terminalStates.has(migration.state)) return outcomeLine(migration);
+	const { migrationId, state } = migration;
+	return `migration ${migrationId} accepted, now ${state}; follow it with: edgevisor migrations watch ${migrationId}`;
 }
 
 /** @param {import("commander").Command} program */
@@ -118,28 +85,32 @@ export function registerMigrationCommands(program) {
 		.description("live-migrate a VM: shows the risk assessment, then follows it to the end")
 		.requiredOption("--vm <vmId>", "the VM to move")
 		.requiredOption("--to <hostId>", "target host")
-		.option("--dry-run", "assess only: print the risk table, store and send nothing")
-		.option("--no-wait", "return once the migration is accepted")
+		.option(
+			"--dry-run",
+			"assess only: print the risk table and whether it would start (exit 8 if not); store and send nothing",
+		)
+		.option("--no-wait", "return once the migration is accepted (exit 8 if it already failed)")
 		.action(
 			action(async ({ api, json }, /** @type {any} */ options) => {
 				const { body: migration } = await api.request("POST", "/v1/migrations", {
 					body: { vmId: options.vm, targetHostId: options.to, dryRun: options.dryRun === true },
 				});
+				const route = `${migration.vmId} ${migration.sourceHostId} → ${migration.targetHostId}`;
 				if (options.dryRun || !options.wait) {
 					print(json, migration, () => {
 						console.log(
-							`${options.dryRun ? "dry run: " : ""}${migration.vmId} ${migration.sourceHostId} → ${migration.targetHostId}`,
+							options.dryRun ? `dry run: ${route}` : `migration ${migration.migrationId}: ${route}`,
 						);
 						printRiskTable(migration);
-						if (!options.dryRun) console.log(`migration ${migration.migrationId} accepted`);
+						console.log(options.dryRun ? dryRunVerdict(migration) : acceptedLine(migration));
 					});
-					return;
+					// A preview that fails validation exits as the real run would.
+					return exitCodeOf(migration);
 				}
 				if (!json) {
-					console.log(
-						`migration ${migration.migrationId}: ${migration.vmId} ${migration.sourceHostId} → ${migration.targetHostId}`,
-					);
-					printRiskTable(migration);
+					console.log(`migration ${migration.migrationId}: ${route}`);
+					// The sets' states change while it runs: they are printed once it ends.
+					printRules(migration);
 					console.log("");
 				}
 				return followToEnd(api, migration.migrationId, { label: migration.vmId, json });
@@ -205,7 +176,10 @@ export function registerMigrationCommands(program) {
 			action(async ({ api, json }) => {
 				const { body } = await api.request("GET", "/v1/migration-policy");
 				print(json, body, () => {
-					printTable(body.rules, ["id", "threshold", "validationSet", "score"]);
+					// CEL scores and descriptions are long: they wrap so each line fits the terminal.
+					printTable(body.rules, ["id", "threshold", "validationSet", "score"], {
+						wrap: ["score"],
+					});
 					console.log("");
 					printTable(
 						body.validationSets.map((/** @type {any} */ set) => ({
@@ -215,6 +189,7 @@ export function registerMigrationCommands(program) {
 								.join(" "),
 						})),
 						["id", "subtasks", "description"],
+						{ wrap: ["subtasks", "description"] },
 					);
 				});
 			}),

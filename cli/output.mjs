@@ -56,38 +56,165 @@ export function print(
 	else render();
 }
 
+/** At most this many columns: wide enough for the tables, narrow enough for a side-by-side terminal. */
+const maxLineWidth = 100;
+/** A wrapped column keeps at least this width, however crowded the line. */
+const minWrapWidth = 12;
+
 /**
- * Prints rows as an aligned table with upper-case headings.
+ * Prints rows as an aligned table with upper-case headings. The `wrap`
+ * columns (long text such as CEL expressions) are wrapped at spaces so a line
+ * fits the terminal, at most 100 columns.
  * @param {Array<Record<string, unknown>>} rows
  * @param {string[]} columns
+ * @param {{wrap?: string[]}} [options]
  */
-export function printTable(rows, columns) {
-	const cell = (/** @type {unknown} */ value) =>
-		value === undefined || value === null ? "-" : String(value);
+export function printTable(rows, columns, { wrap = [] } = {}) {
 	const headings = columns.map((column) =>
 		column.replace(/([a-z])([A-Z][a-z])/g, "$1 $2").toUpperCase(),
 	);
-	const widths = columns.map((column, index) =>
-		Math.max(headings[index]?.length ?? 0, ...rows.map((row) => cell(row[column]).length)),
+	const cells = rows.map((row) => columns.map((column) => cellText(row[column])));
+	const natural = columns.map((_, index) =>
+		Math.max(headings[index]?.length ?? 0, ...cells.map((row) => row[index]?.length ?? 0)),
 	);
-	const line = (/** @type {string[]} */ cells) =>
-		cells
-			.map((text, index) => text.padEnd(widths[index] ?? 0))
-			.join("  ")
-			.trimEnd();
-	console.log(line(headings));
-	for (const row of rows) console.log(line(columns.map((column) => cell(row[column]))));
+	const widths = fitWidths(
+		natural,
+		columns.map((column) => wrap.includes(column)),
+		Math.min(process.stdout.columns || maxLineWidth, maxLineWidth),
+	);
+	const printRow = (/** @type {string[]} */ texts) => {
+		const wrapped = texts.map((text, index) => wrapText(text, widths[index] ?? text.length));
+		const height = Math.max(...wrapped.map((lines) => lines.length));
+		for (let line = 0; line < height; line += 1) {
+			const parts = wrapped.map((lines, index) => (lines[line] ?? "").padEnd(widths[index] ?? 0));
+			console.log(parts.join("  ").trimEnd());
+		}
+	};
+	printRow(headings);
+	for (const row of cells) printRow(row);
 	if (rows.length === 0) console.log("(none)");
 }
 
-/** Prints an object as `key: value` lines, nested objects as JSON. */
-export function printRecord(/** @type {Record<string, unknown>} */ record) {
-	const width = Math.max(...Object.keys(record).map((key) => key.length));
-	for (const [key, value] of Object.entries(record)) {
-		const text =
-			typeof value === "object" && value !== null ? JSON.stringify(value) : String(value);
-		console.log(`${`${key}:`.padEnd(width + 1)} ${text}`);
+/** A table cell: `-` for nothing, a list as its items. */
+function cellText(/** @type {unknown} */ value) {
+	if (value === undefined || value === null) return "-";
+	return Array.isArray(value) ? value.join(", ") : String(value);
+}
+
+/**
+ * Column widths that fit `lineWidth`: fixed columns keep their natural
+ * width, wrappable ones share the rest, narrowest first, so a short one is
+ * never wrapped to give room it does not use.
+ * @param {number[]} natural
+ * @param {boolean[]} wrappable
+ * @param {number} lineWidth
+ */
+function fitWidths(natural, wrappable, lineWidth) {
+	const widths = [...natural];
+	const flexible = natural.map((_, index) => index).filter((index) => wrappable[index]);
+	const fixed = natural.reduce((sum, width, index) => (wrappable[index] ? sum : sum + width), 0);
+	let room = lineWidth - fixed - 2 * (natural.length - 1);
+	flexible.sort((a, b) => (natural[a] ?? 0) - (natural[b] ?? 0));
+	flexible.forEach((index, position) => {
+		const share = Math.floor(room / (flexible.length - position));
+		widths[index] = Math.max(minWrapWidth, Math.min(natural[index] ?? 0, share));
+		room -= widths[index] ?? 0;
+	});
+	return widths;
+}
+
+/**
+ * Splits text into lines of at most `width`: at spaces where it can; a word
+ * too long for a line after its last `.`, `,` or `(` that fits (CEL paths and
+ * calls), else at the width.
+ */
+function wrapText(/** @type {string} */ text, /** @type {number} */ width) {
+	/** @type {string[]} */
+	const lines = [];
+	let line = "";
+	for (const word of text.split(" ")) {
+		const candidate = line === "" ? word : `${line} ${word}`;
+		if (candidate.length <= width) {
+			line = candidate;
+			continue;
+		}
+		if (line !== "") lines.push(line);
+		line = word;
+		while (line.length > width) {
+			const punctuation = Math.max(
+				...[".", ",", "("].map((mark) => line.lastIndexOf(mark, width - 1)),
+			);
+			const cut = punctuation > 0 ? punctuation + 1 : width;
+			lines.push(line.slice(0, cut));
+			line = line.slice(cut);
+		}
 	}
+	lines.push(line);
+	return lines;
+}
+
+/**
+ * Prints an object as aligned `key: value` lines, for people: nested objects
+ * indented under their key, lists as their items, sizes in MiB with their unit.
+ * @param {Record<string, unknown>} record
+ */
+export function printRecord(record) {
+	for (const line of recordLines(record, "")) console.log(line);
+}
+
+const isObject = (/** @type {unknown} */ value) =>
+	typeof value === "object" && value !== null && !Array.isArray(value);
+
+/** @returns {string[]} */
+function recordLines(/** @type {Record<string, unknown>} */ record, /** @type {string} */ indent) {
+	const entries = Object.entries(record).map(([key, value]) =>
+		// `memoryMiB: 4096` reads as `memory: 4 GiB`; --json keeps the exact number.
+		key.endsWith("MiB") && typeof value === "number"
+			? [key.slice(0, -3), formatMiB(value)]
+			: [key, value],
+	);
+	const width = Math.max(...entries.map(([key]) => String(key).length));
+	return entries.flatMap(([key, value]) => {
+		if (isObject(value) && Object.keys(/** @type {object} */ (value)).length > 0) {
+			return [`${indent}${key}:`, ...recordLines(/** @type {any} */ (value), `${indent}  `)];
+		}
+		if (Array.isArray(value) && value.some(isObject)) {
+			return [`${indent}${key}:`, ...value.flatMap((item) => listItemLines(item, `${indent}  `))];
+		}
+		const text =
+			isObject(value) || (Array.isArray(value) && value.length === 0) ? "(none)" : cellText(value);
+		return [`${indent}${`${key}:`.padEnd(width + 1)} ${text}`];
+	});
+}
+
+/** One item of a list of objects: `- ` before its first line, the rest aligned under it. */
+function listItemLines(/** @type {unknown} */ item, /** @type {string} */ indent) {
+	if (!isObject(item)) return [`${indent}- ${cellText(item)}`];
+	const [first = "", ...rest] = recordLines(/** @type {any} */ (item), `${indent}  `);
+	return [`${indent}- ${first.trimStart()}`, ...rest];
+}
+
+const sizeUnits = ["MiB", "GiB", "TiB", "PiB"];
+
+/** A size in MiB as people read it: 4096 → "4 GiB", 1536 → "1.5 GiB", 512 → "512 MiB". */
+export function formatMiB(/** @type {number} */ miB) {
+	let value = miB;
+	let unit = 0;
+	while (Math.abs(value) >= 1024 && unit < sizeUnits.length - 1) {
+		value /= 1024;
+		unit += 1;
+	}
+	return `${Number(value.toFixed(1))} ${sizeUnits[unit]}`;
+}
+
+const nameOrder = new Intl.Collator("en", { numeric: true });
+
+/** Rows ordered by a name, the way people scan a list: "web-9" before "web-10". */
+export function sortedBy(
+	/** @type {Array<Record<string, any>>} */ rows,
+	/** @type {string} */ key,
+) {
+	return [...rows].sort((a, b) => nameOrder.compare(String(a[key]), String(b[key])));
 }
 
 /** Writes a secret to a file only its owner can read (also when it existed before). */

@@ -7,12 +7,14 @@ import { segment } from "./api.mjs";
 import { openConsoleChannel } from "./console-channel.mjs";
 import { action } from "./context.mjs";
 import { CliError, exitCodes, print, printRecord, printTable } from "./output.mjs";
+import { swallowKeyboard } from "./read-only-keyboard.mjs";
 
 /** @typedef {import("./context.mjs").CommandContext} CommandContext */
 
 /**
  * Streams a viewer channel's frames to stdout until the session closes or
- * the user presses Ctrl-C. Nothing is ever sent: the channel is read-only.
+ * the user leaves (Ctrl-C, or Ctrl-] on a terminal). Nothing is ever sent:
+ * the channel is read-only, and keys typed meanwhile are dropped.
  * @param {string} sessionId
  * @param {string} url the viewer URL with its single-use token
  * @returns {Promise<number>} the exit code
@@ -28,11 +30,17 @@ function streamViewer(sessionId, url) {
 		},
 		onClose: (code, reason, userLeft) => {
 			process.off("SIGINT", channel.leave);
+			restoreKeyboard();
 			stderr.write(`\n[stopped watching: ${reason}]\n`);
 			// A session that ended (any reason) or Ctrl-C is a normal end; a dropped channel is not.
 			return userLeft || code === 1000 ? exitCodes.ok : exitCodes.unavailable;
 		},
 	});
+	const restoreKeyboard = swallowKeyboard({
+		onLeave: channel.leave,
+		onIgnored: () => stderr.write("\n[read-only: typing is ignored; Ctrl-C leaves]\n"),
+	});
+	// Without a terminal (or for a signal sent from elsewhere) Ctrl-C arrives as SIGINT.
 	process.once("SIGINT", channel.leave);
 	return channel.closed;
 }
@@ -109,7 +117,7 @@ export function registerSessionCommands(program) {
 		);
 	sessions
 		.command("watch <sessionId>")
-		.description("watch a live session's console read-only (Ctrl-C leaves)")
+		.description("watch a live session's console read-only (Ctrl-C leaves; typing is ignored)")
 		.action(
 			action(async ({ api }, /** @type {string} */ sessionId) => {
 				const { body: viewer } = await api.request(

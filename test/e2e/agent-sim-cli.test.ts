@@ -2,42 +2,18 @@
 // host's control channel against the Worker and logs it, stops cleanly on
 // SIGTERM, and rejects a malformed fleet file with exit 2. The protocol
 // itself is in agent-sim.test.ts.
-import { spawn } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { createHost } from "./agent-sim-support";
+import { startProcess } from "./cli-run";
 
 const agentPath = join(import.meta.dirname, "../../agent/edgevisor-agent.mjs");
 
-/** Starts the agent command; resolves its output once `text` appears (15 s limit). */
+/** Starts the agent command, watching what it prints. */
 function startAgent(args: string[]) {
-	const child = spawn(process.execPath, [agentPath, ...args], {
-		stdio: ["ignore", "pipe", "pipe"],
-	});
-	let output = "";
-	const append = (chunk: Buffer) => {
-		output += chunk.toString();
-	};
-	child.stdout.on("data", append);
-	child.stderr.on("data", append);
-	const exited = new Promise<number>((resolve) =>
-		child.once("exit", (code) => resolve(code ?? -1)),
-	);
-	const waitFor = (text: string) =>
-		new Promise<void>((resolve, reject) => {
-			const timer = setTimeout(() => reject(new Error(`no "${text}" in: ${output}`)), 15_000);
-			const check = () => {
-				if (!output.includes(text)) return;
-				clearTimeout(timer);
-				child.stdout.off("data", check);
-				resolve();
-			};
-			child.stdout.on("data", check);
-			check();
-		});
-	return { child, exited, waitFor, output: () => output };
+	return startProcess(process.execPath, [agentPath, ...args]);
 }
 
 async function fleetFile(content: unknown): Promise<string> {
@@ -56,9 +32,9 @@ describe("edgevisor-agent", () => {
 			"--hosts-file",
 			await fleetFile({ hosts: [first, second] }),
 		]);
-		await agent.waitFor(`[${first.hostId}] control channel open`);
-		await agent.waitFor(`[${second.hostId}] control channel open`);
-		agent.child.kill("SIGTERM");
+		await agent.waitForOutput(`[${first.hostId}] control channel open`);
+		await agent.waitForOutput(`[${second.hostId}] control channel open`);
+		agent.kill("SIGTERM");
 		expect(await agent.exited).toBe(0);
 	});
 

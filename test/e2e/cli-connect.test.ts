@@ -4,7 +4,6 @@
 // exit 0 and the close reason; an admin's terminate ends the console with its
 // reason; piped input runs on the VM too; a live migration of the VM leaves
 // the console open, with one line of the CLI's own saying the VM moved. Failures of connect are in cli.test.ts.
-import { spawn } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,7 +19,7 @@ import {
 	simulate,
 	uniqueId,
 } from "./agent-sim-support";
-import { runCli } from "./cli-run";
+import { cliCommandLine, runCli, runInTerminal } from "./cli-run";
 
 const adminEnv = { EDGEVISOR_URL: inject("baseUrl"), EDGEVISOR_TOKEN: inject("adminToken") };
 
@@ -43,45 +42,8 @@ async function keyFileFor(key: string): Promise<string> {
 	return path;
 }
 
-/** Runs the CLI under `script`, so its stdin is a real terminal; exposes output (CRs removed when matching) and typing. */
-function runInPty(args: string[]) {
-	const quoted = [process.execPath, join(import.meta.dirname, "../../cli/edgevisor.mjs"), ...args]
-		.map((word) => `'${word.replaceAll("'", "'\\''")}'`)
-		.join(" ");
-	const child = spawn("script", ["-qfec", quoted, "/dev/null"], {
-		env: { ...process.env, ...adminEnv },
-		stdio: ["pipe", "pipe", "pipe"],
-	});
-	let output = "";
-	child.stdout.on("data", (chunk) => {
-		output += chunk.toString();
-	});
-	const exited = new Promise<number>((resolve) =>
-		child.once("exit", (code) => resolve(code ?? -1)),
-	);
-	return {
-		exited,
-		output: () => output,
-		type: (text: string) => child.stdin.write(text),
-		waitForOutput(text: string, timeoutMs = 15_000): Promise<void> {
-			return new Promise((resolve, reject) => {
-				const timer = setTimeout(() => {
-					child.stdout.off("data", check);
-					reject(new Error(`no ${JSON.stringify(text)} in ${JSON.stringify(output)}`));
-				}, timeoutMs);
-				// The pty turns the VM's CRLF into CR CR LF (ONLCR), so compare without CRs.
-				const check = () => {
-					if (!output.replaceAll("\r", "").includes(text)) return;
-					clearTimeout(timer);
-					child.stdout.off("data", check);
-					resolve();
-				};
-				child.stdout.on("data", check);
-				check();
-			});
-		},
-	};
-}
+/** Runs the CLI in a real terminal (`script`), as the admin. */
+const runInPty = (args: string[]) => runInTerminal(cliCommandLine(args), adminEnv);
 
 /** Enrols a VM, connects to it in a terminal and waits for its shell prompt. */
 async function connectToNewVm() {

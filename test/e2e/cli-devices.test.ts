@@ -1,7 +1,8 @@
 // Proves the CLI's device commands against the real Worker: registering an
-// SR-IOV device, creating a VF for a VM, reading the translation table,
-// translating an address, transferring the function to another host's device
-// (and the translation following it), and device problems as one line.
+// SR-IOV device, creating a VF for a VM, reading the translation table with
+// each entry's VM, translating an address, transferring the function to
+// another host's device (and the translation following it), and device
+// problems as one line.
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { createHost, enrolVm, type SeededHost, uniqueId } from "./agent-sim-support";
 import { linesOf, runCli } from "./cli-run";
@@ -47,7 +48,7 @@ beforeAll(async () => {
 });
 
 describe("edgevisor devices and transfer", () => {
-	it("creates a VF at the lowest free index and shows it in the translation table", async () => {
+	it("creates a VF at the lowest free index and shows it with its VM in the translation table", async () => {
 		const created = await json<{ vfIndex: number; baseAddress: string }>([
 			...["devices", "create-vf", "--host", source.hostId, "--bdf", bdf],
 			...["--vm", vmId, "--virtual-address", virtualAddress],
@@ -59,7 +60,7 @@ describe("edgevisor devices and transfer", () => {
 		);
 		expect(table.exitCode).toBe(0);
 		expect(table.stdout).toMatch(
-			new RegExp(`${virtualAddress}\\s+0x20000\\s+${source.hostId}/${bdf}#0`),
+			new RegExp(`${virtualAddress}\\s+0x20000\\s+${vmId}\\s+${source.hostId}/${bdf}#0`),
 		);
 	});
 

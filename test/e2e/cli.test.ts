@@ -61,7 +61,7 @@ describe("edgevisor against the Worker", () => {
 		expect(run.exitCode).toBe(0);
 		const [header, row] = linesOf(run.stdout);
 		expect(header).toContain("AGENT");
-		expect(header).toContain("MEMORY MIB");
+		expect(header).toContain("MEMORY");
 		expect(row).toContain(host.hostId);
 		expect(row).toContain("disconnected");
 	});
