@@ -218,7 +218,8 @@ export async function finishTransfer(device: DeviceContext, transfer: TransferRo
 		);
 		device.recordEvent({
 			type: "transfer.completed",
-			vfIndex: transfer.to_vf_index,
+			// The lane of the function that moved, as for its hold and lift (not the target's index).
+			vfIndex: transfer.from_vf_index,
 			virtualAddress: mappingAt(device, transfer.address_key).virtual_address,
 			transferId: transfer.transfer_id,
 			durationMs: nowMs - transfer.started_ms,

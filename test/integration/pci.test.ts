@@ -528,13 +528,16 @@ describe("transfer", () => {
 });
 
 describe("events", () => {
-	it("records the hold and the lift with its duration, newest first", async () => {
+	it("records the hold and the lift with its duration, newest first, all in the moved VF's lane", async () => {
 		const host = uniqueHost();
 		const target = uniqueHost("tgt");
 		await registerDevice(host, pf);
 		await registerDevice(target, other);
 		await createVf(host, pf, `vm-a-${host}`, "0x7f0000000000");
+		// The target's VF 0 is taken, so the function lands on its VF 1.
+		await createVf(target, other, `vm-t-${target}`, "0x10000");
 		const { body } = await transfer(host, pf, 0, target, other);
+		expect(body.to.vfIndex).toBe(1);
 		const response = await admin("GET", `${devicePath(host, pf)}/events`);
 		const { events } = (await response.json()) as { events: Array<Record<string, unknown>> };
 		expect(events.map((event) => event.type)).toEqual([
@@ -552,6 +555,8 @@ describe("events", () => {
 			mappingVersion: 2,
 		});
 		expect(lifted?.durationMs).toEqual(expect.any(Number));
+		// The timeline shows one lane per VF of this device: the whole transfer sits in VF 0's.
+		expect(new Set(events.map((event) => event.vfIndex))).toEqual(new Set([0]));
 	});
 });
 
