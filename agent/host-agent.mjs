@@ -65,6 +65,8 @@ export function createHostAgent({
 		isStopped: () => stopped,
 	});
 	const report = async (/** @type {string} */ type, /** @type {unknown} */ data) => {
+		// Told before the POST: the server may act on it (and send the next command) before its answer arrives.
+		emit({ type: "webhook.sending", hostId, webhookType: type, data });
 		const delivery = await postWebhook(type, data);
 		emit({ type: "webhook", hostId, delivery });
 		return delivery;

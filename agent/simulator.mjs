@@ -110,10 +110,14 @@ export function describeEvent(event) {
 			return `${prefix} control channel refused with HTTP ${event.status}${event.status === 401 ? " (wrong agent token?)" : ""}`;
 		case "command":
 			return `${prefix} ← ${event.command.type} ${summarize(event.command)}${event.duplicate ? " (duplicate, acked again)" : ""}`;
+		// A webhook is logged as it leaves, so a log reads in the order things happened
+		// (the server may answer it with a command before the POST returns); only a failure is logged again.
+		case "webhook.sending":
+			return `${prefix} → ${event.webhookType} ${summarize(event.data)}`;
 		case "webhook": {
 			const { delivery } = event;
-			const outcome = delivery.ok ? delivery.status : `FAILED ${delivery.status || "network"}`;
-			return `${prefix} → ${delivery.type} ${summarize(delivery.data)} [${outcome}]`;
+			if (delivery.ok) return undefined;
+			return `${prefix} → ${delivery.type} FAILED ${delivery.status || "network"}`;
 		}
 		case "console.attached":
 			return `${prefix} console ${event.sessionId} attached to ${event.vmId}`;

@@ -3,7 +3,10 @@
 // migration.start yields pre-copy progress then completion (the SP-table row
 // moves), and migration.cancel stops the copy. Consoles and redelivery are in
 // agent-sim.test.ts.
+
 import { afterEach, describe, expect, it } from "vitest";
+// @ts-expect-error plain ESM module (typed by JSDoc, checked by tsconfig.tools.json)
+import { describeEvent } from "../../agent/simulator.mjs";
 import { admin, isWebhook, type RecordedSimulator, simulatedPair } from "./agent-sim-support";
 
 type Migration = {
@@ -76,6 +79,13 @@ describe("simulated agents and migrations", () => {
 		expect(record.validationSets.find((set) => set.id === "site-reachability")?.status).toBe(
 			"passed",
 		);
+		// The agent's log reads in the order things happened: every validation.result
+		// it sent comes before the migration.start the last one led to.
+		const lines = sim.events.map((event) => describeEvent(event) ?? "");
+		const lastResult = lines.findLastIndex((line) => line.includes("→ validation.result"));
+		const start = lines.findIndex((line) => line.includes("← migration.start"));
+		expect(lastResult).toBeGreaterThanOrEqual(0);
+		expect(start).toBeGreaterThan(lastResult);
 	});
 
 	it("fails the migration in validation when the agent's check fails", async () => {

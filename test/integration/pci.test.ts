@@ -537,7 +537,7 @@ describe("events", () => {
 		// The target's VF 0 is taken, so the function lands on its VF 1.
 		await createVf(target, other, `vm-t-${target}`, "0x10000");
 		const { body } = await transfer(host, pf, 0, target, other);
-		expect(body.to.vfIndex).toBe(1);
+		expect(body).toMatchObject({ to: { vfIndex: 1 } });
 		const response = await admin("GET", `${devicePath(host, pf)}/events`);
 		const { events } = (await response.json()) as { events: Array<Record<string, unknown>> };
 		expect(events.map((event) => event.type)).toEqual([
