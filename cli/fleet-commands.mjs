@@ -1,24 +1,67 @@
 // @ts-check
 // Admin commands for hosts, the VMs of each service-processor table and
 // their keys. Console sessions are in session-commands.mjs.
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { createInterface } from "node:readline/promises";
 import { Option } from "commander";
 import { segment } from "./api.mjs";
 import { action, positiveInteger } from "./context.mjs";
+import { writeKeyFile } from "./key-files.mjs";
 import { formatMiB, print, printRecord, printTable, sortedBy, writeSecretFile } from "./output.mjs";
 
 /** @typedef {import("./context.mjs").CommandContext} CommandContext */
 
+/** Where `npm run dev` keeps the demo VMs' keys, relative to the clone. */
+const demoKeysDir = join(".wrangler", "demo", "keys");
+
 /**
- * Prints a secret shown once: to a 0600 file when asked, else to stdout
- * with a reminder on stderr.
+ * The demo's key file of `vmId` if there is one here and the user, asked on a
+ * terminal, wants the rotated key written there: otherwise the old file
+ * would hold a dead key for good.
+ * @param {CommandContext} context
+ * @param {string} vmId
+ * @returns {Promise<string | undefined>}
+ */
+async function offerDemoKeyFile({ json }, vmId) {
+	const keyFile = join(demoKeysDir, `${vmId}.key`);
+	if (json || !process.stdin.isTTY || !process.stdout.isTTY) return undefined;
+	if (
+		!(await readFile(keyFile).then(
+			() => true,
+			() => false,
+		))
+	)
+		return undefined;
+	const prompt = createInterface({ input: process.stdin, output: process.stdout });
+	try {
+		const answer = await prompt.question(
+			`Write the new key to ${keyFile}, where the demo keeps ${vmId}'s key? [Y/n] `,
+		);
+		return /^n/i.test(answer.trim()) ? undefined : keyFile;
+	} finally {
+		prompt.close();
+	}
+}
+
+/**
+ * Prints a secret shown once: to a 0600 file when asked (written by `write`),
+ * else to stdout with a reminder on stderr.
  * @param {CommandContext} context
  * @param {Record<string, unknown>} body the API answer carrying the secret
  * @param {string} secretField
  * @param {string | undefined} file
+ * @param {(file: string) => Promise<void>} [write]
  */
-async function deliverSecret({ json }, body, secretField, file) {
+async function deliverSecret(
+	{ json },
+	body,
+	secretField,
+	file,
+	write = (path) => writeSecretFile(path, `${String(body[secretField])}\n`),
+) {
 	if (file) {
-		await writeSecretFile(file, `${String(body[secretField])}\n`);
+		await write(file);
 		const { [secretField]: _secret, ...rest } = body;
 		print(json, { ...rest, [`${secretField}File`]: file }, () => {
 			printRecord(rest);
@@ -144,11 +187,17 @@ export function registerFleetCommands(program) {
 		.description("issue a new key; the old one stops working and its sessions close")
 		.addOption(hostOption())
 		.requiredOption("--vm <vmId>", "VM id")
-		.option("--key-file <path>", "write the key there (0600) instead of printing it")
+		.option(
+			"--key-file <path>",
+			"write the key there (0600) instead of printing it; without it, on a terminal, the CLI offers the demo's key file of the VM if there is one",
+		)
 		.action(
 			action(async (context, /** @type {any} */ options) => {
 				const { body } = await context.api.request("POST", `${vmPath(options)}/rotate-key`);
-				await deliverSecret(context, body, "key", options.keyFile);
+				const keyFile = options.keyFile ?? (await offerDemoKeyFile(context, options.vm));
+				await deliverSecret(context, body, "key", keyFile, (path) =>
+					writeKeyFile(path, { key: String(body.key), keyVersion: Number(body.keyVersion) }),
+				);
 			}),
 		);
 	vms

@@ -10,6 +10,7 @@ import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ApiError, createApiClient, segment } from "../cli/api.mjs";
+import { recordedKeyVersion, writeKeyFile } from "../cli/key-files.mjs";
 import { writeSecretFile } from "../cli/output.mjs";
 import { demoDevices, demoFunctions, demoHosts, demoVms } from "./demo-fleet-data.mjs";
 
@@ -102,7 +103,7 @@ export async function seedDemoFleet({
 		const keyFile = join(keysDir, `${vmId}.key`);
 		const domain = demoHosts.find((host) => host.hostId === hostId)?.domain ?? "";
 		await attempt("VMs", `VM ${vmId}`, async () => {
-			await enrolDemoVm(api, { hostId, vmId, memoryMiB, vcpus }, keyFile);
+			await enrolDemoVm(api, { hostId, vmId, memoryMiB, vcpus }, keyFile, log);
 			vms.push({ vmId, hostId, domain, memoryMiB, vcpus, keyFile });
 		});
 	}
@@ -145,21 +146,28 @@ async function readPreviousState(/** @type {string} */ path) {
 }
 
 /**
- * Enrols a demo VM, keeping its key (shown once) in `keyFile`; a VM enrolled
- * in an earlier run whose key file is gone gets a rotated key.
+ * Enrols a demo VM, keeping its key (shown once) in `keyFile` with its
+ * version (cli/key-files.mjs). A VM enrolled in an earlier run whose key file
+ * is gone, or whose key was rotated since the file was written (say with
+ * `vms rotate-key` and no --key-file), gets a rotated key, and says so.
  * @param {ReturnType<typeof createApiClient>} api
  * @param {{hostId: string, vmId: string, memoryMiB: number, vcpus: number}} vm
  * @param {string} keyFile
+ * @param {(line: string) => void} [log]
  */
-export async function enrolDemoVm(api, { hostId, vmId, memoryMiB, vcpus }, keyFile) {
+export async function enrolDemoVm(api, { hostId, vmId, memoryMiB, vcpus }, keyFile, log) {
 	const vmPath = `/v1/hosts/${segment(hostId)}/vms/${segment(vmId)}`;
 	try {
 		const { status, body } = await api.request("PUT", vmPath, { body: { memoryMiB, vcpus } });
-		if (status === 201) await writeSecretFile(keyFile, `${body.key}\n`);
-		else if (!(await fileExists(keyFile))) {
-			const rotated = await api.request("POST", `${vmPath}/rotate-key`);
-			await writeSecretFile(keyFile, `${rotated.body.key}\n`);
-		}
+		if (status === 201) return await writeKeyFile(keyFile, body, { startRecord: true });
+		const missing = !(await fileExists(keyFile));
+		const recorded = await recordedKeyVersion(keyFile);
+		if (!missing && (recorded === undefined || recorded === body.keyVersion)) return;
+		const rotated = await api.request("POST", `${vmPath}/rotate-key`);
+		await writeKeyFile(keyFile, rotated.body, { startRecord: true });
+		log?.(
+			`demo: ${vmId}'s key file was ${missing ? "missing" : "stale (the key was rotated since)"}; rotated its key and wrote ${keyFile}`,
+		);
 	} catch (error) {
 		// Migrated away in an earlier demo run: it lives on, with the same key.
 		if (!(error instanceof ApiError && error.code === "vm_exists")) throw error;

@@ -58,7 +58,7 @@ export async function startDemoQemuHost({ baseUrl, adminToken, demoDir, log }) {
 			};
 		}
 
-		await enrolDemoVm(api, { hostId, vmId, memoryMiB: vmMemoryMiB, vcpus: 1 }, keyFile);
+		await enrolDemoVm(api, { hostId, vmId, memoryMiB: vmMemoryMiB, vcpus: 1 }, keyFile, log);
 
 		const guest = await buildTestGuest();
 		const vmFile = join(hostDir, "vms", `${vmId}.json`);

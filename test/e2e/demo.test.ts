@@ -1,7 +1,8 @@
 // Proves the demo fleet seeding (what `npm run dev` runs) against the real
 // Worker: two domains, six hosts, twelve VMs with 0600 key files, SR-IOV
-// functions attached to VMs, idempotent
-// on a second run (same secrets, nothing duplicated), and every simulated
+// functions attached to VMs, idempotent on a second run (same secrets,
+// nothing duplicated), a key rotated elsewhere noticed and its file made
+// current again, and every simulated
 // agent connects with the seeded secrets. Does not start `npm run dev` itself.
 import { mkdtemp, readFile, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -9,14 +10,14 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 // @ts-expect-error plain ESM module (typed by JSDoc, checked by tsconfig.tools.json)
 import { seedDemoFleet } from "../../scripts/demo-fleet.mjs";
-import { admin, type RecordedSimulator, simulate } from "./agent-sim-support";
+import { admin, type RecordedSimulator, requestSession, simulate } from "./agent-sim-support";
 
 const baseUrl = inject("baseUrl");
 const adminToken = inject("adminToken");
 
 type Fleet = {
 	hosts: Array<{ hostId: string; domain: string; agentToken: string; webhookSecret: string }>;
-	vms: Array<{ vmId: string; hostId: string; keyFile: string }>;
+	vms: Array<{ vmId: string; hostId: string; domain: string; keyFile: string }>;
 };
 
 let demoDir: string;
@@ -80,6 +81,21 @@ describe("demo fleet seeding", () => {
 		expect(keysAfter).toEqual(keysBefore);
 		const { body } = await admin<{ vms: unknown[] }>("GET", "/v1/hosts/fra1-h1/vms");
 		expect(body.vms).toHaveLength(3);
+	});
+
+	it("notices a key rotated behind its back: the next run rotates it again and rewrites its file", async () => {
+		const vm = first.fleet.vms.find((one) => one.vmId === "web-2");
+		if (!vm) throw new Error("no web-2 in the demo");
+		const before = (await readFile(vm.keyFile, "utf8")).trim();
+		await admin("POST", `/v1/hosts/${vm.hostId}/vms/${vm.vmId}/rotate-key`);
+		const lines: string[] = [];
+		await seedDemoFleet({ baseUrl, adminToken, demoDir, log: (line: string) => lines.push(line) });
+		const after = (await readFile(vm.keyFile, "utf8")).trim();
+		expect(after).not.toBe(before);
+		expect(lines.filter((line) => line.includes("web-2"))).toEqual([
+			expect.stringContaining("stale (the key was rotated since)"),
+		]);
+		expect((await requestSession(vm.domain, vm.vmId, after)).status).toBe(201);
 	});
 
 	it("gives every simulated host agent a control channel", async () => {
