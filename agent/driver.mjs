@@ -34,7 +34,7 @@
  * @typedef {object} HostDriver
  * @property {(context: DriverContext) => Promise<void>} start
  * @property {() => Promise<void>} connected the control channel (re)opened: report facts
- * @property {(vmId: string, sinks: {output: (data: Buffer | string) => void, close: (reason: string) => void}, options?: {resume?: boolean}) => Promise<ConsoleHandle | {error: string}>} openConsole
+ * @property {(vmId: string, sinks: {output: (data: Buffer | string) => void, close: (reason: string) => void}, options?: {resume?: boolean, vm?: {memoryMiB: number, vcpus: number}}) => Promise<ConsoleHandle | {error: string}>} openConsole
  *   resolves once the VM's console can be used (a VM that is starting is waited for);
  *   `resume`: a session carried over from the VM's old host, not a new one
  * @property {(command: ValidationRun) => Promise<{ok: boolean, detail: string}>} check

@@ -204,7 +204,7 @@ export function createHostAgent({
 					},
 					close: (reason) => channel.close(1000, reason),
 				},
-				{ resume: command.resume === true },
+				{ resume: command.resume === true, vm: command.vm },
 			);
 			if ("error" in opened) {
 				emit({ type: "console.refused", hostId, sessionId, why: opened.error });

@@ -34,8 +34,15 @@ export function startSimulator({ baseUrl, hosts, vms = [], behaviour = {}, keepA
 	const emit = (/** @type {{type: string, hostId?: string}} */ event) => {
 		events.emit("event", event);
 	};
-	// A VM keeps its shape wherever it migrates, so the catalogue is fleet-wide.
-	const vmShape = (/** @type {string} */ vmId) => shapes.get(vmId) ?? defaultVmShape;
+	// A VM keeps its shape wherever it migrates, so the catalogue is fleet-wide;
+	// a session.open that names the VM's size (its SP table's) corrects it.
+	const vmShape = (
+		/** @type {string} */ vmId,
+		/** @type {{memoryMiB: number, vcpus: number} | undefined} */ told,
+	) => {
+		if (told) shapes.set(vmId, { vmId, ...told });
+		return shapes.get(vmId) ?? defaultVmShape;
+	};
 	// So is its shell's state: a simulated VM that live-migrates keeps its variables.
 	/** @type {Map<string, Map<string, string>>} */
 	const variables = new Map();

@@ -5,6 +5,7 @@
 // like a real serial console would.
 
 const prompt = (/** @type {string} */ hostname) => `root@${hostname}:~# `;
+const clearScreen = "\u001b[H\u001b[2J";
 const topFrameIntervalMs = 1000;
 const topFrameCount = 5;
 
@@ -50,6 +51,8 @@ export function createVmShell({
 	let line = "";
 	// A terminal sends CR for Enter, a pipe LF, some both: CR LF is one Enter.
 	let previousWasCarriageReturn = false;
+	// Inside a terminal's escape sequence (arrow keys send ESC [ A): its bytes are not typed text.
+	let inEscape = /** @type {"none" | "started" | "csi"} */ ("none");
 	/** @type {ReturnType<typeof setInterval> | undefined} */
 	let streaming;
 
@@ -59,14 +62,16 @@ export function createVmShell({
 		const hours = Math.floor((totalMinutes % 1440) / 60);
 		const minutes = totalMinutes % 60;
 		const clock = new Date(now()).toISOString().slice(11, 19);
-		return `${clock} up ${days} days, ${hours}:${String(minutes).padStart(2, "0")},  1 user,  load average: 0.08, 0.03, 0.01`;
+		const daysText = days === 0 ? "" : `${days} day${days === 1 ? "" : "s"}, `;
+		return `${clock} up ${daysText}${hours}:${String(minutes).padStart(2, "0")},  1 user,  load average: 0.08, 0.03, 0.01`;
 	};
 
+	// Every frame redraws the screen from its top-left corner, as top does.
 	const topFrame = (/** @type {number} */ frame) => {
 		const cpuBusy = (7 + ((frame * 13 + hashOf(vmId)) % 23)).toFixed(1);
 		const usedMiB = Math.round(memoryMiB * (0.31 + (frame % 3) * 0.01));
 		return [
-			`top - ${uptimeText()}`,
+			`${clearScreen}top - ${uptimeText()}`,
 			`%Cpu(s): ${cpuBusy} us,  1.2 sy,  0.0 ni, ${(100 - Number(cpuBusy) - 1.2).toFixed(1)} id`,
 			`MiB Mem : ${memoryMiB.toFixed(1)} total, ${(memoryMiB - usedMiB).toFixed(1)} free, ${usedMiB.toFixed(1)} used`,
 			"    PID USER      %CPU %MEM COMMAND",
@@ -126,7 +131,7 @@ export function createVmShell({
 			if (args[0] === "/etc/hostname") return vmId;
 			return `cat: ${args[0] ?? ""}: No such file or directory`;
 		},
-		clear: () => "\u001b[H\u001b[2J",
+		clear: () => clearScreen,
 	};
 
 	const run = (/** @type {string} */ commandLine) => {
@@ -162,6 +167,19 @@ export function createVmShell({
 						stopStreaming();
 						write(`\r\n${prompt(vmId)}`);
 					}
+					continue;
+				}
+				if (inEscape === "started") {
+					inEscape = character === "[" || character === "O" ? "csi" : "none";
+					continue;
+				}
+				if (inEscape === "csi") {
+					// A CSI sequence ends with its final byte, @ to ~.
+					if (character >= "@" && character <= "~") inEscape = "none";
+					continue;
+				}
+				if (character === "\u001b") {
+					inEscape = "started";
 					continue;
 				}
 				const isLineFeedAfterEnter = character === "\n" && previousWasCarriageReturn;

@@ -40,7 +40,7 @@ const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(
  * @param {{
  *   hostId: string,
  *   facts?: unknown,
- *   vmShape: (vmId: string) => VmShape,
+ *   vmShape: (vmId: string, told?: VmShape) => VmShape,
  *   vmVariables: (vmId: string) => Map<string, string>,
  *   behaviour: AgentBehaviour,
  * }} options
@@ -64,10 +64,10 @@ export function createSimulatedDriver({ hostId, facts, vmShape, vmVariables, beh
 			if (facts) await report("host.facts", facts);
 		},
 
-		async openConsole(vmId, { output, close }, { resume = false } = {}) {
+		async openConsole(vmId, { output, close }, { resume = false, vm } = {}) {
 			const shell = createVmShell({
 				vmId,
-				...vmShape(vmId),
+				...vmShape(vmId, vm),
 				variables: vmVariables(vmId),
 				write: output,
 				close: () => close("guest logout"),

@@ -129,6 +129,7 @@ function decide(
 		userSecuredAt,
 		channelOrigin: request.channelOrigin,
 		tokens,
+		vm: { memoryMiB: vm.memoryMiB, vcpus: vm.vcpus },
 	});
 	audit.record("session.key_matched", {
 		sessionId,

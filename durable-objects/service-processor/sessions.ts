@@ -178,6 +178,8 @@ export class SessionStore {
 		userSecuredAt: string;
 		channelOrigin: string;
 		tokens: ChannelTokens;
+		/** The VM's size, for the agent (a simulated guest shows it). */
+		vm: { memoryMiB: number; vcpus: number };
 	}): { userChannel: ChannelGrant } {
 		const { sessionId, tokens, channelOrigin } = input;
 		const nowMs = Date.now();
@@ -199,7 +201,13 @@ export class SessionStore {
 		// The agent may be offline for a while; its token lives as long as the session may.
 		const vmChannel = this.grantChannel(sessionId, "vm", vm, channelOrigin, this.limits.maxMs);
 		this.agent.enqueue(
-			{ type: "session.open", sessionId, vmId: input.vmId, channel: { url: vmChannel.url } },
+			{
+				type: "session.open",
+				sessionId,
+				vmId: input.vmId,
+				channel: { url: vmChannel.url },
+				vm: input.vm,
+			},
 			sessionId,
 		);
 		return { userChannel };

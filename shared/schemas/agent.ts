@@ -67,6 +67,12 @@ export const MigrationAddress = z
 		message: "port out of range",
 	});
 
+/** A VM's size as its SP table describes it. */
+const VmShape = z.object({
+	memoryMiB: z.number().int().positive(),
+	vcpus: z.number().int().positive(),
+});
+
 const driverNotification = {
 	hostId: Identifier,
 	bdf: z.string(),
@@ -91,6 +97,9 @@ export const AgentCommand = z
 				description:
 					"the session goes on from the VM's old host (its VM live-migrated here): attach without greeting",
 			}),
+			vm: VmShape.optional().openapi({
+				description: "the VM as its SP table describes it (a new session; absent on resume)",
+			}),
 		}),
 		command("session.close", { sessionId: z.string(), reason: z.string() }),
 		command("validation.run", {
@@ -100,10 +109,9 @@ export const AgentCommand = z
 			timeoutSeconds: z.number().int().positive().optional().openapi({
 				description: "when the result is due: a check still running then is stopped",
 			}),
-			vm: z
-				.object({ memoryMiB: z.number().int().positive(), vcpus: z.number().int().positive() })
-				.optional()
-				.openapi({ description: "the VM as its SP table describes it, for checks on the target" }),
+			vm: VmShape.optional().openapi({
+				description: "the VM as its SP table describes it, for checks on the target",
+			}),
 			targetProbe: MigrationAddress.optional().openapi({
 				description:
 					"where the target's agent accepts throughput probes (its host.facts' migrationProbe), for checks of the migration path",

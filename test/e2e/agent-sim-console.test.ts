@@ -1,6 +1,7 @@
 // Proves the simulated VM console and migration plan behave like the real
 // things they stand in for: a serial-console shell (echo, line editing, CRLF,
-// the documented commands, streaming `top`) and converging pre-copy rounds.
+// the documented commands, streaming `top` that redraws, escape sequences
+// ignored, honest uptime) and converging pre-copy rounds.
 // Pure Node, no server; the protocol against the Worker is in agent-sim.test.ts.
 import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -84,15 +85,46 @@ describe("simulated VM console", () => {
 		expect(console.take()).toMatch(/hostname.*uptime.*echo.*cat.*top/);
 	});
 
-	it("streams top frames until q is pressed", () => {
+	it("streams top frames until q is pressed, each redrawing the screen", () => {
 		vi.useFakeTimers();
 		const console = shellFor("vm-f");
 		console.type("top\r");
 		vi.advanceTimersByTime(2000);
-		expect(console.take().match(/^top - /gm)).toHaveLength(3);
+		// Each frame starts by homing the cursor and clearing the screen, as top does.
+		expect(console.take().split("\u001b[H\u001b[2Jtop - ")).toHaveLength(4);
 		console.type("q");
 		vi.advanceTimersByTime(5000);
 		expect(console.take()).toBe("\r\nroot@vm-f:~# ");
+	});
+
+	it("ignores the escape sequences of arrow and function keys instead of typing them", () => {
+		const console = shellFor("vm-h");
+		console.type("ech\u001b[A\u001b[D\u001bOPo ok\r");
+		expect(console.take()).toBe("echo ok\r\nok\r\nroot@vm-h:~# ");
+	});
+
+	it("counts uptime in days only once there are any, and one day in the singular", () => {
+		const bootedAgo = (vmId: string, nowMs: number) => {
+			const shell = createVmShell({
+				vmId,
+				memoryMiB: 1024,
+				vcpus: 1,
+				write: (text: string) => {
+					output += text;
+				},
+				close: () => {},
+				now: () => nowMs,
+			});
+			let output = "";
+			shell.input("uptime\r");
+			return output;
+		};
+		// The shell derives its boot time from the VM id: 1 to 200 hours before the clock.
+		const texts = ["a", "b", "c", "d", "e", "f", "g", "h"].map((id) => bootedAgo(`vm-${id}`, 1e12));
+		for (const text of texts) {
+			expect(text).not.toMatch(/\b1 days\b|\b0 days\b/);
+			expect(text).toMatch(/ up (\d+ days?, )?\d+:\d\d, /);
+		}
 	});
 
 	it("closes the console on exit", () => {

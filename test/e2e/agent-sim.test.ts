@@ -16,6 +16,7 @@ import {
 	type RecordedSimulator,
 	requestSession,
 	simulate,
+	uniqueId,
 } from "./agent-sim-support";
 
 let running: RecordedSimulator | undefined;
@@ -116,6 +117,31 @@ describe("agent simulator against the Worker", () => {
 		await answer;
 		const { body } = await admin("GET", `/v1/sessions/${session.body.sessionId}`);
 		expect(body.state).toBe("established");
+		user.close();
+	});
+
+	it("shows the VM's own memory and CPUs in its console, as its SP table has them", async () => {
+		const host = await createHost();
+		const vmId = uniqueId("big-vm");
+		const { status, body: enrolled } = await admin<{ key: string }>(
+			"PUT",
+			`/v1/hosts/${host.hostId}/vms/${vmId}`,
+			{ memoryMiB: 12_288, vcpus: 6 },
+		);
+		expect(status).toBe(201);
+		// The simulator was told nothing of this VM: the session.open names its size.
+		const sim = simulate([host]);
+		running = sim;
+		await sim.waitFor((event) => event.type === "connected");
+		const session = await requestSession(host.domain, vmId, enrolled.key);
+		const user = new WebSocket(session.body.userChannel.url);
+		await readUntil(user, `root@${vmId}:~# `);
+		const memory = readUntil(user, "12288");
+		user.send("free\r");
+		await memory;
+		const cpus = readUntil(user, "\r\n6\r\n");
+		user.send("nproc\r");
+		await cpus;
 		user.close();
 	});
 

@@ -201,6 +201,8 @@ describe("session.open over the agent channel", () => {
 			channel: {
 				url: expect.stringMatching(/^wss:\/\/edgevisor\.test\/v1\/sessions\/.+\/vm\?token=/),
 			},
+			// The VM's size from the SP table (additive: a simulated guest shows it).
+			vm: { memoryMiB: 4096, vcpus: 2 },
 		});
 	});
 
