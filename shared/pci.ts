@@ -40,7 +40,8 @@ export interface GeometryIssue {
 
 const bdfPattern = /^([0-9a-f]{4}):([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])$/i;
 /** A hex address `0x…` of at most 64 bits; leading zeros do not count against the width. */
-export const unsignedHexPattern = /^0x0*[0-9a-f]{1,16}$/i;
+// Without regex flags: the OpenAPI document publishes the pattern, and a JSON Schema pattern has none.
+export const unsignedHexPattern = /^0[xX]0*[0-9a-fA-F]{1,16}$/;
 const signedHexPattern = /^-?0x0*[0-9a-f]{1,16}$/i;
 
 /** Parses `DDDD:BB:DD.F` (hex, any case); undefined when malformed or device > 31. */

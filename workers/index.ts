@@ -121,6 +121,8 @@ app.openAPIRegistry.registerComponent("securitySchemes", "agentToken", {
 });
 app.doc31("/openapi.json", {
 	openapi: "3.1.0",
+	// Relative: the document is served by the Worker it describes, on whatever origin.
+	servers: [{ url: "/", description: "the Worker serving this document" }],
 	info: {
 		title: "Edgevisor",
 		version: "1.0.0",

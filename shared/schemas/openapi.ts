@@ -27,12 +27,13 @@ interface ProblemResponse {
 
 /**
  * OpenAPI responses for the given problem codes, grouped by status, so that
- * every route documents exactly the problems it can answer with; codes sent
- * with `Retry-After` declare it.
+ * every route documents exactly the problems it can answer with (and
+ * `500 internal`, which any can); codes sent with `Retry-After` declare it.
  */
 export function problemResponses(...codes: ProblemCode[]) {
 	const byStatus = new Map<number, ProblemCode[]>();
-	for (const code of codes) {
+	// Any route can fail unexpectedly; a client should know the shape of that too.
+	for (const code of codes.includes("internal") ? codes : [...codes, "internal" as const]) {
 		const { status } = problemCodes[code];
 		byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
 	}

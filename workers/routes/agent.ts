@@ -8,6 +8,7 @@ import { forwardUpgrade, serviceProcessor } from "../stubs";
 const agentChannel = createRoute({
 	method: "get",
 	path: "/v1/hosts/{hostId}/agent",
+	operationId: "openAgentChannel",
 	tags: ["agent"],
 	summary: "The host agent's control WebSocket",
 	description:

@@ -1,6 +1,13 @@
 import { createRouter } from "../app";
 import { channelOrigin } from "./sessions";
 
+/** The tab icon, inline (a data: URI, which the page's img-src allows), so it needs no route. */
+const faviconSvg =
+	"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'>" +
+	"<rect width='32' height='32' rx='6' fill='#0f172a'/>" +
+	"<path d='M8 10l6 6-6 6M17 22h7' fill='none' stroke='#e2e8f0' stroke-width='3' stroke-linecap='round' stroke-linejoin='round'/>" +
+	"</svg>";
+
 /**
  * The web console's page. Why this shape: the Worker renders one static shell
  * (no data in it, so nothing to escape server-side and nothing to cache
@@ -15,6 +22,7 @@ const shell = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Edgevisor console</title>
+<link rel="icon" type="image/svg+xml" href="data:image/svg+xml,${encodeURIComponent(faviconSvg)}">
 <link rel="stylesheet" href="/console/app.css">
 <script type="module" src="/console/app.js"></script>
 </head>
@@ -51,10 +59,15 @@ function contentSecurityPolicy(env: Env, requestUrl: string): string {
 	].join("; ");
 }
 
-/** `GET /console`: the web console's shell page (not part of the API document). */
-export const consoleRoutes = createRouter().get("/console", (c) =>
-	c.html(shell, 200, {
-		"Content-Security-Policy": contentSecurityPolicy(c.env, c.req.url),
-		"Cache-Control": "no-cache",
-	}),
-);
+/**
+ * `GET /console`: the web console's shell page, and `GET /`, where a person
+ * typing the bare address lands, sent on to it (neither is in the API document).
+ */
+export const consoleRoutes = createRouter()
+	.get("/", (c) => c.redirect("/console", 302))
+	.get("/console", (c) =>
+		c.html(shell, 200, {
+			"Content-Security-Policy": contentSecurityPolicy(c.env, c.req.url),
+			"Cache-Control": "no-cache",
+		}),
+	);

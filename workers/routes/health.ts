@@ -5,6 +5,8 @@ import { createRouter } from "../app";
 const health = createRoute({
 	method: "get",
 	path: "/healthz",
+	operationId: "getHealth",
+	security: [],
 	tags: ["meta"],
 	summary: "Liveness probe",
 	responses: {

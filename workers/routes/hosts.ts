@@ -16,6 +16,7 @@ import { fleet, serviceProcessor } from "../stubs";
 const putHost = createRoute({
 	method: "put",
 	path: "/v1/hosts/{hostId}",
+	operationId: "putHost",
 	tags: ["hosts"],
 	summary: "Create or update a host and its service processor",
 	description:
@@ -39,6 +40,7 @@ const putHost = createRoute({
 const getHost = createRoute({
 	method: "get",
 	path: "/v1/hosts/{hostId}",
+	operationId: "getHost",
 	tags: ["hosts"],
 	summary: "A host with its latest facts",
 	security: adminSecurity,
@@ -53,6 +55,7 @@ const getHost = createRoute({
 const listHosts = createRoute({
 	method: "get",
 	path: "/v1/hosts",
+	operationId: "listHosts",
 	tags: ["hosts"],
 	summary: "Hosts, optionally of one broadcast domain, newest first",
 	security: adminSecurity,

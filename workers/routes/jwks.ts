@@ -35,6 +35,8 @@ export function keyRing(env: Env): Promise<KeyRing> {
 const jwks = createRoute({
 	method: "get",
 	path: "/.well-known/jwks.json",
+	operationId: "getJwks",
+	security: [],
 	tags: ["sessions"],
 	summary: "Public keys to encrypt broadcast session requests to",
 	description:

@@ -33,6 +33,7 @@ migrationRoutes.openapi(
 		...admin,
 		method: "post",
 		path: "/v1/migrations",
+		operationId: "startMigration",
 		summary: "Request (or dry-run) a live migration",
 		description:
 			"Scores every rule of the policy, selects only the validation sets whose rule crossed its threshold, evaluates their builtin checks at once and sends agent subtasks to the source host's agent. A dry run answers 200 with the same record and stores or sends nothing.",
@@ -65,6 +66,7 @@ migrationRoutes.openapi(
 		...admin,
 		method: "get",
 		path: "/v1/migrations/{migrationId}",
+		operationId: "getMigration",
 		summary: "A migration with its assessment and validation state",
 		request: { params: MigrationIdParam },
 		responses: {
@@ -85,6 +87,7 @@ migrationRoutes.openapi(
 		...admin,
 		method: "post",
 		path: "/v1/migrations/{migrationId}/cancel",
+		operationId: "cancelMigration",
 		summary: "Cancel a migration that is validating or migrating",
 		request: { params: MigrationIdParam },
 		responses: {
@@ -103,6 +106,7 @@ migrationRoutes.openapi(
 		...admin,
 		method: "get",
 		path: "/v1/migrations/{migrationId}/events",
+		operationId: "streamMigrationEvents",
 		summary: "Server-Sent Events of every change of a migration",
 		description:
 			"Each event is `event: migration` with the whole record as `data` and a sequence number as `id`; send `Last-Event-ID` to resume after it. The stream ends when the migration does.",
@@ -132,6 +136,7 @@ migrationRoutes.openapi(
 		...admin,
 		method: "get",
 		path: "/v1/vms/{vmId}/migrations",
+		operationId: "listVmMigrations",
 		summary: "A VM's migrations, newest first",
 		request: { params: VmIdParam },
 		responses: {

@@ -75,6 +75,8 @@ pciRoutes.openapi(
 	createRoute({
 		method: "put",
 		path: devicePath,
+		operationId: "putPciDevice",
+		tags: ["pci"],
 		summary: "Register or update an SR-IOV physical function",
 		security: adminSecurity,
 		middleware: [requireAdmin()] as const,
@@ -120,6 +122,8 @@ pciRoutes.openapi(
 	createRoute({
 		method: "get",
 		path: devicePath,
+		operationId: "getPciDevice",
+		tags: ["pci"],
 		summary: "A physical function and how many of its VFs are in use",
 		security: adminSecurity,
 		middleware: [requireAdmin()] as const,
@@ -141,6 +145,8 @@ pciRoutes.openapi(
 	createRoute({
 		method: "get",
 		path: "/v1/hosts/{hostId}/pci-devices",
+		operationId: "listPciDevices",
+		tags: ["pci"],
 		summary: "A host's physical functions, in BDF order",
 		security: adminSecurity,
 		middleware: [requireAdmin()] as const,
@@ -160,6 +166,8 @@ pciRoutes.openapi(
 	createRoute({
 		method: "post",
 		path: `${devicePath}/vfs`,
+		operationId: "createVirtualFunction",
+		tags: ["pci"],
 		summary: "Create a virtual function for a VM and map its BAR at a virtual address",
 		security: adminSecurity,
 		middleware: [requireAdmin()] as const,
@@ -203,6 +211,8 @@ pciRoutes.openapi(
 	createRoute({
 		method: "post",
 		path: `${devicePath}/translate`,
+		operationId: "translateAddress",
+		tags: ["pci"],
 		summary: "Translate a driver's virtual address to the physical address now serving it",
 		description:
 			"Admin token or the host agent's token. During a hold it waits up to 2 s for the lift.",
@@ -232,6 +242,8 @@ pciRoutes.openapi(
 	createRoute({
 		method: "post",
 		path: `${devicePath}/vfs/{vfIndex}/transfer`,
+		operationId: "transferVirtualFunction",
+		tags: ["pci"],
 		summary: "Transfer a virtual function to a free VF of another device (hold, store, lift)",
 		security: adminSecurity,
 		middleware: [requireAdmin()] as const,
@@ -265,6 +277,8 @@ pciRoutes.openapi(
 	createRoute({
 		method: "get",
 		path: `${devicePath}/translation-table`,
+		operationId: "getTranslationTable",
+		tags: ["pci"],
 		summary: "The translation table of the drivers first mapped through this device",
 		security: adminSecurity,
 		middleware: [requireAdmin()] as const,
@@ -284,6 +298,8 @@ pciRoutes.openapi(
 	createRoute({
 		method: "get",
 		path: `${devicePath}/events`,
+		operationId: "listPciDeviceEvents",
+		tags: ["pci"],
 		summary:
 			"The device's timeline (VF slots, holds and lifts with durations, transfers), newest first",
 		security: adminSecurity,

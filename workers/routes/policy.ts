@@ -21,6 +21,7 @@ policyRoutes.openapi(
 	createRoute({
 		method: "get",
 		path: "/v1/migration-policy",
+		operationId: "getMigrationPolicy",
 		tags: ["migrations"],
 		summary: "The migration risk policy in force",
 		security: adminSecurity,
@@ -34,6 +35,7 @@ policyRoutes.openapi(
 	createRoute({
 		method: "put",
 		path: "/v1/migration-policy",
+		operationId: "putMigrationPolicy",
 		tags: ["migrations"],
 		summary: "Replace the migration risk policy",
 		description:

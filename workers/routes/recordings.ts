@@ -11,6 +11,7 @@ import { channelOrigin, hostOf } from "./sessions";
 const getRecording = createRoute({
 	method: "get",
 	path: "/v1/sessions/{sessionId}/recording",
+	operationId: "getSessionRecording",
 	tags: ["sessions"],
 	summary: "A session's console recording (asciicast v2)",
 	description:
@@ -30,6 +31,7 @@ const getRecording = createRoute({
 const openViewer = createRoute({
 	method: "post",
 	path: "/v1/sessions/{sessionId}/viewers",
+	operationId: "openSessionViewer",
 	tags: ["sessions"],
 	summary: "A read-only viewer channel on a live session",
 	description:

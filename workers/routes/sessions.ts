@@ -23,6 +23,8 @@ import { keyRing } from "./jwks";
 const openSession = createRoute({
 	method: "post",
 	path: "/v1/sessions",
+	operationId: "openSession",
+	security: [],
 	tags: ["sessions"],
 	summary: "Broadcast a session request (compact JWE)",
 	middleware: [rateLimit("SESSION_RATE_LIMIT")] as const,
@@ -52,6 +54,7 @@ const openSession = createRoute({
 const getSession = createRoute({
 	method: "get",
 	path: "/v1/sessions/{sessionId}",
+	operationId: "getSession",
 	tags: ["sessions"],
 	summary: "A session record",
 	security: adminSecurity,
@@ -66,6 +69,7 @@ const getSession = createRoute({
 const deleteSession = createRoute({
 	method: "delete",
 	path: "/v1/sessions/{sessionId}",
+	operationId: "terminateSession",
 	tags: ["sessions"],
 	summary: "Terminate a session",
 	description: 'Both sockets are closed; the record keeps `closeReason: "terminated"`.',
@@ -81,6 +85,7 @@ const deleteSession = createRoute({
 const listSessions = createRoute({
 	method: "get",
 	path: "/v1/hosts/{hostId}/sessions",
+	operationId: "listHostSessions",
 	tags: ["sessions"],
 	summary: "Sessions of a host's service processor, newest first",
 	security: adminSecurity,
@@ -95,6 +100,7 @@ const listSessions = createRoute({
 const listAudit = createRoute({
 	method: "get",
 	path: "/v1/hosts/{hostId}/audit",
+	operationId: "listHostAudit",
 	tags: ["sessions"],
 	summary: "The service processor's audit trail, newest first",
 	description:
@@ -107,6 +113,12 @@ const listAudit = createRoute({
 		...problemResponses("invalid_request", "unauthorized", "host_not_found"),
 	},
 });
+
+const channelOperationIds = {
+	user: "openUserChannel",
+	vm: "openVmChannel",
+	viewer: "openViewerChannel",
+} as const;
 
 const channelDescriptions = {
 	user: "A session's user channel (WebSocket). The URL comes from `userChannel.url`",
@@ -124,6 +136,8 @@ function channelRoute(side: keyof typeof channelDescriptions) {
 	return createRoute({
 		method: "get",
 		path: `/v1/sessions/{sessionId}/${side}`,
+		operationId: channelOperationIds[side],
+		security: [],
 		tags: ["sessions"],
 		summary: `A session's ${side === "vm" ? "VM" : side} channel (WebSocket)`,
 		description: `${channelDescriptions[side]}. It carries a single-use token; a client may instead offer it as the WebSocket subprotocol \`edgevisor.token.<token>\` (beside the subprotocol it speaks) and leave it out of the URL. Text and binary frames are relayed verbatim to the other side.`,

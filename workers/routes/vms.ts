@@ -15,6 +15,7 @@ import { serviceProcessor } from "../stubs";
 const putVm = createRoute({
 	method: "put",
 	path: "/v1/hosts/{hostId}/vms/{vmId}",
+	operationId: "putVm",
 	tags: ["service-processor table"],
 	summary: "Enrol a VM in the host's SP table, or update it",
 	description:
@@ -38,6 +39,7 @@ const putVm = createRoute({
 const rotateKey = createRoute({
 	method: "post",
 	path: "/v1/hosts/{hostId}/vms/{vmId}/rotate-key",
+	operationId: "rotateVmKey",
 	tags: ["service-processor table"],
 	summary: "Rotate a VM's key",
 	description: "The old key stops working at once; sessions opened with it are closed.",
@@ -53,6 +55,7 @@ const rotateKey = createRoute({
 const deleteVm = createRoute({
 	method: "delete",
 	path: "/v1/hosts/{hostId}/vms/{vmId}",
+	operationId: "deleteVm",
 	tags: ["service-processor table"],
 	summary: "Remove a VM from the SP table",
 	description: "Its placement is released and its sessions are closed.",
@@ -68,6 +71,7 @@ const deleteVm = createRoute({
 const clearLockout = createRoute({
 	method: "delete",
 	path: "/v1/hosts/{hostId}/vms/{vmId}/lockout",
+	operationId: "clearVmLockout",
 	tags: ["service-processor table"],
 	summary: "End a VM's key lockouts",
 	description:
@@ -84,6 +88,7 @@ const clearLockout = createRoute({
 const listVms = createRoute({
 	method: "get",
 	path: "/v1/hosts/{hostId}/vms",
+	operationId: "listVms",
 	tags: ["service-processor table"],
 	summary: "The host's SP table (never keys or hashes)",
 	security: adminSecurity,

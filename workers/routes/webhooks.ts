@@ -48,6 +48,9 @@ const documentedEvent = webhookRoutes.openAPIRegistry.register("WebhookEvent", W
 webhookRoutes.openAPIRegistry.registerPath({
 	method: "post",
 	path: webhooksPath,
+	operationId: "postHostWebhook",
+	// Authenticated by the Standard Webhooks signature, not an HTTP scheme.
+	security: [],
 	tags: ["webhooks"],
 	summary: "Signed events from a host's hypervisor agent",
 	description:
