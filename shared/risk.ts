@@ -187,7 +187,8 @@ function explain(outcomes: RuleOutcome[]): string {
 	return outcomes
 		.map(
 			(outcome) =>
-				`rule ${outcome.id} scored ${outcome.score} ${outcome.triggered ? "≥" : "<"} threshold ${outcome.threshold}${outcome.error ? ` (error: ${outcome.error})` : ""}`,
+				// One decimal reads as a score; the record keeps the exact number.
+				`rule ${outcome.id} scored ${Number(outcome.score.toFixed(1))} ${outcome.triggered ? "≥" : "<"} threshold ${outcome.threshold}${outcome.error ? ` (error: ${outcome.error})` : ""}`,
 		)
 		.join("; ");
 }

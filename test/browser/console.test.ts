@@ -2,76 +2,39 @@
 // `wrangler dev` serving the demo fleet with simulated host agents: login and
 // its refusal, the fleet per domain and site with each host agent's channel
 // shown connected, a service processor's table and sessions, a browser
-// terminal (JWE built in the page) answering a shell command, terminating
-// that session (its close reason shown in the terminal), a migration followed
+// terminal (JWE built in the page) answering a shell command, terminating a
+// session only once asked twice (its close reason shown in the terminal,
+// once), a migration followed
 // to `completed` with its risk bars (a terminal open on that VM going on,
 // its status line saying the VM moved), a VF transfer's hold and lift on the
 // timeline, a closed session's recording played back, a live session watched
 // read-only, and the host page's session row showing its viewers and its
 // recording (stored once the session closes). Screenshots go to
-// test-results/screenshots/. Does not prove visual layout, other browsers, or
-// an agent shown disconnected (the integration tests cover `agentConnected`).
+// test-results/screenshots/. The other files here prove the terminal view,
+// migrations, devices, recordings and layout in more detail. Does not prove
+// other browsers.
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+	adminApi,
 	baseUrl,
 	chromiumPath,
+	demoHostIds,
 	demoVmKeys,
 	launchBrowser,
 	login,
 	newPage,
+	openConsole,
 	screenshot,
+	signedInPage,
 	submitToken,
+	terminalLine,
+	typeLine,
+	watchLive,
 } from "./support";
 
 let browser: Browser;
 let page: Page;
-
-/** Opens a console to `vmId` in `tab` and waits until the channel is connected. */
-async function openConsole(tab: Page, domain: string, vmId: string): Promise<string> {
-	const connectedSession = /^connected .* session (\S+)$/;
-	await tab.goto(`${baseUrl}/console#/terminal`);
-	// A tab already on the terminal keeps its view (same URL): its session is not the new one.
-	const previous = (await tab.locator("#terminal-status").textContent())?.match(
-		connectedSession,
-	)?.[1];
-	await tab.locator("#connect input[name=domain]").fill(domain);
-	await tab.locator("#connect input[name=vm]").fill(vmId);
-	await tab.locator("#connect input[name=key]").fill(demoVmKeys[vmId] ?? "");
-	await tab.locator("#connect button[type=submit]").click();
-	const status = tab.locator("#terminal-status", {
-		hasText: connectedSession,
-		...(previous ? { hasNotText: previous } : {}),
-	});
-	await status.waitFor();
-	const sessionId = (await status.textContent())?.match(connectedSession)?.[1];
-	if (!sessionId) throw new Error("no session id in the terminal status");
-	return sessionId;
-}
-
-/** Waits until a terminal row of `selector` reads exactly `text` (an answer, not the echoed command). */
-async function terminalLine(tab: Page, selector: string, text: string): Promise<void> {
-	const exactly = new RegExp(`^\\s*${text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\s*$`);
-	await tab.locator(`${selector} .xterm-rows > div`).filter({ hasText: exactly }).waitFor();
-}
-
-/** Opens a new signed-in tab watching `sessionId` live, once its viewer channel is open. */
-async function watchLive(sessionId: string): Promise<Page> {
-	const viewer = await newPage(browser);
-	await login(viewer);
-	await viewer.goto(
-		`${baseUrl}/console#/recordings?session=${encodeURIComponent(sessionId)}&live=1`,
-	);
-	await viewer.locator("#playback-status", { hasText: "watching live" }).waitFor();
-	return viewer;
-}
-
-/** Types a line into the focused terminal. */
-async function typeLine(tab: Page, line: string): Promise<void> {
-	await tab.locator("#terminal .xterm").click();
-	await tab.keyboard.type(line);
-	await tab.keyboard.press("Enter");
-}
 
 describe.skipIf(!chromiumPath)("web console", () => {
 	beforeAll(async () => {
@@ -100,11 +63,14 @@ describe.skipIf(!chromiumPath)("web console", () => {
 
 	it("shows every simulated host agent as connected in the fleet view", async () => {
 		await page.goto(`${baseUrl}/console#/fleet`);
-		const rows = page.locator("table.hosts tbody tr");
-		await rows.first().waitFor();
-		expect(await rows.count()).toBeGreaterThan(0);
-		expect(await rows.locator(".agent.connected").count()).toBe(await rows.count());
-		expect(await page.locator("table.hosts .agent.disconnected").count()).toBe(0);
+		await page.locator("table.hosts tbody tr").first().waitFor();
+		expect(demoHostIds.length).toBeGreaterThan(0);
+		for (const hostId of demoHostIds) {
+			const row = page.locator("table.hosts tbody tr", {
+				has: page.getByRole("link", { name: hostId, exact: true }),
+			});
+			expect(await row.locator(".agent.connected").count(), hostId).toBe(1);
+		}
 	});
 
 	it("keeps the admin token in sessionStorage only", async () => {
@@ -136,19 +102,49 @@ describe.skipIf(!chromiumPath)("web console", () => {
 		await screenshot(page, "terminal");
 	});
 
-	it("terminates a session from the host page and the terminal shows why it closed", async () => {
-		const admin = await newPage(browser);
+	it("terminates a session from the host page once asked twice; the terminal says why it closed, once", async () => {
+		const terminal = await signedInPage(browser);
+		const admin = await signedInPage(browser);
 		try {
-			await login(admin);
+			const sessionId = await openConsole(terminal, "edge-prod", "web-1");
 			await admin.goto(`${baseUrl}/console#/hosts/fra1-h1`);
-			const row = admin.locator("table.sessions tbody tr", {
-				has: admin.locator(".state.established"),
-			});
-			await row.first().waitFor();
-			await row.first().getByRole("button", { name: "Terminate" }).click();
-			await admin.locator("table.sessions tbody tr", { hasText: "terminated" }).first().waitFor();
-			await page.locator("#terminal-status", { hasText: "terminated" }).waitFor();
+			const row = admin.locator("table.sessions tbody tr", { hasText: sessionId });
+			await row.getByRole("button", { name: "Terminate", exact: true }).click();
+			await row.getByText("Really terminate?").waitFor();
+			await row.getByRole("button", { name: "Yes, terminate" }).click();
+			await row.getByText("terminated").waitFor();
+			const status = terminal.locator("#terminal-status", { hasText: "terminated" });
+			await status.waitFor();
+			expect(await status.textContent()).toMatch(/^closed terminated \(code \d+\)$/);
 		} finally {
+			await terminal.close();
+			await admin.close();
+		}
+	});
+
+	it("asks before terminating a session, and Keep open leaves it open", async () => {
+		const terminal = await signedInPage(browser);
+		const admin = await signedInPage(browser);
+		const deletes: string[] = [];
+		admin.on("request", (request) => {
+			if (request.method() === "DELETE") deletes.push(request.url());
+		});
+		try {
+			const sessionId = await openConsole(terminal, "edge-prod", "web-1");
+			await admin.goto(`${baseUrl}/console#/hosts/fra1-h1`);
+			const row = admin.locator("table.sessions tbody tr", { hasText: sessionId });
+			await row.getByRole("button", { name: "Terminate", exact: true }).click();
+			await row.getByText("Really terminate?").waitFor();
+			await row.getByRole("button", { name: "Keep open" }).click();
+			await row.getByRole("button", { name: "Terminate", exact: true }).waitFor();
+			expect(deletes).toEqual([]);
+			const { body } = await adminApi<{ state: string }>(
+				"GET",
+				`/v1/sessions/${encodeURIComponent(sessionId)}`,
+			);
+			expect(body.state).toBe("established");
+		} finally {
+			await terminal.close();
 			await admin.close();
 		}
 	});
@@ -168,8 +164,7 @@ describe.skipIf(!chromiumPath)("web console", () => {
 	});
 
 	it("starts a migration and follows it live to completed; a terminal open on the VM goes on and says it moved", async () => {
-		const terminal = await newPage(browser);
-		await login(terminal);
+		const terminal = await signedInPage(browser);
 		await openConsole(terminal, "edge-prod", "web-2");
 		await page.goto(`${baseUrl}/console#/migrations?vm=web-2`);
 		await page.locator("#start-migration select[name=targetHostId]").selectOption("fra1-h2");
@@ -216,7 +211,7 @@ describe.skipIf(!chromiumPath)("web console", () => {
 
 	it("watches a live session read-only", async () => {
 		const sessionId = await openConsole(page, "edge-prod", "web-1");
-		const viewer = await watchLive(sessionId);
+		const viewer = await watchLive(browser, sessionId);
 		try {
 			await typeLine(page, "echo seen by the viewer");
 			await terminalLine(viewer, "#playback", "seen by the viewer");
@@ -227,21 +222,18 @@ describe.skipIf(!chromiumPath)("web console", () => {
 
 	it("shows a session's viewers and recording on the host page, stored once it closes", async () => {
 		const sessionId = await openConsole(page, "edge-prod", "web-1");
-		const viewer = await watchLive(sessionId);
-		const admin = await newPage(browser);
+		const viewer = await watchLive(browser, sessionId);
+		const admin = await signedInPage(browser);
 		try {
-			await login(admin);
 			await admin.goto(`${baseUrl}/console#/hosts/fra1-h1`);
-			const row = admin.locator("table.sessions tbody tr", {
-				hasText: sessionId.split("~")[1] ?? sessionId,
-			});
+			const row = admin.locator("table.sessions tbody tr", { hasText: sessionId });
 			await row.locator(".viewers", { hasText: /^1$/ }).waitFor();
 			await row.locator(".recording .state.recording").waitFor();
 			await typeLine(page, "exit");
 			await row.locator(".recording .state.stored").waitFor();
 			expect(await row.locator(".viewers").textContent()).toBe("0");
 			expect(await row.locator(".recording").textContent()).toMatch(
-				/^\d+(\.\d)? (B|KiB) · [1-9]\d* events\s*stored$/,
+				/^\d+(\.\d)? (B|KiB) · (1 event|[1-9]\d* events)\s*stored$/,
 			);
 			await screenshot(admin, "host");
 		} finally {

@@ -18,6 +18,8 @@ declare module "vitest" {
 		consoleAdminToken: string;
 		/** The demo VMs' keys by VM id, as `npm run dev` keeps them in .wrangler/demo/keys. */
 		demoVmKeys: Record<string, string>;
+		/** The demo fleet's host ids (tests may add hosts of their own). */
+		demoHostIds: string[];
 		/** The Chromium to drive; empty when none could be had (the tests are skipped). */
 		chromiumPath: string;
 	}
@@ -95,6 +97,10 @@ export default async function setup(project: TestProject) {
 	project.provide("consoleBaseUrl", server.baseUrl);
 	project.provide("consoleAdminToken", adminToken);
 	project.provide("demoVmKeys", Object.fromEntries(keys));
+	project.provide(
+		"demoHostIds",
+		fleet.hosts.map((host: { hostId: string }) => host.hostId),
+	);
 	return async () => {
 		simulator.stop();
 		await server.stop();

@@ -1,8 +1,10 @@
 // Helpers for the browser tests: Debian's Chromium driven by playwright-core,
-// logging in through the console's own form, screenshots as test artifacts.
+// logging in through the console's own form, consoles opened and typed into
+// through the page, the admin API called directly for setup and checks,
+// screenshots as test artifacts. Every wait is bounded (waitMs).
 import { mkdir } from "node:fs/promises";
 import { type Browser, chromium, type Page } from "playwright-core";
-import { inject } from "vitest";
+import { afterAll, beforeAll, inject } from "vitest";
 
 /** Screenshots land here; the README's are copied from a run into docs/screenshots/. */
 export const screenshotDir = "test-results/screenshots";
@@ -12,6 +14,7 @@ export const waitMs = 20_000;
 export const baseUrl = inject("consoleBaseUrl");
 export const adminToken = inject("consoleAdminToken");
 export const demoVmKeys = inject("demoVmKeys");
+export const demoHostIds = inject("demoHostIds");
 /** Found or installed by the global setup (see chromium.ts); empty when there is none. */
 export const chromiumPath = inject("chromiumPath");
 
@@ -20,9 +23,30 @@ export function launchBrowser(): Promise<Browser> {
 	return chromium.launch({ executablePath: chromiumPath, headless: true });
 }
 
-/** A fresh tab (fresh sessionStorage) at a desktop size. */
-export async function newPage(browser: Browser): Promise<Page> {
-	const page = await browser.newPage({ viewport: { width: 1200, height: 760 } });
+/**
+ * One Chromium for the tests of the enclosing `describe`: launched before
+ * them, closed after. Returns the running browser's getter.
+ */
+export function sharedBrowser(): () => Browser {
+	let browser: Browser | undefined;
+	beforeAll(async () => {
+		browser = await launchBrowser();
+	});
+	afterAll(async () => {
+		await browser?.close();
+	});
+	return () => {
+		if (!browser) throw new Error("the browser did not start");
+		return browser;
+	};
+}
+
+/** A fresh tab (fresh sessionStorage), at a desktop size unless told otherwise, at 1× pixel density. */
+export async function newPage(
+	browser: Browser,
+	viewport = { width: 1200, height: 760 },
+): Promise<Page> {
+	const page = await browser.newPage({ viewport, deviceScaleFactor: 1 });
 	page.setDefaultTimeout(waitMs);
 	return page;
 }
@@ -40,8 +64,102 @@ export async function login(page: Page): Promise<void> {
 	await page.locator("#nav").waitFor();
 }
 
+/** A new signed-in tab. */
+export async function signedInPage(browser: Browser, viewport?: { width: number; height: number }) {
+	const page = await newPage(browser, viewport);
+	await login(page);
+	return page;
+}
+
 /** Saves a screenshot of the page as a test artifact. */
 export async function screenshot(page: Page, name: string): Promise<void> {
 	await mkdir(screenshotDir, { recursive: true });
 	await page.screenshot({ path: `${screenshotDir}/${name}.png` });
+}
+
+/** Calls the admin API from the test itself, bounded by waitMs. */
+export async function adminApi<T>(
+	method: string,
+	path: string,
+	body?: unknown,
+): Promise<{ status: number; body: T }> {
+	const response = await fetch(`${baseUrl}${path}`, {
+		method,
+		headers: {
+			Authorization: `Bearer ${adminToken}`,
+			...(body === undefined ? {} : { "Content-Type": "application/json" }),
+		},
+		body: body === undefined ? undefined : JSON.stringify(body),
+		signal: AbortSignal.timeout(waitMs),
+	});
+	const text = await response.text();
+	return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
+}
+
+/**
+ * Registers a host no agent ever connects to (so it shows disconnected), the
+ * newest host of the fleet; the id is unique to the caller.
+ */
+export async function registerHostWithoutAgent(prefix: string): Promise<string> {
+	const hostId = `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+	const { status } = await adminApi("PUT", `/v1/hosts/${hostId}`, {
+		domain: "edge-prod",
+		site: "fra1",
+		cpu: { model: "Intel Xeon Gold 6338 (Ice Lake)", flags: ["avx2", "vmx"] },
+		memoryMiB: 262_144,
+		hypervisor: { name: "qemu-kvm", version: "9.2.0" },
+	});
+	if (status !== 201) throw new Error(`registering ${hostId} answered ${status}`);
+	return hostId;
+}
+
+const connectedSession = /^connected .* session (\S+)$/;
+
+/** Opens a console to `vmId` in `tab` and waits until the channel is connected; its session id. */
+export async function openConsole(tab: Page, domain: string, vmId: string): Promise<string> {
+	await tab.goto(`${baseUrl}/console#/terminal`);
+	// A tab already on the terminal keeps its view: its session is not the new one.
+	const previous = (await tab.locator("#terminal-status").textContent())?.match(
+		connectedSession,
+	)?.[1];
+	await tab.locator("#connect input[name=domain]").fill(domain);
+	await tab.locator("#connect input[name=vm]").fill(vmId);
+	await tab.locator("#connect input[name=key]").fill(demoVmKeys[vmId] ?? "");
+	await tab.locator("#connect button[type=submit]").click();
+	const status = tab.locator("#terminal-status", {
+		hasText: connectedSession,
+		...(previous ? { hasNotText: previous } : {}),
+	});
+	await status.waitFor();
+	const sessionId = (await status.textContent())?.match(connectedSession)?.[1];
+	if (!sessionId) throw new Error("no session id in the terminal status");
+	return sessionId;
+}
+
+/** The rows of the terminal in `selector` that read exactly `text` (an answer, not the echoed command). */
+export function terminalRows(tab: Page, selector: string, text: string) {
+	const exactly = new RegExp(`^\\s*${text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\s*$`);
+	return tab.locator(`${selector} .xterm-rows > div`).filter({ hasText: exactly });
+}
+
+/** Waits until a terminal row of `selector` reads exactly `text`. */
+export async function terminalLine(tab: Page, selector: string, text: string): Promise<void> {
+	await terminalRows(tab, selector, text).first().waitFor();
+}
+
+/** Types a line into the page's terminal. */
+export async function typeLine(tab: Page, line: string): Promise<void> {
+	await tab.locator("#terminal .xterm").click();
+	await tab.keyboard.type(line);
+	await tab.keyboard.press("Enter");
+}
+
+/** Opens a new signed-in tab watching `sessionId` live, once its viewer channel is open. */
+export async function watchLive(browser: Browser, sessionId: string): Promise<Page> {
+	const viewer = await signedInPage(browser);
+	await viewer.goto(
+		`${baseUrl}/console#/recordings?session=${encodeURIComponent(sessionId)}&live=1`,
+	);
+	await viewer.locator("#playback-status", { hasText: "watching live" }).waitFor();
+	return viewer;
 }

@@ -173,6 +173,15 @@ describe("set selection", () => {
 		);
 	});
 
+	it("explains with scores rounded to one decimal, keeping the exact score on the rule", () => {
+		const { validationSets, assessment } = assess(
+			compilePolicy(onePolicy("80.0 / 2.7")),
+			context(),
+		);
+		expect(validationSets[0]?.reason).toBe("rule r1 scored 29.6 < threshold 50");
+		expect(assessment.rules[0]?.score).toBeCloseTo(29.629, 2);
+	});
+
 	it("explains a skipped set by the scores that kept it below threshold", () => {
 		const { validationSets, assessment } = assess(compilePolicy(onePolicy("10")), context());
 		expect(validationSets[0]).toMatchObject({

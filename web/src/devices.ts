@@ -1,10 +1,13 @@
 /**
  * `#/devices`: per host, its SR-IOV physical functions with their translation
- * tables, a per-VF timeline of holds (from the device's events route), and a
- * form to transfer a VF to another device.
+ * tables, a per-VF timeline of holds (from the device's events route), and
+ * per mapping a form to transfer the function now serving it to another
+ * device (again and again: a mapping stays in the table of the device it was
+ * first made through, wherever its function moved).
  */
 import { api, describeError, segment } from "./api";
-import { errorBox, formatTime, h, table } from "./dom";
+import { errorBox, h, idText, table } from "./dom";
+import { formatTime } from "./format";
 import { hashQuery } from "./route-query";
 import type { DeviceEventRecord, DeviceRecord, HostRecord, TableEntryRecord } from "./types";
 import { vfTimeline } from "./vf-timeline";
@@ -77,7 +80,7 @@ async function deviceSection(
 			? h("p", { class: "muted" }, "No mappings first made through this device.")
 			: table(
 					[
-						{ title: "VM", cell: (entry) => entry.vmId },
+						{ title: "VM", cell: (entry) => idText(entry.vmId) },
 						{ title: "Virtual address", cell: (entry) => h("code", {}, entry.virtualAddress) },
 						{ title: "Size", cell: (entry) => entry.size },
 						{
@@ -93,10 +96,7 @@ async function deviceSection(
 						{ title: "Version", cell: (entry) => entry.version },
 						{
 							title: "",
-							cell: (entry) =>
-								entry.target.hostId === device.hostId && entry.target.bdf === device.bdf
-									? transferForm(device, entry.target.vfIndex, targets, panel, hosts)
-									: "",
+							cell: (entry) => transferForm(device.hostId, entry.target, targets, panel, hosts),
 						},
 					],
 					entries,
@@ -108,16 +108,19 @@ async function deviceSection(
 	);
 }
 
-/** Transfers one VF of `device` to a free VF of the chosen target device. */
+/**
+ * Transfers the function now serving a mapping (`serving`, wherever it
+ * moved) to a free VF of another device; `shownHostId` is redrawn after.
+ */
 function transferForm(
-	device: DeviceRecord,
-	vfIndex: number,
+	shownHostId: string,
+	serving: TableEntryRecord["target"],
 	targets: DeviceRecord[],
 	panel: HTMLElement,
 	hosts: HostRecord[],
 ): HTMLElement {
 	const others = targets.filter(
-		(target) => !(target.hostId === device.hostId && target.bdf === device.bdf),
+		(target) => !(target.hostId === serving.hostId && target.bdf === serving.bdf),
 	);
 	const select = h(
 		"select",
@@ -129,9 +132,9 @@ function transferForm(
 	const message = h("span");
 	const form = h(
 		"form",
-		{ class: "inline transfer", "data-vf": vfIndex },
+		{ class: "inline transfer", "data-vf": serving.vfIndex },
 		select,
-		h("button", { type: "submit" }, `Transfer VF ${vfIndex}`),
+		h("button", { type: "submit" }, `Transfer VF ${serving.vfIndex}`),
 		message,
 	);
 	form.addEventListener("submit", async (event) => {
@@ -140,10 +143,10 @@ function transferForm(
 		try {
 			await api(
 				"POST",
-				`/v1/hosts/${segment(device.hostId)}/pci-devices/${segment(device.bdf)}/vfs/${vfIndex}/transfer`,
+				`/v1/hosts/${segment(serving.hostId)}/pci-devices/${segment(serving.bdf)}/vfs/${serving.vfIndex}/transfer`,
 				{ targetHostId, targetBdf },
 			);
-			await drawHost(device.hostId, hosts, panel);
+			await drawHost(shownHostId, hosts, panel);
 		} catch (error) {
 			message.replaceChildren(errorBox(describeError(error)));
 		}

@@ -30,41 +30,47 @@ function append(parent: Node, ...children: Child[]): void {
 	}
 }
 
-/** A table with a header row and one row per item. */
+/**
+ * A table with a header row and one row per item, in a container that
+ * scrolls sideways: on a narrow window the table scrolls, not the page.
+ */
 export function table<T>(
 	columns: Array<{ title: string; cell: (item: T) => Child }>,
 	items: T[],
 	attributes: Attributes = {},
-): HTMLTableElement {
+): HTMLElement {
 	return h(
-		"table",
-		attributes,
-		h("thead", {}, h("tr", {}, ...columns.map((column) => h("th", {}, column.title)))),
+		"div",
+		{ class: "table-scroll" },
 		h(
-			"tbody",
-			{},
-			...items.map((item) =>
-				h("tr", {}, ...columns.map((column) => h("td", {}, column.cell(item)))),
+			"table",
+			attributes,
+			h("thead", {}, h("tr", {}, ...columns.map((column) => h("th", {}, column.title)))),
+			h(
+				"tbody",
+				{},
+				...items.map((item) =>
+					h("tr", {}, ...columns.map((column) => h("td", {}, column.cell(item)))),
+				),
 			),
 		),
 	);
 }
 
+/**
+ * An identifier on one line, cut with an ellipsis when its column is narrow;
+ * the whole id stays in the text (copy, search) and in the tooltip.
+ */
+export function idText(id: string): HTMLElement {
+	return h("code", { class: "id", title: id }, id);
+}
+
+/** A short value (a time, a size) kept on one line in a narrow column. */
+export function unbroken(text: string): HTMLElement {
+	return h("span", { class: "unbroken" }, text);
+}
+
 /** A problem shown in place (role=alert so tests and screen readers find it). */
 export function errorBox(message: string): HTMLElement {
 	return h("p", { class: "error", role: "alert" }, message);
-}
-
-/** Formats a byte count for people. */
-export function formatBytes(bytes: number): string {
-	if (bytes < 1024) return `${bytes} B`;
-	if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
-	return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-}
-
-/** A short local time for an ISO string (or a dash). */
-export function formatTime(iso: string | null | undefined): string {
-	if (!iso) return "—";
-	const date = new Date(iso);
-	return Number.isNaN(date.getTime()) ? iso : date.toLocaleTimeString();
 }

@@ -2,10 +2,13 @@
  * Fleet overview (hosts per broadcast domain and site, each with whether its
  * agent's control channel is live) and one host's service processor: its
  * table (VM ids and key versions, never keys or hashes) and its console
- * sessions with bytes each way, live viewers, recording and a Terminate button.
+ * sessions with bytes each way, live viewers, recording and a Terminate
+ * button that asks first.
  */
-import { api, segment } from "./api";
-import { errorBox, formatBytes, formatTime, h, table } from "./dom";
+import { api, describeError, segment } from "./api";
+import { errorBox, h, idText, table, unbroken } from "./dom";
+import { formatBytes, formatMemory, formatTime, plural } from "./format";
+import { recordingCell } from "./recording-summary";
 import type { HostRecord as Host, SessionRecord, VmRecord as Vm } from "./types";
 
 const sessionRefreshMs = 3000;
@@ -16,8 +19,6 @@ function groupBy<T>(items: T[], keyOf: (item: T) => string): Array<[string, T[]]
 	for (const item of items) groups.set(keyOf(item), [...(groups.get(keyOf(item)) ?? []), item]);
 	return [...groups.entries()].sort(([a], [b]) => a.localeCompare(b));
 }
-
-const gib = (mib: number) => `${Math.round(mib / 1024)} GiB`;
 
 /** Whether the host agent's control channel is attached now (commands and consoles need it). */
 function agentBadge(host: Host): HTMLElement {
@@ -42,7 +43,8 @@ export async function renderFleet(root: HTMLElement) {
 		h(
 			"p",
 			{ class: "muted" },
-			`${hosts.length} hosts in ${domains.length} broadcast domains; ${hosts.filter((host) => host.agentConnected).length} host agents connected.`,
+			`${plural(hosts.length, "host")} in ${plural(domains.length, "broadcast domain")}; ` +
+				`${plural(hosts.filter((host) => host.agentConnected).length, "host agent")} connected.`,
 		),
 		...domains.map(([domain, domainHosts]) =>
 			h(
@@ -69,7 +71,7 @@ export async function renderFleet(root: HTMLElement) {
 								{
 									title: "Memory (free)",
 									cell: (host) =>
-										`${gib(host.memoryMiB)} (${host.facts.memoryFreeMiB === undefined ? "?" : gib(host.facts.memoryFreeMiB)})`,
+										`${formatMemory(host.memoryMiB)} (${host.facts.memoryFreeMiB === undefined ? "?" : formatMemory(host.facts.memoryFreeMiB)})`,
 								},
 								{ title: "VMs", cell: (host) => vmCounts.get(host.hostId) ?? 0 },
 							],
@@ -89,20 +91,22 @@ export async function renderHost(root: HTMLElement, [hostId = ""]: string[]) {
 	const host = await api<Host>("GET", `/v1/hosts/${segment(hostId)}`);
 	const vmsPanel = h("div");
 	const sessionsPanel = h("div");
+	// Sessions whose Terminate was clicked once, so a refresh keeps the question.
+	const asking = new Set<string>();
 	const refresh = async () => {
 		const [{ vms }, { sessions }] = await Promise.all([
 			api<{ vms: Vm[] }>("GET", `/v1/hosts/${segment(hostId)}/vms`),
 			api<{ sessions: SessionRecord[] }>("GET", `/v1/hosts/${segment(hostId)}/sessions`),
 		]);
 		vmsPanel.replaceChildren(vmTable(vms));
-		sessionsPanel.replaceChildren(sessionTable(sessions, refresh));
+		sessionsPanel.replaceChildren(sessionTable(sessions, asking, refresh));
 	};
 	root.replaceChildren(
 		h("h1", {}, "Host ", h("code", {}, host.hostId)),
 		h(
 			"p",
 			{ class: "muted" },
-			`Domain ${host.domain} · site ${host.site} · ${host.cpu.model} · ${host.hypervisor.name} ${host.hypervisor.version} · ${gib(host.memoryMiB)} · agent `,
+			`Domain ${host.domain} · site ${host.site} · ${host.cpu.model} · ${host.hypervisor.name} ${host.hypervisor.version} · ${formatMemory(host.memoryMiB)} · agent `,
 			agentBadge(host),
 		),
 		h("h2", {}, "Service-processor table"),
@@ -119,11 +123,11 @@ function vmTable(vms: Vm[]): HTMLElement {
 	if (vms.length === 0) return h("p", { class: "muted" }, "No VMs enrolled.");
 	return table(
 		[
-			{ title: "VM", cell: (vm) => h("code", {}, vm.vmId) },
+			{ title: "VM", cell: (vm) => idText(vm.vmId) },
 			{ title: "Key version", cell: (vm) => vm.keyVersion },
-			{ title: "Memory", cell: (vm) => `${vm.memoryMiB} MiB` },
+			{ title: "Memory", cell: (vm) => formatMemory(vm.memoryMiB) },
 			{ title: "vCPUs", cell: (vm) => vm.vcpus },
-			{ title: "Enrolled", cell: (vm) => formatTime(vm.enrolledAt) },
+			{ title: "Enrolled", cell: (vm) => unbroken(formatTime(vm.enrolledAt)) },
 			{
 				title: "",
 				cell: (vm) =>
@@ -135,52 +139,72 @@ function vmTable(vms: Vm[]): HTMLElement {
 	);
 }
 
-/** Size and events of a session's recording, and where it is: still recording, stored in R2, cut at the cap. */
-function recordingCell(session: SessionRecord): HTMLElement {
-	const { recording } = session;
-	if (!recording) return h("span", { class: "recording muted" }, "—");
-	const where = recording.stored
-		? h("span", { class: "state stored" }, "stored")
-		: session.state === "closed"
-			? h(
-					"span",
-					{ class: "state pending", title: "the upload to R2 is retried" },
-					"not stored yet",
-				)
-			: h("span", { class: "state recording" }, "recording");
-	return h(
-		"span",
-		{ class: "recording" },
-		`${formatBytes(recording.bytes)} · ${recording.events} events`,
-		where,
-		recording.truncated &&
-			h("span", { class: "state truncated", title: "stopped at the 8 MiB cap" }, "truncated"),
-	);
+/**
+ * Terminate in two steps: the first click asks, the second ends the session
+ * (both sockets close with `terminated`), so a stray click cannot cut off
+ * someone's console. `asking` holds the sessions being asked about.
+ */
+function terminateControl(
+	session: SessionRecord,
+	asking: Set<string>,
+	refresh: () => Promise<void>,
+): HTMLElement {
+	const { sessionId } = session;
+	const control = h("span", { class: "actions terminate" });
+	const draw = () => {
+		if (!asking.has(sessionId)) {
+			const ask = () => {
+				asking.add(sessionId);
+				draw();
+			};
+			control.replaceChildren(
+				h("button", { type: "button", class: "danger", onclick: ask }, "Terminate"),
+			);
+			return;
+		}
+		const confirm = h("button", { type: "button", class: "danger" }, "Yes, terminate");
+		confirm.addEventListener("click", async () => {
+			confirm.disabled = true;
+			try {
+				await api("DELETE", `/v1/sessions/${segment(sessionId)}`);
+				asking.delete(sessionId);
+				await refresh();
+			} catch (error) {
+				control.append(errorBox(describeError(error)));
+				confirm.disabled = false;
+			}
+		});
+		const keep = () => {
+			asking.delete(sessionId);
+			draw();
+		};
+		control.replaceChildren(
+			h("span", { class: "question" }, "Really terminate?"),
+			confirm,
+			h("button", { type: "button", class: "secondary", onclick: keep }, "Keep open"),
+		);
+	};
+	draw();
+	return control;
 }
 
-function sessionTable(sessions: SessionRecord[], refresh: () => Promise<void>): HTMLElement {
+function sessionTable(
+	sessions: SessionRecord[],
+	asking: Set<string>,
+	refresh: () => Promise<void>,
+): HTMLElement {
 	if (sessions.length === 0) return h("p", { class: "muted" }, "No sessions yet.");
-	const terminate = async (button: HTMLButtonElement, session: SessionRecord) => {
-		button.disabled = true;
-		try {
-			await api("DELETE", `/v1/sessions/${segment(session.sessionId)}`);
-			await refresh();
-		} catch (error) {
-			button.after(errorBox(String(error instanceof Error ? error.message : error)));
-			button.disabled = false;
-		}
-	};
 	return table(
 		[
-			{ title: "Session", cell: (session) => h("code", {}, session.sessionId.split("~")[1] ?? "") },
-			{ title: "VM", cell: (session) => session.vmId },
+			{ title: "Session", cell: (session) => idText(session.sessionId) },
+			{ title: "VM", cell: (session) => idText(session.vmId) },
 			{
 				title: "State",
 				cell: (session) => h("span", { class: `state ${session.state}` }, session.state),
 			},
-			{ title: "From user", cell: (session) => formatBytes(session.bytesFromUser) },
-			{ title: "From VM", cell: (session) => formatBytes(session.bytesFromVm) },
-			{ title: "Opened", cell: (session) => formatTime(session.createdAt) },
+			{ title: "From user", cell: (session) => unbroken(formatBytes(session.bytesFromUser)) },
+			{ title: "From VM", cell: (session) => unbroken(formatBytes(session.bytesFromVm)) },
+			{ title: "Opened", cell: (session) => unbroken(formatTime(session.createdAt)) },
 			{ title: "Closed", cell: (session) => session.closeReason ?? "" },
 			{
 				title: "Viewers",
@@ -192,10 +216,8 @@ function sessionTable(sessions: SessionRecord[], refresh: () => Promise<void>): 
 				cell: (session) => {
 					const actions = h("span", { class: "actions" });
 					if (session.state !== "closed") {
-						const button = h("button", { type: "button", class: "danger" }, "Terminate");
-						button.addEventListener("click", () => void terminate(button, session));
 						actions.append(
-							button,
+							terminateControl(session, asking, refresh),
 							h(
 								"a",
 								{

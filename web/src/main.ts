@@ -2,6 +2,9 @@
  * The web console's entry: login (admin token in sessionStorage) and a hash
  * router over the views. Each view renders into #view and may return a
  * cleanup (close a socket, stop a stream) run when the user navigates away.
+ * The terminal is the exception: it is kept, hidden, while the user visits
+ * other views, because closing its socket would end the console session
+ * (`user_disconnected`); it goes only at logout.
  */
 import "@xterm/xterm/css/xterm.css";
 import "../console.css";
@@ -26,8 +29,28 @@ const routes: Array<[RegExp, View]> = [
 	[/^#\/devices$/, renderDevices],
 ];
 
+/** Views kept mounted (hidden) while another is shown, with their container and cleanup. */
+const keptViews = new Set<View>([renderTerminal]);
+const mounted = new Map<View, { container: HTMLElement; cleanup?: () => void }>();
+
 let cleanup: (() => void) | undefined;
 let renderSequence = 0;
+
+/** Shows `element` in `root`: kept views stay there hidden, anything else goes. */
+function show(root: HTMLElement, element: HTMLElement): void {
+	const kept = new Set([...mounted.values()].map((view) => view.container));
+	for (const child of [...root.children]) {
+		if (child instanceof HTMLElement && kept.has(child)) child.hidden = child !== element;
+		else if (child !== element) child.remove();
+	}
+	if (element.parentElement !== root) root.append(element);
+}
+
+/** Ends the kept views (logout, or the token was refused). */
+function unmountKeptViews(): void {
+	for (const view of mounted.values()) view.cleanup?.();
+	mounted.clear();
+}
 
 async function route(): Promise<void> {
 	const root = document.getElementById("view") as HTMLElement;
@@ -36,6 +59,7 @@ async function route(): Promise<void> {
 	cleanup = undefined;
 	const sequence = ++renderSequence;
 	if (!adminToken()) {
+		unmountKeptViews();
 		nav.hidden = true;
 		root.replaceChildren(loginForm());
 		return;
@@ -51,14 +75,20 @@ async function route(): Promise<void> {
 	for (const link of nav.querySelectorAll("a")) {
 		link.classList.toggle("active", path.startsWith(link.getAttribute("href") ?? "-"));
 	}
+	const kept = mounted.get(view);
+	if (kept) {
+		show(root, kept.container);
+		return;
+	}
 	// Each render draws into its own container: a slower, superseded render
 	// then fills a detached element instead of overwriting the current view.
 	const container = h("div", { class: "view" }, h("p", { class: "muted" }, "Loading…"));
-	root.replaceChildren(container);
+	show(root, container);
 	try {
 		const done = await view(container, params);
-		if (sequence === renderSequence) cleanup = done;
-		else done?.();
+		if (sequence !== renderSequence) done?.();
+		else if (keptViews.has(view)) mounted.set(view, { container, cleanup: done });
+		else cleanup = done;
 	} catch (error) {
 		if (sequence !== renderSequence) return;
 		if (error instanceof ApiProblem && error.code === "unauthorized") {

@@ -7,6 +7,7 @@
 import { createSseParser } from "../../shared/sse";
 import { api, segment, send } from "./api";
 import { h, table } from "./dom";
+import { formatNumber } from "./format";
 import type { MigrationRecord, RuleOutcome, SetState } from "./types";
 
 const terminalStates = new Set(["completed", "failed", "cancelled"]);
@@ -49,7 +50,7 @@ export function renderMigrationRecord(record: MigrationRecord): HTMLElement {
 			"p",
 			{ class: "muted" },
 			`${assessment.subtasksSkipped} of ${assessment.subtasksTotal} subtasks skipped; ` +
-				`validation planned ${assessment.validationSecondsPlanned} s, avoided ${assessment.validationSecondsAvoided} s.`,
+				`validation planned ${formatNumber(assessment.validationSecondsPlanned)} s, avoided ${formatNumber(assessment.validationSecondsAvoided)} s.`,
 		),
 		h("h2", {}, "Validation sets"),
 		table(
@@ -90,14 +91,17 @@ function riskBar(rule: RuleOutcome): HTMLElement {
 		h("span", { class: "name" }, rule.id),
 		h(
 			"div",
-			{ class: "bar", title: `score ${rule.score} / threshold ${rule.threshold}` },
+			{
+				class: "bar",
+				title: `score ${formatNumber(rule.score)} / threshold ${formatNumber(rule.threshold)}`,
+			},
 			h("div", { class: "score", style: `width: ${score}%` }),
 			h("div", { class: "threshold", style: `left: ${percentOf(rule.threshold)}%` }),
 		),
 		h(
 			"span",
 			{ class: "numbers" },
-			`${Math.round(rule.score)} / ${rule.threshold}`,
+			`${formatNumber(rule.score)} / ${formatNumber(rule.threshold)}`,
 			rule.triggered ? ` → ${rule.validationSet}` : "",
 			rule.error ? ` (error: ${rule.error})` : "",
 		),

@@ -1,10 +1,13 @@
 /**
  * `#/migrations`: every VM's migrations and a form to start one (or a dry
- * run); `#/migrations/{id}`: one migration explained (see migration-view.ts)
- * and followed live through its Server-Sent Events stream.
+ * run); `#/migrations/{id}`: one migration explained (see migration-view.ts),
+ * followed live through its Server-Sent Events stream, and cancellable while
+ * it validates or copies.
  */
 import { api, describeError, segment } from "./api";
-import { errorBox, formatTime, h, table } from "./dom";
+import { errorBox, h, idText, table, unbroken } from "./dom";
+import { formatTime } from "./format";
+import { targetHosts } from "./migration-targets";
 import { followMigration, renderMigrationRecord } from "./migration-view";
 import { hashQuery } from "./route-query";
 import type { HostRecord, MigrationRecord, VmRecord } from "./types";
@@ -53,10 +56,10 @@ export async function renderMigrations(root: HTMLElement) {
 								h(
 									"a",
 									{ href: `#/migrations/${segment(record.migrationId)}` },
-									record.migrationId.slice(0, 8),
+									idText(record.migrationId),
 								),
 						},
-						{ title: "VM", cell: (record) => record.vmId },
+						{ title: "VM", cell: (record) => idText(record.vmId) },
 						{
 							title: "From → to",
 							cell: (record) => `${record.sourceHostId} → ${record.targetHostId}`,
@@ -66,7 +69,7 @@ export async function renderMigrations(root: HTMLElement) {
 							cell: (record) => h("span", { class: `state ${record.state}` }, record.state),
 						},
 						{ title: "Progress", cell: (record) => `${Math.round(record.progress.percent)} %` },
-						{ title: "Started", cell: (record) => formatTime(record.createdAt) },
+						{ title: "Started", cell: (record) => unbroken(formatTime(record.createdAt)) },
 					],
 					migrations,
 					{ class: "migrations" },
@@ -88,13 +91,18 @@ function startForm(vms: PlacedVm[], hosts: HostRecord[], result: HTMLElement): H
 			),
 		),
 	);
-	const hostSelect = h(
-		"select",
-		{ name: "targetHostId", required: true },
-		...hosts.map((host) =>
-			h("option", { value: host.hostId }, `${host.hostId} (${host.domain}, ${host.site})`),
-		),
-	);
+	const hostSelect = h("select", { name: "targetHostId", required: true });
+	// The targets depend on where the chosen VM is: never its own host.
+	const offerTargets = () => {
+		const source = vms.find((vm) => vm.vmId === vmSelect.value)?.hostId ?? "";
+		hostSelect.replaceChildren(
+			...targetHosts(hosts, source).map(({ host, label }) =>
+				h("option", { value: host.hostId }, label),
+			),
+		);
+	};
+	vmSelect.addEventListener("change", offerTargets);
+	offerTargets();
 	const dryRun = h("input", { type: "checkbox", name: "dryRun" });
 	const form = h(
 		"form",
@@ -126,14 +134,40 @@ function startForm(vms: PlacedVm[], hosts: HostRecord[], result: HTMLElement): H
 	return form;
 }
 
+/** States a migration can still be cancelled in (API: `409 not_cancellable` after). */
+const cancellableStates = new Set(["validating", "migrating"]);
+
 /** One migration, redrawn on every event of its stream until it ends. */
 export async function renderMigration(root: HTMLElement, [migrationId = ""]: string[]) {
-	const record = await api<MigrationRecord>("GET", `/v1/migrations/${segment(migrationId)}`);
-	const draw = (latest: MigrationRecord) =>
-		root.replaceChildren(
-			h("p", {}, h("a", { href: "#/migrations" }, "← Migrations")),
-			renderMigrationRecord(latest),
-		);
+	const path = `/v1/migrations/${segment(migrationId)}`;
+	const record = await api<MigrationRecord>("GET", path);
+	// Outside the redrawn record, so progress events do not replace it under the pointer.
+	const cancel = h(
+		"button",
+		{ type: "button", class: "danger", id: "cancel-migration" },
+		"Cancel migration",
+	);
+	const message = h("span");
+	const body = h("div");
+	const draw = (latest: MigrationRecord) => {
+		cancel.hidden = !cancellableStates.has(latest.state);
+		body.replaceChildren(renderMigrationRecord(latest));
+	};
+	cancel.addEventListener("click", async () => {
+		cancel.disabled = true;
+		message.replaceChildren();
+		try {
+			draw(await api<MigrationRecord>("POST", `${path}/cancel`));
+		} catch (error) {
+			message.replaceChildren(errorBox(describeError(error)));
+		}
+		cancel.disabled = false;
+	});
+	root.replaceChildren(
+		h("p", {}, h("a", { href: "#/migrations" }, "← Migrations")),
+		h("p", { class: "actions" }, cancel, message),
+		body,
+	);
 	draw(record);
 	const controller = new AbortController();
 	void followMigration(migrationId, record, draw, controller.signal);

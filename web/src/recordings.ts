@@ -1,8 +1,8 @@
 /**
- * `#/recordings`: a session's recording played back (asciicast v2 from
+ * `#/recordings`: the sessions with a recording to pick from
+ * (recording-list.ts), a session's recording played back (asciicast v2 from
  * `GET /v1/sessions/{id}/recording`, replayed with its timing, play/pause and
- * speed), and "watch live": a read-only viewer channel on an open session
- * (`POST /v1/sessions/{id}/viewers` → `{url, token, expiresAt}`).
+ * speed), and "watch live" on an open session (live-viewer.ts).
  */
 
 import { asciicastContentType } from "../../shared/asciicast";
@@ -14,23 +14,25 @@ import {
 	type PlaybackPosition,
 	parseAsciicast,
 } from "../../shared/asciicast-playback";
-import { tokenInProtocol } from "../../shared/console-protocol";
-import { api, describeError, segment, send } from "./api";
+import { describeError, segment, send } from "./api";
 import { errorBox, h } from "./dom";
+import { plural } from "./format";
+import { watchLive } from "./live-viewer";
+import { recordingList } from "./recording-list";
 import { hashQuery } from "./route-query";
-import { openTerminal, pipeSocketToTerminal } from "./xterm";
+import { openTerminal } from "./xterm";
 
 /** Pauses longer than this are shortened when the recording does not say otherwise. */
 const defaultIdleLimitSeconds = 2;
 const speeds = [0.5, 1, 2, 4, 8];
 
-/** Renders the session picker; loads a recording or opens a live viewer. */
+/** Renders the session list and picker; loads a recording or opens a live viewer. */
 export async function renderRecordings(root: HTMLElement) {
 	const query = hashQuery();
 	const sessionInput = h("input", {
 		name: "session",
 		required: true,
-		placeholder: "session id (host~uuid)",
+		placeholder: "pick one below, or paste host~uuid",
 		value: query.get("session") ?? "",
 		size: 48,
 	});
@@ -67,8 +69,21 @@ export async function renderRecordings(root: HTMLElement) {
 		event.preventDefault();
 		void run("recording");
 	});
-	root.replaceChildren(h("h1", {}, "Recordings"), form, status, stage);
+	const list = h("div", {}, h("p", { class: "muted" }, "Loading…"));
+	root.replaceChildren(
+		h("h1", {}, "Recordings"),
+		form,
+		status,
+		stage,
+		h("h2", {}, "Sessions with a recording"),
+		list,
+	);
 	if (query.get("session")) void run(query.get("live") ? "live" : "recording");
+	try {
+		list.replaceChildren(await recordingList());
+	} catch (error) {
+		list.replaceChildren(errorBox(describeError(error)));
+	}
 	return () => stop?.();
 }
 
@@ -101,7 +116,7 @@ async function play(sessionId: string, stage: HTMLElement, status: HTMLElement) 
 	let timer: ReturnType<typeof setTimeout> | undefined;
 	let lastTickMs = performance.now();
 	const describe = () =>
-		`${playing ? "playing" : position.nextIndex >= events.length ? "ended" : "paused"} · ${position.atSeconds.toFixed(1)} / ${total.toFixed(1)} s · ${events.length} events`;
+		`${playing ? "playing" : position.nextIndex >= events.length ? "ended" : "paused"} · ${position.atSeconds.toFixed(1)} / ${total.toFixed(1)} s · ${plural(events.length, "event")}`;
 	const tick = () => {
 		const nowMs = performance.now();
 		const step = advancePlayback(events, position, nowMs - lastTickMs, Number(speed.value));
@@ -131,26 +146,6 @@ async function play(sessionId: string, stage: HTMLElement, status: HTMLElement) 
 	tick();
 	return () => {
 		clearTimeout(timer);
-		dispose();
-	};
-}
-
-async function watchLive(sessionId: string, stage: HTMLElement, status: HTMLElement) {
-	const viewer = await api<{ url: string; expiresAt: string }>(
-		"POST",
-		`/v1/sessions/${segment(sessionId)}/viewers`,
-	);
-	const screen = h("div", { class: "terminal" });
-	stage.replaceChildren(screen);
-	const { terminal, dispose } = openTerminal(screen, { readOnly: true });
-	const dial = tokenInProtocol(viewer.url);
-	const socket = new WebSocket(dial.url, dial.tokenProtocol ? [dial.tokenProtocol] : []);
-	socket.addEventListener("open", () => status.replaceChildren("watching live (read-only)"));
-	pipeSocketToTerminal(socket, terminal, (description) =>
-		status.replaceChildren(`viewer ${description}`),
-	);
-	return () => {
-		socket.close(1000, "viewer left");
 		dispose();
 	};
 }

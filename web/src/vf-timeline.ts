@@ -4,8 +4,10 @@
  * every other event as a tick, and the events listed under the lane. The axis
  * is the device's event order, not wall time: a hold lasts milliseconds on a
  * device that lives for days, so a linear time axis would hide every hold.
+ * Being not to scale, it says so, with the span of time it covers.
  */
 import { h } from "./dom";
+import { formatTime } from "./format";
 import type { DeviceEventRecord } from "./types";
 
 /** The timeline of a device's events (the route answers newest first). */
@@ -21,9 +23,16 @@ export function vfTimeline(events: DeviceEventRecord[]): HTMLElement {
 		const vf = event.vfIndex ?? -1;
 		lanes.set(vf, [...(lanes.get(vf) ?? []), event]);
 	}
+	const first = ordered[0]?.at;
+	const last = ordered[ordered.length - 1]?.at;
 	return h(
 		"div",
 		{ class: "timeline" },
+		h(
+			"p",
+			{ class: "axis muted" },
+			`Events in order, evenly spaced (not to time scale), ${formatTime(first)} – ${formatTime(last)}; hold lengths as measured.`,
+		),
 		...[...lanes.entries()]
 			.sort(([a], [b]) => a - b)
 			.map(([vfIndex, laneEvents]) => {
@@ -49,7 +58,7 @@ export function vfTimeline(events: DeviceEventRecord[]): HTMLElement {
 						h("div", {
 							class: `tick ${event.type.replace(".", "-")}`,
 							style: `left: ${at(event)}%`,
-							title: `${event.type} at ${event.at}`,
+							title: `${event.type} at ${formatTime(event.at)}`,
 						}),
 					);
 				}
@@ -70,7 +79,7 @@ export function vfTimeline(events: DeviceEventRecord[]): HTMLElement {
 									? ` held ${event.durationMs} ms`
 									: "",
 								event.mappingVersion !== null ? ` · v${event.mappingVersion}` : "",
-								` · ${new Date(event.at).toLocaleTimeString()}`,
+								` · ${formatTime(event.at)}`,
 							),
 						),
 					),

@@ -17,36 +17,47 @@ export function openTerminal(
 		cursorBlink: !options.readOnly,
 		disableStdin: options.readOnly ?? false,
 		fontSize: 14,
+		// At a line height of 1 the DOM renderer's rows are exactly one glyph
+		// box tall and clip what sits at its bottom edge: at 1× pixel density
+		// `snake_case` showed as `snake case`. 1.2 keeps the underscore inside its row.
+		lineHeight: 1.2,
 		fontFamily: "ui-monospace, 'DejaVu Sans Mono', Menlo, monospace",
 		cols: options.cols ?? 100,
 		rows: options.rows ?? 24,
 		theme: { background: "#0f172a", foreground: "#e2e8f0" },
 	});
 	terminal.open(container);
+	// A recording keeps its own width; live consoles follow the container,
+	// also when it comes back from being hidden (a kept terminal view) with
+	// another size: a window resize alone would miss that.
 	const fit = new FitAddon();
-	// A recording keeps its own width; live consoles follow the container.
+	const resizes = new ResizeObserver(() => fit.fit());
 	if (options.cols === undefined) {
 		terminal.loadAddon(fit);
 		fit.fit();
+		resizes.observe(container);
 	}
-	const onResize = () => options.cols === undefined && fit.fit();
-	window.addEventListener("resize", onResize);
 	return {
 		terminal,
 		dispose: () => {
-			window.removeEventListener("resize", onResize);
+			resizes.disconnect();
 			terminal.dispose();
 		},
 	};
 }
 
+/** Why a channel closed, for a status line that already says "closed": `terminated (code 1000)`. */
+function closeDescription(event: CloseEvent): string {
+	return event.reason ? `${event.reason} (code ${event.code})` : `code ${event.code}`;
+}
+
 /**
  * Writes every frame of `socket` into `terminal` (text as text, binary as
- * bytes) and reports the close with its reason.
+ * bytes) and reports the close with its reason (see closeDescription).
  */
 export function pipeSocketToTerminal(
 	socket: WebSocket,
-	terminal: Terminal,
+	terminal: Pick<Terminal, "write">,
 	onClose: (description: string) => void,
 	onNotice?: (notice: ConsoleNotice) => void,
 ): void {
@@ -64,6 +75,6 @@ export function pipeSocketToTerminal(
 		terminal.write(typeof event.data === "string" ? event.data : new Uint8Array(event.data));
 	});
 	socket.addEventListener("close", (event) => {
-		onClose(`closed (${event.code}${event.reason ? `: ${event.reason}` : ""})`);
+		onClose(closeDescription(event));
 	});
 }

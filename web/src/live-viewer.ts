@@ -1,0 +1,76 @@
+/**
+ * "Watch live": a read-only viewer channel on an open session
+ * (`POST /v1/sessions/{id}/viewers` → `{url, token, expiresAt}`), its screen
+ * first drawn from the session's recording so far (see catch-up.ts): a
+ * viewer channel itself sends nothing on join, only what the VM prints next.
+ */
+import { asciicastContentType } from "../../shared/asciicast";
+import { parseAsciicast } from "../../shared/asciicast-playback";
+import { tokenInProtocol } from "../../shared/console-protocol";
+import { ApiProblem, api, describeError, segment, send } from "./api";
+import { catchUp } from "./catch-up";
+import { h } from "./dom";
+import { openTerminal, pipeSocketToTerminal } from "./xterm";
+
+/** The VM's output recorded so far; empty when there is none yet (the VM side never attached). */
+async function recordedOutput(sessionId: string): Promise<string> {
+	try {
+		const response = await send("GET", `/v1/sessions/${segment(sessionId)}/recording`, {
+			accept: `${asciicastContentType}, text/plain`,
+		});
+		return parseAsciicast(await response.text())
+			.events.map((event) => event.text)
+			.join("");
+	} catch (error) {
+		if (error instanceof ApiProblem && error.status === 404) return "";
+		throw error;
+	}
+}
+
+/** Opens a viewer on `sessionId` in `stage`; returns how to leave. */
+export async function watchLive(sessionId: string, stage: HTMLElement, status: HTMLElement) {
+	const viewer = await api<{ url: string; expiresAt: string }>(
+		"POST",
+		`/v1/sessions/${segment(sessionId)}/viewers`,
+	);
+	const screen = h("div", { class: "terminal" });
+	stage.replaceChildren(screen);
+	const { terminal, dispose } = openTerminal(screen, { readOnly: true });
+	let shownOutput = false;
+	let closed = false;
+	let note = "";
+	const showStatus = () => {
+		if (closed) return;
+		const waiting = shownOutput ? "" : " · waiting for output…";
+		status.replaceChildren(`watching live (read-only)${waiting}${note}`);
+	};
+	const screenUpdates = catchUp((text) => {
+		if (text === "") return;
+		terminal.write(text);
+		if (!shownOutput) {
+			shownOutput = true;
+			showStatus();
+		}
+	});
+	const dial = tokenInProtocol(viewer.url);
+	const socket = new WebSocket(dial.url, dial.tokenProtocol ? [dial.tokenProtocol] : []);
+	socket.addEventListener("open", async () => {
+		showStatus();
+		let recorded = "";
+		try {
+			recorded = await recordedOutput(sessionId);
+		} catch (error) {
+			note = ` · earlier output unavailable (${describeError(error)})`;
+		}
+		screenUpdates.recorded(recorded);
+		showStatus();
+	});
+	pipeSocketToTerminal(socket, { write: (data) => screenUpdates.frame(data) }, (description) => {
+		closed = true;
+		status.replaceChildren(`viewer closed: ${description}`);
+	});
+	return () => {
+		socket.close(1000, "viewer left");
+		dispose();
+	};
+}
