@@ -205,8 +205,13 @@ export async function startQemuHost(
 			await rm(dir, { recursive: true, force: true });
 		},
 	};
-	// Risk rules read the host's facts: ready once the agent reported its own.
-	await started.waitForLine(/→ host\.facts .*\[200\]/);
+	// Risk rules read the host's facts: ready once the agent's own (QEMU's) are applied.
+	await eventually(
+		() => admin<{ hypervisor: { name: string } }>("GET", `/v1/hosts/${host.hostId}`),
+		({ body }) => body.hypervisor?.name === "qemu",
+		20_000,
+		`the facts of ${host.hostId}'s agent applied`,
+	);
 	return started;
 }
 
