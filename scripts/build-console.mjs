@@ -1,10 +1,12 @@
 // Builds the web console's browser bundle (web/src → dist/assets/console/),
-// served as static assets under /console/. Run by wrangler itself before
+// served as static assets under /console/, and the API reference's renderer
+// (dist/assets/docs/, see build-docs.mjs). Run by wrangler itself before
 // `wrangler dev`/`wrangler deploy` (wrangler.toml `[build] command`), so a
 // fresh clone needs no extra step.
 import { mkdir, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { buildDocsAssets } from "./build-docs.mjs";
 
 const projectRoot = fileURLToPath(new URL("..", import.meta.url));
 const outDir = fileURLToPath(new URL("../dist/assets/console/", import.meta.url));
@@ -23,8 +25,11 @@ await build({
 	legalComments: "linked",
 	logLevel: "warning",
 });
+// The API reference's renderer and start script, under /docs/.
+await buildDocsAssets(fileURLToPath(new URL("../dist/assets/", import.meta.url)));
 // Static assets bypass the Worker's middleware: their own safety headers.
+const assetHeaders = "  X-Content-Type-Options: nosniff\n  Cache-Control: no-cache\n";
 await writeFile(
 	fileURLToPath(new URL("../dist/assets/_headers", import.meta.url)),
-	"/console/*\n  X-Content-Type-Options: nosniff\n  Cache-Control: no-cache\n",
+	`/console/*\n${assetHeaders}/docs/*\n${assetHeaders}`,
 );
