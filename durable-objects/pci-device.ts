@@ -15,6 +15,7 @@ import type {
 	PeerDevice,
 	ReservedVf,
 	ReserveRequest,
+	TransferOrder,
 } from "./pci-device/context";
 import { listBdfs, registerOnHost } from "./pci-device/directory";
 import {
@@ -50,7 +51,7 @@ import {
 import { schema } from "./pci-device/schema";
 import { slotsInUse } from "./pci-device/slots";
 import { appendEvent, listEvents } from "./pci-device/timeline";
-import { TransferEngine, type TransferOrder } from "./pci-device/transfer";
+import { TransferEngine } from "./pci-device/transfer";
 import { translateAddress } from "./pci-device/translate";
 import { answerRefusals, refusalsThrown } from "./refusals";
 import { migrateSchema } from "./sql";

@@ -10,23 +10,9 @@ import { hasSchema, migrateSchema } from "./sql";
 import { migrationSchema, migrationSchemaKey } from "./virtual-machine/migration-store";
 import { type EventOutcome, MigrationCoordinator } from "./virtual-machine/migrations";
 
-/** Where a VM lives now. */
-export interface Placement {
-	vmId: string;
-	hostId: string;
-}
+import type { AttachedFunction, Placement } from "./virtual-machine/records";
 
-/**
- * A virtual function attached to the VM. Identified by the device its driver
- * was first mapped through (`hostId`, `bdf`) and the driver's `virtualAddress`:
- * that mapping stays put while transfers move the function it points at.
- */
-export interface AttachedFunction {
-	hostId: string;
-	bdf: string;
-	vfIndex: number;
-	virtualAddress: string;
-}
+export type { AttachedFunction, Placement } from "./virtual-machine/records";
 
 const schema = [
 	`CREATE TABLE placement (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), vm_id TEXT NOT NULL, host_id TEXT NOT NULL, placed_at INTEGER NOT NULL);

@@ -1,9 +1,9 @@
 import type { Context, ErrorHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { PatternRouter } from "hono/router/pattern-router";
+import { log } from "../shared/log";
 import { asProblem, type ProblemCode, problemDetails } from "../shared/problem";
 import type { AppEnv } from "./app";
-import { log } from "./log";
 
 /** Renders an RFC 9457 problem response. */
 export function problemResponse(

@@ -6,7 +6,6 @@ import type { EventTypeName, TransferRecord } from "../../shared/schemas/pci";
 import type { LiftWaiters } from "./lift-waiters";
 import type { Outbox } from "./outbox";
 import type { TransferStep } from "./rows";
-import type { TransferOrder } from "./transfer";
 
 /** A request to reserve a VF on a target device for a transfer. */
 export interface ReserveRequest {
@@ -61,4 +60,14 @@ export interface DeviceContext {
 	/** Sets the alarm to the earliest pending deadline or retry. */
 	scheduleAlarm(): Promise<void>;
 	peer(hostId: string, bdf: string): PeerDevice;
+}
+
+/** Where a transfer starts and where it goes. */
+export interface TransferOrder {
+	virtualAddress: string;
+	transferId: string;
+	targetHostId: string;
+	targetBdf: string;
+	/** The allocation the caller believes serves the mapping now; refused if stale. */
+	fromAllocationId?: string;
 }

@@ -8,8 +8,8 @@ import { addressKey, parseHexAddress } from "../../shared/pci";
 import { Problem } from "../../shared/problem";
 import type { TransferRecord } from "../../shared/schemas/pci";
 import { pciDevice, pciDirectory } from "../stubs";
+import type { TransferOrder } from "./context";
 import { mappingByKey } from "./rows";
-import type { TransferOrder } from "./transfer";
 import { isReservationRefusal, loadTransfer } from "./transfer-steps";
 
 /** What a migration asks for: this mapping, onto that host, under this idempotency key. */

@@ -6,7 +6,7 @@
  * and is retried with back-off by the object's alarm, so `vf.hold` always
  * reaches the service processor before the `vf.lift` that follows it.
  */
-import { log } from "../../workers/log";
+import { log } from "../../shared/log";
 import { deliver, type OutboxMessage } from "./peers";
 
 const maxBackoffMs = 60_000;

@@ -4,7 +4,7 @@
  * contract, in ../stubs.ts).
  */
 import { serviceProcessor, virtualMachine } from "../stubs";
-import type { AttachedFunction } from "../virtual-machine";
+import type { AttachedFunction } from "../virtual-machine/records";
 
 /** A driver notification for the host agent (API.md, host agent channel). */
 export interface DriverNotification {

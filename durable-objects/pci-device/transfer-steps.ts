@@ -7,9 +7,9 @@
  * may both drive a transfer without doing anything twice.
  */
 
+import { log } from "../../shared/log";
 import { formatHex, mappingOffset } from "../../shared/pci";
 import { asProblem, Problem } from "../../shared/problem";
-import { log } from "../../workers/log";
 import type { DeviceContext } from "./context";
 import { type MappingRow, mappingByKey, type TransferRow, type TransferStep } from "./rows";
 

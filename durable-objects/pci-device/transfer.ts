@@ -13,10 +13,10 @@
  * everything the lift needs was computed before the hold.
  */
 
+import { log } from "../../shared/log";
 import { addressKey } from "../../shared/pci";
 import { Problem } from "../../shared/problem";
-import { log } from "../../workers/log";
-import type { DeviceContext } from "./context";
+import type { DeviceContext, TransferOrder } from "./context";
 import { mappingByKey, type TransferRow, type TransferStep } from "./rows";
 import {
 	finishTransfer,
@@ -30,16 +30,6 @@ import {
 
 /** Back-off before the alarm retries a step whose peer was unreachable. */
 const retryMs = 1_000;
-
-/** Where a transfer starts and where it goes. */
-export interface TransferOrder {
-	virtualAddress: string;
-	transferId: string;
-	targetHostId: string;
-	targetBdf: string;
-	/** The allocation the caller believes serves the mapping now; refused if stale. */
-	fromAllocationId?: string;
-}
 
 /** Runs and resumes transfers for one device's translation table. */
 export class TransferEngine {

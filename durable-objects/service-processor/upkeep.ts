@@ -1,4 +1,4 @@
-import { log } from "../../workers/log";
+import { log } from "../../shared/log";
 import { AlarmSchedule } from "./alarm-schedule";
 import { type DirectorySync, directoryRetryMs } from "./directory";
 import { type Recorder, recordingRetryMs } from "./recordings";

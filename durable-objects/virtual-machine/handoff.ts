@@ -13,10 +13,9 @@
 import { asProblem } from "../../shared/problem";
 import type { MigrationRecord } from "../../shared/schemas/migrations";
 import { pciDevice, serviceProcessor } from "../stubs";
-import type { AttachedFunction } from "../virtual-machine";
 import { handedOverAfterCancel, mayHandOver } from "./cancellation";
 import type { MigrationChange, MigrationStore } from "./migration-store";
-import type { VmPorts } from "./migrations";
+import type { AttachedFunction, VmPorts } from "./records";
 
 /** What a handoff needs from the migration coordinator. */
 export interface HandoffPorts {

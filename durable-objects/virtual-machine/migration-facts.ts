@@ -14,7 +14,7 @@ import {
 import { vfCapacityOfHost } from "../pci-device/host-transfer";
 import type { HostRecord } from "../service-processor";
 import { fleet as fleetStub, serviceProcessor } from "../stubs";
-import type { AttachedFunction, Placement } from "../virtual-machine";
+import type { AttachedFunction, Placement } from "./records";
 
 /** How far back `history` counts migrations and failures. */
 export const historyWindowMs = 30 * 24 * 3600 * 1000;

@@ -6,6 +6,7 @@
  * the alarm resumes sending, times out subtasks and continues handoffs, so
  * nothing depends on the object staying in memory.
  */
+import { log } from "../../shared/log";
 import { Problem } from "../../shared/problem";
 import { assess } from "../../shared/risk";
 import { dispatchPending, expireOverdue, nextDeadlineMs } from "../../shared/risk/progress";
@@ -15,12 +16,12 @@ import type {
 	MigrationRequest,
 } from "../../shared/schemas/migrations";
 import { fleet as fleetStub, serviceProcessor } from "../stubs";
-import type { AttachedFunction, Placement } from "../virtual-machine";
 import { cancelledRecord } from "./cancellation";
 import { type HandoffPorts, runHandoff } from "./handoff";
 import { gatherInputs, historyWindowMs } from "./migration-facts";
 import { isTerminal, MigrationStore, type OutboxCall } from "./migration-store";
 import { MigrationStreams } from "./migration-stream";
+import type { VmPorts } from "./records";
 import {
 	applyEvent,
 	failed,
@@ -34,14 +35,6 @@ import {
 
 /** Delay before retrying a cross-object call that failed. */
 const retryDelayMs = 2_000;
-
-/** What the migration part needs from the rest of the VirtualMachine object. */
-export interface VmPorts {
-	vmId(): string;
-	getPlacement(): Promise<Placement | null>;
-	movePlacement(fromHostId: string, toHostId: string): Promise<void>;
-	listFunctions(): Promise<AttachedFunction[]>;
-}
 
 /** The outcome of applying an agent's event: whether it changed anything. */
 export interface EventOutcome {
@@ -275,7 +268,7 @@ export class MigrationCoordinator {
 	private async runPendingHandoffs(): Promise<void> {
 		for (const migrationId of this.store.pendingHandoffs()) {
 			await runHandoff(this.handoffPorts(), migrationId).catch((error) =>
-				console.warn("migration handoff paused", migrationId, String(error)),
+				log("warn", "migration handoff paused", { migrationId, error: String(error) }),
 			);
 		}
 	}
@@ -310,7 +303,7 @@ export class MigrationCoordinator {
 				this.store.done(next.id);
 			}
 		} catch (error) {
-			console.warn("migration outbox paused", String(error));
+			log("warn", "migration outbox paused", { error: String(error) });
 		}
 	}
 
