@@ -23,17 +23,17 @@ import {
 } from "./service-processor/host";
 import { KeyLockouts } from "./service-processor/lockouts";
 import { Recorder, type RecordingRead } from "./service-processor/recordings";
-import { Relay, type RelayAttachment } from "./service-processor/relay";
+import { Relay } from "./service-processor/relay";
 import { migrateServiceProcessor } from "./service-processor/schema";
 import {
 	type ChannelGrant,
-	mintChannelToken,
 	type SessionLimits,
 	type SessionRecord,
 	sessionLimitsFrom,
 	userTokenTtlMs,
 } from "./service-processor/session-record";
 import { SessionStore } from "./service-processor/sessions";
+import { SocketEvents } from "./service-processor/socket-events";
 import { toVmView, VmTable, type VmView } from "./service-processor/table";
 import { acceptUpgrade } from "./service-processor/upgrades";
 import { Upkeep } from "./service-processor/upkeep";
@@ -42,9 +42,6 @@ import { type VmEnrolment, type VmHandoff, VmRegistry } from "./service-processo
 import { forgetWebhook, type VerifiedWebhook, verifyWebhook } from "./service-processor/webhooks";
 import { hasSchema } from "./sql";
 import { serviceProcessor, virtualMachine } from "./stubs";
-
-/** What any socket of this object carries across hibernation. */
-type SocketAttachment = RelayAttachment | { role: "agent" };
 
 export type { BroadcastRoute, SessionOpened, SessionRequest } from "./service-processor/access";
 export type { AgentCommandInput } from "./service-processor/agent";
@@ -69,6 +66,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 	private readonly recorder: Recorder;
 	private readonly viewers: Viewers;
 	private readonly relay: Relay;
+	private readonly sockets: SocketEvents;
 	private readonly directory: DirectorySync;
 	private readonly seenJtis: SeenJtis;
 	private readonly lockouts: KeyLockouts;
@@ -99,6 +97,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 			this.viewers,
 		);
 		this.relay = new Relay(ctx, this.sessions, this.audit, this.recorder, this.viewers);
+		this.sockets = new SocketEvents(this.agent, this.relay);
 		this.directory = new DirectorySync(
 			ctx.storage.sql,
 			env,
@@ -334,14 +333,8 @@ export class ServiceProcessor extends DurableObject<Env> {
 	 * throws `not_found` for an unknown session, `session_closed` for a closed one.
 	 */
 	async openViewer(sessionId: string, channelOrigin: string): Promise<ChannelGrant> {
-		const minted = await mintChannelToken();
-		// Checked after the await, so the check and the token insert are one step.
-		const session = this.schemaReady ? this.sessions.row(sessionId) : undefined;
-		if (!session) throw new Problem("not_found", "no such session");
-		if (session.state === "closed") {
-			throw new Problem("session_closed", `the session is closed (${session.close_reason})`);
-		}
-		return this.sessions.grantChannel(sessionId, "viewer", minted, channelOrigin, userTokenTtlMs);
+		if (!this.schemaReady) throw new Problem("not_found", "no such session");
+		return this.sessions.openViewer(sessionId, channelOrigin);
 	}
 
 	/** A session's recording: its text while in SQLite, or `stored` when it is in R2; null without one. */
@@ -383,28 +376,14 @@ export class ServiceProcessor extends DurableObject<Env> {
 		});
 	}
 
-	/** Each socket's attachment, deserialized once per socket while this object lives. */
-	private readonly attachments = new WeakMap<WebSocket, SocketAttachment | null>();
-
-	private attachmentOf(socket: WebSocket): SocketAttachment | null {
-		let attachment = this.attachments.get(socket);
-		if (attachment === undefined) {
-			attachment = (socket.deserializeAttachment() as SocketAttachment | null) ?? null;
-			this.attachments.set(socket, attachment);
-		}
-		return attachment;
-	}
-
 	override async webSocketMessage(socket: WebSocket, message: string | ArrayBuffer): Promise<void> {
-		const attachment = this.attachmentOf(socket);
-		if (attachment?.role === "agent") this.agent.receive(message);
-		else if (attachment) this.relay.relay(socket, attachment, message);
+		this.sockets.message(socket, message);
 		// A relayed frame can close its session (buffer overflow); checked in memory.
 		if (this.recorder.hasNewlyFinished()) await this.upkeep.storeRecordings();
 	}
 
 	override async webSocketClose(socket: WebSocket, code: number, reason: string): Promise<void> {
-		this.onSocketGone(socket);
+		this.sockets.gone(socket);
 		await this.upkeep.storeRecordings();
 		try {
 			socket.close(code === 1005 || code === 1006 ? 1000 : code, reason);
@@ -414,13 +393,8 @@ export class ServiceProcessor extends DurableObject<Env> {
 	}
 
 	override async webSocketError(socket: WebSocket): Promise<void> {
-		this.onSocketGone(socket);
+		this.sockets.gone(socket);
 		await this.upkeep.storeRecordings();
-	}
-
-	private onSocketGone(socket: WebSocket): void {
-		const attachment = this.attachmentOf(socket);
-		if (attachment && attachment.role !== "agent") this.relay.detach(socket, attachment);
 	}
 
 	// ---- Alarm: timeouts, recording puts and directory retries -------------

@@ -1,3 +1,4 @@
+import { Problem } from "../../shared/problem";
 import type { AgentChannel } from "./agent";
 import type { AuditTrail } from "./audit";
 import type { Recorder } from "./recordings";
@@ -237,6 +238,21 @@ export class SessionStore {
 			token: minted.token,
 			expiresAt: new Date(expiresMs).toISOString(),
 		};
+	}
+
+	/**
+	 * Hands out a single-use read-only viewer channel of a live session;
+	 * throws `not_found` for an unknown session, `session_closed` for a closed one.
+	 */
+	async openViewer(sessionId: string, channelOrigin: string): Promise<ChannelGrant> {
+		const minted = await mintChannelToken();
+		// Checked after the await, so the check and the token insert are one step.
+		const session = this.row(sessionId);
+		if (!session) throw new Problem("not_found", "no such session");
+		if (session.state === "closed") {
+			throw new Problem("session_closed", `the session is closed (${session.close_reason})`);
+		}
+		return this.grantChannel(sessionId, "viewer", minted, channelOrigin, userTokenTtlMs);
 	}
 
 	/**
