@@ -1,7 +1,7 @@
 import { digestsEqual } from "../../shared/crypto";
 import { keyLockoutPolicy } from "../../shared/lockout";
+import { newOwnedId } from "../../shared/owned-id";
 import { Problem } from "../../shared/problem";
-import { newSessionId } from "../../shared/session-id";
 import type { SeenJtis } from "../seen-jtis";
 import type { AuditTrail } from "./audit";
 import type { HostStore } from "./host";
@@ -121,7 +121,7 @@ function decide(
 		}
 		throw new Problem("key_mismatch", "the VM id matched but the key did not");
 	}
-	const sessionId = newSessionId(host.hostId);
+	const sessionId = newOwnedId(host.hostId);
 	const { userChannel } = sessions.create({
 		sessionId,
 		vmId,

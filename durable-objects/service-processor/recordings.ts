@@ -6,7 +6,7 @@ import {
 	splitText,
 	utf8ByteLength,
 } from "../../shared/asciicast";
-import { hostOfSessionId } from "../../shared/session-id";
+import { ownerOfId } from "../../shared/owned-id";
 import type { AuditTrail } from "./audit";
 import type { RecordingSummary } from "./session-record";
 
@@ -94,7 +94,7 @@ export class Recorder {
 	/** Starts a session's recording when its VM side attaches; its time starts now. */
 	begin(sessionId: string, vmId: string): void {
 		const startMs = Date.now();
-		const header = castHeader({ startMs, vmId, hostId: hostOfSessionId(sessionId) ?? "" });
+		const header = castHeader({ startMs, vmId, hostId: ownerOfId(sessionId) ?? "" });
 		this.sql.exec(
 			"INSERT OR IGNORE INTO recordings (session_id, start_ms, header, bytes) VALUES (?, ?, ?, ?)",
 			sessionId,

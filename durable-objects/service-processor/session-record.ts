@@ -1,5 +1,5 @@
 import { hashSecret, newChannelToken } from "../../shared/keys";
-import { hostOfSessionId } from "../../shared/session-id";
+import { ownerOfId } from "../../shared/owned-id";
 
 /** Session records as stored and as admins see them, and their channel tokens. */
 
@@ -116,8 +116,8 @@ export function toRecord(
 ): SessionRecord {
 	return {
 		sessionId: row.session_id,
-		hostId: hostOfSessionId(row.session_id) ?? "",
-		vmHostId: row.vm_host_id ?? hostOfSessionId(row.session_id) ?? "",
+		hostId: ownerOfId(row.session_id) ?? "",
+		vmHostId: row.vm_host_id ?? ownerOfId(row.session_id) ?? "",
 		vmId: row.vm_id,
 		state: row.state,
 		keyVersion: row.key_version,

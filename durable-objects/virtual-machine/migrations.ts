@@ -6,7 +6,9 @@
  * the alarm resumes sending, times out subtasks and continues handoffs, so
  * nothing depends on the object staying in memory.
  */
+
 import { log } from "../../shared/log";
+import { newOwnedId } from "../../shared/owned-id";
 import { Problem } from "../../shared/problem";
 import { assess } from "../../shared/risk";
 import { dispatchPending, expireOverdue, nextDeadlineMs } from "../../shared/risk/progress";
@@ -76,7 +78,8 @@ export class MigrationCoordinator {
 		);
 		const { assessment, validationSets } = assess(inputs.policy, inputs.context);
 		const created: MigrationRecord = {
-			migrationId: crypto.randomUUID(),
+			// Names its VM, so its routes reach this object without an index.
+			migrationId: newOwnedId(vmId),
 			vmId,
 			sourceHostId: inputs.context.source.hostId,
 			targetHostId: input.targetHostId,

@@ -1,11 +1,11 @@
 import { z } from "@hono/zod-openapi";
 import { Identifier } from "../ids";
-import { sessionIdPattern } from "../session-id";
+import { ownedIdPattern } from "../owned-id";
 
 /** A session id (`${hostId}~${uuid}`). */
 export const SessionId = z
 	.string()
-	.regex(sessionIdPattern, "must be a session id")
+	.regex(ownedIdPattern, "must be a session id")
 	.openapi({ example: "host-a1~0b3f8a52-6f5e-4d0c-9a43-2f4f1f7e9c11" });
 
 /** Session id path parameter. */

@@ -305,6 +305,25 @@ describe("reads and cancel", () => {
 		]);
 	});
 
+	it("reaches a migration by its id alone: the id names its VM, no index is asked", async () => {
+		const { vmId, target, source } = await migrationSetup(crossSite);
+		const { migrationId } = await startMigration(vmId, target.hostId);
+		expect(migrationId.startsWith(`${vmId}~`)).toBe(true);
+		// The Fleet's index forgets it: the migration's routes still reach their VM.
+		await runInDurableObject(env.FLEET.get(env.FLEET.idFromName("fleet")), (_instance, state) => {
+			state.storage.sql.exec("DELETE FROM migrations");
+		});
+		expect((await getMigration(migrationId)).migrationId).toBe(migrationId);
+		const data = {
+			migrationId,
+			subtask: "storage-paths",
+			validationSet: "site-reachability",
+			ok: false,
+		};
+		expect((await sendWebhook(source, { type: "validation.result", data })).status).toBe(200);
+		expect((await getMigration(migrationId)).state).toBe("failed");
+	});
+
 	it("answers not_found for an unknown migration id", async () => {
 		await expectProblem(await admin("GET", "/v1/migrations/nope-1"), 404, "not_found");
 		await expectProblem(await admin("POST", "/v1/migrations/nope-1/cancel"), 404, "not_found");

@@ -5,7 +5,8 @@ import { MigrationRecord, MigrationRequest } from "../../shared/schemas/migratio
 import { problemResponses } from "../../shared/schemas/openapi";
 import { createRouter } from "../app";
 import { adminSecurity, requireAdmin } from "../middleware/auth";
-import { fleet, virtualMachine } from "../stubs";
+import { migrationOwner } from "../migration-owner";
+import { virtualMachine } from "../stubs";
 
 /** Routes for migrations; see ../shared/API.md ("Migrations"). */
 export const migrationRoutes = createRouter();
@@ -23,7 +24,7 @@ const admin = { tags: ["migrations"], security: adminSecurity, middleware: [requ
 
 /** The VM object that owns a migration id; `not_found` for an unknown id. */
 async function ownerOf(env: Env, migrationId: string) {
-	const vmId = await fleet(env).findMigration(migrationId);
+	const vmId = await migrationOwner(env, migrationId);
 	if (!vmId) throw new Problem("not_found", `no migration ${migrationId}`);
 	return virtualMachine(env, vmId);
 }

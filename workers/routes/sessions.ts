@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { HostIdParam } from "../../shared/ids";
 import { openBroadcastRequest } from "../../shared/jwe";
 import { hashSecret } from "../../shared/keys";
+import { ownerOfId } from "../../shared/owned-id";
 import { Problem } from "../../shared/problem";
 import { jsonContent, problemResponses } from "../../shared/schemas/openapi";
 import {
@@ -12,7 +13,6 @@ import {
 	SessionOpenedSchema,
 	SessionSchema,
 } from "../../shared/schemas/sessions";
-import { hostOfSessionId } from "../../shared/session-id";
 import { createRouter } from "../app";
 import { adminSecurity, requireAdmin } from "../middleware/auth";
 import { clientAddress, rateLimit } from "../middleware/rate-limit";
@@ -159,7 +159,7 @@ function channelRoute(side: keyof typeof channelDescriptions) {
 
 /** The host whose service processor holds a session; `not_found` for a malformed id. */
 export function hostOf(sessionId: string): string {
-	const hostId = hostOfSessionId(sessionId);
+	const hostId = ownerOfId(sessionId);
 	if (!hostId) throw new Problem("not_found", "no such session");
 	return hostId;
 }

@@ -4,7 +4,8 @@ import { Problem } from "../../shared/problem";
 import { WebhookEvent } from "../../shared/schemas/migrations";
 import { problemResponses } from "../../shared/schemas/openapi";
 import { createRouter } from "../app";
-import { fleet, serviceProcessor, virtualMachine } from "../stubs";
+import { migrationOwner } from "../migration-owner";
+import { serviceProcessor, virtualMachine } from "../stubs";
 
 /** Routes for agent webhooks; see ../shared/API.md ("Agent webhooks"). */
 export const webhookRoutes = createRouter();
@@ -34,7 +35,7 @@ async function applyEvent(env: Env, hostId: string, event: WebhookEvent): Promis
 		await serviceProcessor(env, hostId).recordFacts(event.data);
 		return true;
 	}
-	const vmId = await fleet(env).findMigration(event.data.migrationId);
+	const vmId = await migrationOwner(env, event.data.migrationId);
 	if (!vmId) throw new Problem("not_found", `no migration ${event.data.migrationId}`);
 	return (await virtualMachine(env, vmId).applyMigrationEvent(hostId, event)).applied;
 }
