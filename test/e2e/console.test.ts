@@ -266,6 +266,9 @@ describe("console access over wrangler dev", () => {
 		const holder = hosts[42];
 		if (!holder) throw new Error("no host 42");
 		const vm = await enrol(holder.hostId);
+		// The request takes the domain's learned route here (the holder announced the VM on
+		// enrolment); that a flood of all 64 finds it too is proven in
+		// test/integration/broadcast.test.ts, where the placed member can be made to refuse.
 		const response = await post(await jwe(claimsFor({ domain, vm: vm.vmId, key: vm.key })));
 		expect(response.status).toBe(201);
 		expect(await response.json()).toMatchObject({ hostId: holder.hostId, vmId: vm.vmId });
