@@ -82,7 +82,14 @@ async function startOnce({
 	const child = spawn("npx", args, {
 		cwd: projectRoot,
 		stdio: inherit ? "inherit" : ["ignore", "pipe", "pipe"],
-		env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: process.env.CI ?? "true" },
+		env: {
+			...process.env,
+			WRANGLER_SEND_METRICS: "false",
+			CI: process.env.CI ?? "true",
+			// The Worker reads nothing of request.cf: no fetch of its sample from
+			// workers.cloudflare.com at each start (and no stack traces when offline).
+			CLOUDFLARE_CF_FETCH_ENABLED: process.env.CLOUDFLARE_CF_FETCH_ENABLED ?? "false",
+		},
 		detached: process.platform !== "win32",
 	});
 	let output = "";
