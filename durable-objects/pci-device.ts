@@ -17,7 +17,7 @@ import type {
 	ReserveRequest,
 	TransferOrder,
 } from "./pci-device/context";
-import { listBdfs, registerOnHost } from "./pci-device/directory";
+import { hostCapacity, listBdfs, registerOnHost } from "./pci-device/directory";
 import {
 	activateFunction,
 	createFunction,
@@ -26,11 +26,7 @@ import {
 	reserveFunction,
 	settleExpiredReservations,
 } from "./pci-device/functions";
-import {
-	type HostTransferRequest,
-	transferToHost,
-	vfCapacityOfHost,
-} from "./pci-device/host-transfer";
+import { type HostTransferRequest, transferToHost } from "./pci-device/host-transfer";
 import { LiftWaiters } from "./pci-device/lift-waiters";
 import { Outbox } from "./pci-device/outbox";
 import {
@@ -186,11 +182,14 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 	}
 
 	/**
-	 * Directory role: free VF slots over this host's devices (with VF BARs of
-	 * at least `minSize` bytes, hex, when given), for migration capacity checks.
+	 * Directory role: this host's devices and their free VF slots (with VF BARs
+	 * of at least `minSize` bytes, hex, when given), for migration capacity checks.
 	 */
-	async freeVfSlotsOnHost(hostId: string, minSize?: string): Promise<number> {
-		return (await vfCapacityOfHost(this.env, hostId, minSize)).freeVfs;
+	async hostCapacity(
+		hostId: string,
+		minSize?: string,
+	): Promise<{ devices: number; freeVfs: number }> {
+		return hostCapacity(this.env, this.sql, hostId, minSize);
 	}
 
 	/** Drives a transfer only as far as `untilStep`, as if the object stopped there (recovery tests). */

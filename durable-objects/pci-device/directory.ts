@@ -84,3 +84,21 @@ export async function registerOnHost(
 	if ("refusal" in outcome) throw outcome.refusal;
 	return outcome.registered;
 }
+
+/**
+ * How many devices the directory's host has and their free VF slots in all
+ * (counting only devices whose VF BARs are at least `minSize` bytes, hex,
+ * when given): the capacity migration rules read as `target.pci`.
+ */
+export async function hostCapacity(
+	env: Env,
+	sql: SqlStorage,
+	hostId: string,
+	minSize?: string,
+): Promise<{ devices: number; freeVfs: number }> {
+	const bdfs = listBdfs(sql);
+	const counts = await Promise.all(
+		bdfs.map((bdf) => pciDevice(env, hostId, bdf).freeVfSlots(minSize)),
+	);
+	return { devices: bdfs.length, freeVfs: counts.reduce((sum, count) => sum + count, 0) };
+}

@@ -7,7 +7,7 @@
 import { addressKey, parseHexAddress } from "../../shared/pci";
 import { Problem } from "../../shared/problem";
 import type { TransferRecord } from "../../shared/schemas/pci";
-import { pciDevice, pciDirectory } from "../stubs";
+import { pciDirectory } from "../stubs";
 import type { TransferOrder } from "./context";
 import { mappingByKey } from "./rows";
 import { isReservationRefusal, loadTransfer } from "./transfer-steps";
@@ -48,21 +48,4 @@ export async function transferToHost(
 		"no_free_vf",
 		`no device on host ${request.targetHostId} has a free virtual function`,
 	);
-}
-
-/**
- * How many devices `hostId` has and their free VF slots in all (counting only
- * devices whose VF BARs are at least `minSize` bytes, when given): the PF
- * capacity migration rules read as `target.pci` and the directory reports.
- */
-export async function vfCapacityOfHost(
-	env: Env,
-	hostId: string,
-	minSize?: string,
-): Promise<{ devices: number; freeVfs: number }> {
-	const bdfs = await pciDirectory(env, hostId).listDeviceBdfs();
-	const counts = await Promise.all(
-		bdfs.map((bdf) => pciDevice(env, hostId, bdf).freeVfSlots(minSize)),
-	);
-	return { devices: bdfs.length, freeVfs: counts.reduce((sum, count) => sum + count, 0) };
 }

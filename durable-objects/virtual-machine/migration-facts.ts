@@ -11,9 +11,8 @@ import {
 	type RiskContext,
 	type RiskHost,
 } from "../../shared/risk";
-import { vfCapacityOfHost } from "../pci-device/host-transfer";
 import type { HostRecord } from "../service-processor";
-import { fleet as fleetStub, serviceProcessor } from "../stubs";
+import { fleet as fleetStub, pciDirectory, serviceProcessor } from "../stubs";
 import type { AttachedFunction, Placement } from "./records";
 
 /** How far back `history` counts migrations and failures. */
@@ -84,8 +83,8 @@ export async function gatherInputs(
 			serviceProcessor(env, source.hostId).getVm(vm.vmId),
 			fleet.getPolicy(),
 			fleet.countTargetFailures(targetHostId, now.getTime() - historyWindowMs),
-			vfCapacityOfHost(env, source.hostId),
-			vfCapacityOfHost(env, targetHostId),
+			pciDirectory(env, source.hostId).hostCapacity(source.hostId),
+			pciDirectory(env, targetHostId).hostCapacity(targetHostId),
 		]);
 	if (!targetHost) throw new Problem("host_not_found", `no host ${targetHostId}`);
 	if (!sourceHost || !vmRow) {

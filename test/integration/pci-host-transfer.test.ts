@@ -3,7 +3,7 @@
 // picks the target host's devices in BDF order and takes the first with a
 // free slot (a deterministic choice), is idempotent by transfer id, leaves a
 // function already on that host alone, and refuses with no_free_vf when the
-// host has no room, changing nothing; `freeVfSlotsOnHost` counts the room.
+// host has no room, changing nothing; the host's directory counts the room.
 // It does not prove the migration flow that calls them (team migration's).
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
@@ -101,8 +101,15 @@ describe("transfer to a host", () => {
 
 	it("counts a host's free VF slots over its devices, honouring a minimum BAR size", async () => {
 		const { targetHost } = await hosts();
-		expect(await directory(targetHost).freeVfSlotsOnHost(targetHost)).toBe(5);
-		expect(await directory(targetHost).freeVfSlotsOnHost(targetHost, "0x8000")).toBe(0);
-		expect(await directory(uniqueHost("none")).freeVfSlotsOnHost("none")).toBe(0);
+		expect(await directory(targetHost).hostCapacity(targetHost)).toEqual({
+			devices: 2,
+			freeVfs: 5,
+		});
+		expect(await directory(targetHost).hostCapacity(targetHost, "0x8000")).toEqual({
+			devices: 2,
+			freeVfs: 0,
+		});
+		const none = uniqueHost("none");
+		expect(await directory(none).hostCapacity(none)).toEqual({ devices: 0, freeVfs: 0 });
 	});
 });
