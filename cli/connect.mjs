@@ -27,11 +27,9 @@ const pipedQuietMs = 1500;
  */
 export async function buildSessionRequest({ baseUrl, domain, vmId, key }) {
 	const api = createApiClient({ baseUrl });
-	const { body: jwks } = await api.request("GET", "/.well-known/jwks.json", { auth: false });
+	const { body: jwks } = await api.GET("/.well-known/jwks.json");
 	// Newest key first; any listed key is accepted by its kid.
-	const jwk = jwks?.keys?.find(
-		(/** @type {{alg?: string}} */ candidate) => candidate.alg === "ECDH-ES+A256KW",
-	);
+	const jwk = jwks.keys.find((candidate) => candidate.alg === "ECDH-ES+A256KW");
 	if (!jwk) throw new CliError("the server publishes no ECDH-ES+A256KW key", exitCodes.unavailable);
 	const publicKey = await importJWK(jwk, "ECDH-ES+A256KW");
 	const issuedAt = Math.floor(Date.now() / 1000);
@@ -57,10 +55,11 @@ export async function connect({ baseUrl, domain, vm, keyFile, json = false }) {
 	}
 	const jwe = await buildSessionRequest({ baseUrl, domain, vmId: vm, key });
 	const api = createApiClient({ baseUrl });
-	const { body: session } = await api.request("POST", "/v1/sessions", {
-		rawBody: jwe,
-		contentType: "application/jose",
-		auth: false,
+	const { body: session } = await api.POST("/v1/sessions", {
+		body: jwe,
+		// The JWE is the credential: no admin token, and it goes as it is, not as JSON.
+		bodySerializer: (/** @type {string} */ compact) => compact,
+		headers: { "Content-Type": "application/jose" },
 	});
 	if (json) process.stderr.write(`${JSON.stringify(session)}\n`);
 	process.stderr.write(

@@ -2,13 +2,11 @@
 // Admin commands for SR-IOV devices, their virtual functions, translation
 // tables, and function transfers.
 import { Option } from "commander";
-import { segment } from "./api.mjs";
 import { action, hexAddress, positiveInteger, wholeNumber } from "./context.mjs";
 import { print, printRecord, printTable } from "./output.mjs";
 
-/** @param {{host: string, bdf: string}} options */
-const devicePath = ({ host, bdf }) =>
-	`/v1/hosts/${segment(host)}/pci-devices/${segment(bdf.toLowerCase())}`;
+/** The path parameters naming a device. @param {{host: string, bdf: string}} options */
+const deviceParams = ({ host, bdf }) => ({ path: { hostId: host, bdf: bdf.toLowerCase() } });
 
 /** @param {import("commander").Command} program */
 export function registerDeviceCommands(program) {
@@ -24,10 +22,12 @@ export function registerDeviceCommands(program) {
 		.addOption(new Option("--host <hostId>", "the host").makeOptionMandatory())
 		.action(
 			action(async ({ api, json }, /** @type {{host: string}} */ { host }) => {
-				const { body } = await api.request("GET", `/v1/hosts/${segment(host)}/pci-devices`);
+				const { body } = await api.GET("/v1/hosts/{hostId}/pci-devices", {
+					params: { path: { hostId: host } },
+				});
 				print(json, body, () =>
 					printTable(
-						body.devices.map((/** @type {any} */ device) => ({
+						body.devices.map((device) => ({
 							...device,
 							id: `${device.vendorId}:${device.deviceId}`,
 							vfs: `${device.vfsInUse}/${device.sriov.totalVfs}`,
@@ -42,10 +42,12 @@ export function registerDeviceCommands(program) {
 		.description("the device's timeline: VF changes, holds with their durations, transfers")
 		.action(
 			action(async ({ api, json }, /** @type {any} */ options) => {
-				const { body } = await api.request("GET", `${devicePath(options)}/events`);
+				const { body } = await api.GET("/v1/hosts/{hostId}/pci-devices/{bdf}/events", {
+					params: deviceParams(options),
+				});
 				print(json, body, () =>
 					printTable(
-						body.events.map((/** @type {any} */ event) => ({
+						body.events.map((event) => ({
 							...event,
 							durationMs: event.durationMs ?? undefined,
 						})),
@@ -74,7 +76,8 @@ export function registerDeviceCommands(program) {
 		.requiredOption("--vf-bar-size <bytes>", "size of one VF BAR, hex", hexAddress)
 		.action(
 			action(async ({ api, json }, /** @type {any} */ options) => {
-				const { body } = await api.request("PUT", devicePath(options), {
+				const { body } = await api.PUT("/v1/hosts/{hostId}/pci-devices/{bdf}", {
+					params: deviceParams(options),
 					body: {
 						vendorId: options.vendorId,
 						deviceId: options.deviceId,
@@ -97,7 +100,8 @@ export function registerDeviceCommands(program) {
 		.requiredOption("--virtual-address <address>", "the driver's virtual address", hexAddress)
 		.action(
 			action(async ({ api, json }, /** @type {any} */ options) => {
-				const { body } = await api.request("POST", `${devicePath(options)}/vfs`, {
+				const { body } = await api.POST("/v1/hosts/{hostId}/pci-devices/{bdf}/vfs", {
+					params: deviceParams(options),
 					body: { vmId: options.vm, virtualAddress: options.virtualAddress },
 				});
 				print(json, body, () => printRecord(body));
@@ -108,10 +112,12 @@ export function registerDeviceCommands(program) {
 		.description("the device's translation table")
 		.action(
 			action(async ({ api, json }, /** @type {any} */ options) => {
-				const { body } = await api.request("GET", `${devicePath(options)}/translation-table`);
+				const { body } = await api.GET("/v1/hosts/{hostId}/pci-devices/{bdf}/translation-table", {
+					params: deviceParams(options),
+				});
 				print(json, body, () =>
 					printTable(
-						body.entries.map((/** @type {any} */ entry) => ({
+						body.entries.map((entry) => ({
 							...entry,
 							target: `${entry.target.hostId}/${entry.target.bdf}#${entry.target.vfIndex}`,
 						})),
@@ -126,7 +132,8 @@ export function registerDeviceCommands(program) {
 		.requiredOption("--address <address>", "virtual address inside a mapping", hexAddress)
 		.action(
 			action(async ({ api, json }, /** @type {any} */ options) => {
-				const { body } = await api.request("POST", `${devicePath(options)}/translate`, {
+				const { body } = await api.POST("/v1/hosts/{hostId}/pci-devices/{bdf}/translate", {
+					params: deviceParams(options),
 					body: { virtualAddress: options.address },
 				});
 				print(json, body, () => printRecord(body));
@@ -140,10 +147,12 @@ export function registerDeviceCommands(program) {
 		.requiredOption("--to-bdf <DDDD:BB:DD.F>", "target physical function")
 		.action(
 			action(async ({ api, json }, /** @type {any} */ options) => {
-				const { body } = await api.request(
-					"POST",
-					`${devicePath(options)}/vfs/${options.vf}/transfer`,
-					{ body: { targetHostId: options.toHost, targetBdf: options.toBdf.toLowerCase() } },
+				const { body } = await api.POST(
+					"/v1/hosts/{hostId}/pci-devices/{bdf}/vfs/{vfIndex}/transfer",
+					{
+						params: { path: { ...deviceParams(options).path, vfIndex: String(options.vf) } },
+						body: { targetHostId: options.toHost, targetBdf: options.toBdf.toLowerCase() },
+					},
 				);
 				print(json, body, () => {
 					const to = body.to;

@@ -5,7 +5,6 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { Option } from "commander";
-import { segment } from "./api.mjs";
 import { action, positiveInteger } from "./context.mjs";
 import { writeKeyFile } from "./key-files.mjs";
 import { formatMiB, print, printRecord, printTable, sortedBy, writeSecretFile } from "./output.mjs";
@@ -84,11 +83,10 @@ export function registerFleetCommands(program) {
 		.option("--domain <domain>", "only this broadcast domain")
 		.action(
 			action(async ({ api, json }, /** @type {{domain?: string}} */ { domain }) => {
-				const query = domain ? `?domain=${encodeURIComponent(domain)}` : "";
-				const { body } = await api.request("GET", `/v1/hosts${query}`);
+				const { body } = await api.GET("/v1/hosts", { params: { query: { domain } } });
 				print(json, body, () =>
 					printTable(
-						sortedBy(body.hosts, "hostId").map((/** @type {any} */ host) => ({
+						sortedBy(body.hosts, "hostId").map((host) => ({
 							...host,
 							cpu: host.cpu?.model,
 							memory: formatMiB(host.memoryMiB),
@@ -105,7 +103,7 @@ export function registerFleetCommands(program) {
 		.description("one host with its latest facts")
 		.action(
 			action(async ({ api, json }, /** @type {string} */ hostId) => {
-				const { body } = await api.request("GET", `/v1/hosts/${segment(hostId)}`);
+				const { body } = await api.GET("/v1/hosts/{hostId}", { params: { path: { hostId } } });
 				print(json, body, () => printRecord(body));
 			}),
 		);
@@ -122,7 +120,8 @@ export function registerFleetCommands(program) {
 		.action(
 			action(async (context, /** @type {string} */ hostId, /** @type {any} */ options) => {
 				const [name = "", version = ""] = String(options.hypervisor).split("@");
-				const { status, body } = await context.api.request("PUT", `/v1/hosts/${segment(hostId)}`, {
+				const { status, body } = await context.api.PUT("/v1/hosts/{hostId}", {
+					params: { path: { hostId } },
 					body: {
 						domain: options.domain,
 						site: options.site,
@@ -144,18 +143,21 @@ export function registerFleetCommands(program) {
 
 	const vms = program.command("vms").description("VMs in a host's service-processor table");
 	const hostOption = () => new Option("--host <hostId>", "the VM's host").makeOptionMandatory();
-	const vmPath = (/** @type {{host: string, vm: string}} */ options) =>
-		`/v1/hosts/${segment(options.host)}/vms/${segment(options.vm)}`;
+	const vmParams = (/** @type {{host: string, vm: string}} */ options) => ({
+		path: { hostId: options.host, vmId: options.vm },
+	});
 	vms
 		.command("list")
 		.description("the VMs a host's service processor holds (never keys)")
 		.addOption(hostOption())
 		.action(
 			action(async ({ api, json }, /** @type {{host: string}} */ { host }) => {
-				const { body } = await api.request("GET", `/v1/hosts/${segment(host)}/vms`);
+				const { body } = await api.GET("/v1/hosts/{hostId}/vms", {
+					params: { path: { hostId: host } },
+				});
 				print(json, body, () =>
 					printTable(
-						sortedBy(body.vms, "vmId").map((/** @type {any} */ vm) => ({
+						sortedBy(body.vms, "vmId").map((vm) => ({
 							...vm,
 							memory: formatMiB(vm.memoryMiB),
 						})),
@@ -175,7 +177,8 @@ export function registerFleetCommands(program) {
 		.option("--key-file <path>", "write the key there (0600) instead of printing it")
 		.action(
 			action(async (context, /** @type {any} */ options) => {
-				const { status, body } = await context.api.request("PUT", vmPath(options), {
+				const { status, body } = await context.api.PUT("/v1/hosts/{hostId}/vms/{vmId}", {
+					params: vmParams(options),
 					body: { memoryMiB: options.memoryMib, vcpus: options.vcpus },
 				});
 				if (status === 201) return deliverSecret(context, body, "key", options.keyFile);
@@ -193,7 +196,9 @@ export function registerFleetCommands(program) {
 		)
 		.action(
 			action(async (context, /** @type {any} */ options) => {
-				const { body } = await context.api.request("POST", `${vmPath(options)}/rotate-key`);
+				const { body } = await context.api.POST("/v1/hosts/{hostId}/vms/{vmId}/rotate-key", {
+					params: vmParams(options),
+				});
 				const keyFile = options.keyFile ?? (await offerDemoKeyFile(context, options.vm));
 				await deliverSecret(context, body, "key", keyFile, (path) =>
 					writeKeyFile(path, { key: String(body.key), keyVersion: Number(body.keyVersion) }),
@@ -207,7 +212,7 @@ export function registerFleetCommands(program) {
 		.requiredOption("--vm <vmId>", "VM id")
 		.action(
 			action(async ({ api, json }, /** @type {any} */ options) => {
-				await api.request("DELETE", vmPath(options));
+				await api.DELETE("/v1/hosts/{hostId}/vms/{vmId}", { params: vmParams(options) });
 				print(json, { deleted: options.vm }, () => console.log(`${options.vm} deleted`));
 			}),
 		);

@@ -3,7 +3,6 @@
 // `migrations` and `policy` admin commands.
 import { readFile } from "node:fs/promises";
 import cliProgress from "cli-progress";
-import { segment } from "./api.mjs";
 import { action } from "./context.mjs";
 import { followMigration, percentOf, phaseOf, terminalStates } from "./migration-events.mjs";
 import {
@@ -92,7 +91,7 @@ export function registerMigrationCommands(program) {
 		.option("--no-wait", "return once the migration is accepted (exit 8 if it already failed)")
 		.action(
 			action(async ({ api, json }, /** @type {any} */ options) => {
-				const { body: migration } = await api.request("POST", "/v1/migrations", {
+				const { body: migration } = await api.POST("/v1/migrations", {
 					body: { vmId: options.vm, targetHostId: options.to, dryRun: options.dryRun === true },
 				});
 				const route = `${migration.vmId} ${migration.sourceHostId} → ${migration.targetHostId}`;
@@ -124,10 +123,12 @@ export function registerMigrationCommands(program) {
 		.requiredOption("--vm <vmId>", "VM id")
 		.action(
 			action(async ({ api, json }, /** @type {{vm: string}} */ { vm }) => {
-				const { body } = await api.request("GET", `/v1/vms/${segment(vm)}/migrations`);
+				const { body } = await api.GET("/v1/vms/{vmId}/migrations", {
+					params: { path: { vmId: vm } },
+				});
 				print(json, body, () =>
 					printTable(
-						body.migrations.map((/** @type {any} */ record) => ({
+						body.migrations.map((record) => ({
 							...record,
 							progress: `${percentOf(record)}%`,
 						})),
@@ -141,7 +142,9 @@ export function registerMigrationCommands(program) {
 		.description("one migration with its risk table")
 		.action(
 			action(async ({ api, json }, /** @type {string} */ migrationId) => {
-				const { body } = await api.request("GET", `/v1/migrations/${segment(migrationId)}`);
+				const { body } = await api.GET("/v1/migrations/{migrationId}", {
+					params: { path: { migrationId } },
+				});
 				print(json, body, () => {
 					const { assessment: _assessment, validationSets: _sets, ...summary } = body;
 					printRecord(summary);
@@ -163,7 +166,9 @@ export function registerMigrationCommands(program) {
 		.description("cancel a migration that has not finished")
 		.action(
 			action(async ({ api, json }, /** @type {string} */ migrationId) => {
-				const { body } = await api.request("POST", `/v1/migrations/${segment(migrationId)}/cancel`);
+				const { body } = await api.POST("/v1/migrations/{migrationId}/cancel", {
+					params: { path: { migrationId } },
+				});
 				print(json, body, () => console.log(`migration ${migrationId} ${body.state}`));
 			}),
 		);
@@ -174,7 +179,7 @@ export function registerMigrationCommands(program) {
 		.description("the rules and validation sets in force")
 		.action(
 			action(async ({ api, json }) => {
-				const { body } = await api.request("GET", "/v1/migration-policy");
+				const { body } = await api.GET("/v1/migration-policy");
 				print(json, body, () => {
 					// CEL scores and descriptions are long: they wrap so each line fits the terminal.
 					printTable(body.rules, ["id", "threshold", "validationSet", "score"], {
@@ -182,11 +187,9 @@ export function registerMigrationCommands(program) {
 					});
 					console.log("");
 					printTable(
-						body.validationSets.map((/** @type {any} */ set) => ({
+						body.validationSets.map((set) => ({
 							...set,
-							subtasks: set.subtasks
-								.map((/** @type {any} */ subtask) => `${subtask.id}(${subtask.kind})`)
-								.join(" "),
+							subtasks: set.subtasks.map((subtask) => `${subtask.id}(${subtask.kind})`).join(" "),
 						})),
 						["id", "subtasks", "description"],
 						{ wrap: ["subtasks", "description"] },
@@ -208,7 +211,7 @@ export function registerMigrationCommands(program) {
 						exitCodes.usage,
 					);
 				}
-				const { body } = await api.request("PUT", "/v1/migration-policy", { body: policyDocument });
+				const { body } = await api.PUT("/v1/migration-policy", { body: policyDocument });
 				print(json, body, () =>
 					console.log(
 						`policy in force: ${body.rules.length} rules, ${body.validationSets.length} validation sets`,

@@ -2,7 +2,6 @@
 // Follows one migration until it ends: the Server-Sent Events stream of
 // `GET /v1/migrations/{id}/events`, falling back to polling the record when
 // the stream is unavailable or ends early.
-import { segment } from "./api.mjs";
 
 /** States after which nothing changes any more. */
 export const terminalStates = new Set(["completed", "failed", "cancelled"]);
@@ -46,34 +45,34 @@ export async function* readServerSentEvents(body) {
  * @param {(record: any) => void} onChange
  */
 export async function followMigration(api, migrationId, onChange) {
-	const path = `/v1/migrations/${segment(migrationId)}`;
-	let latest = (await api.request("GET", path)).body;
+	const params = { path: { migrationId } };
+	let latest = (await api.GET("/v1/migrations/{migrationId}", { params })).body;
 	onChange(latest);
 	if (terminalStates.has(latest.state)) return latest;
 	try {
-		const response = await fetch(new URL(`${path}/events`, api.baseUrl), {
-			headers: { Accept: "text/event-stream", Authorization: `Bearer ${api.token}` },
+		const { body: stream } = await api.GET("/v1/migrations/{migrationId}/events", {
+			params,
+			headers: { Accept: "text/event-stream" },
+			parseAs: "stream",
 		});
-		if (response.ok && response.body) {
-			for await (const data of readServerSentEvents(response.body)) {
+		if (stream) {
+			for await (const data of readServerSentEvents(stream)) {
 				const record = parseRecord(data);
 				if (!record) continue;
 				latest = record;
 				onChange(latest);
 				if (terminalStates.has(latest.state)) {
-					await response.body.cancel().catch(() => {});
+					await stream.cancel().catch(() => {});
 					return latest;
 				}
 			}
-		} else {
-			await response.body?.cancel();
 		}
 	} catch {
-		// The stream broke; polling below still gets us to the end.
+		// No stream (a problem answer, read in full), or it broke: polling below still gets us to the end.
 	}
 	for (;;) {
 		await new Promise((resolve) => setTimeout(resolve, pollIntervalMs));
-		const record = (await api.request("GET", path)).body;
+		const record = (await api.GET("/v1/migrations/{migrationId}", { params })).body;
 		if (JSON.stringify(record) !== JSON.stringify(latest)) onChange(record);
 		latest = record;
 		if (terminalStates.has(latest.state)) return latest;

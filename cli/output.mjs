@@ -209,11 +209,14 @@ export function formatMiB(/** @type {number} */ miB) {
 
 const nameOrder = new Intl.Collator("en", { numeric: true });
 
-/** Rows ordered by a name, the way people scan a list: "web-9" before "web-10". */
-export function sortedBy(
-	/** @type {Array<Record<string, any>>} */ rows,
-	/** @type {string} */ key,
-) {
+/**
+ * Rows ordered by a name, the way people scan a list: "web-9" before "web-10".
+ * @template {Record<string, unknown>} Row
+ * @param {Row[]} rows
+ * @param {keyof Row & string} key
+ * @returns {Row[]}
+ */
+export function sortedBy(rows, key) {
 	return [...rows].sort((a, b) => nameOrder.compare(String(a[key]), String(b[key])));
 }
 

@@ -3,7 +3,6 @@
 // session's recording (asciicast v2), and watch a live session read-only.
 import { writeFile } from "node:fs/promises";
 import { Option } from "commander";
-import { segment } from "./api.mjs";
 import { openConsoleChannel } from "./console-channel.mjs";
 import { action } from "./context.mjs";
 import { CliError, exitCodes, print, printRecord, printTable } from "./output.mjs";
@@ -54,7 +53,9 @@ export function registerSessionCommands(program) {
 		.addOption(new Option("--host <hostId>", "the sessions' host").makeOptionMandatory())
 		.action(
 			action(async ({ api, json }, /** @type {{host: string}} */ { host }) => {
-				const { body } = await api.request("GET", `/v1/hosts/${segment(host)}/sessions`);
+				const { body } = await api.GET("/v1/hosts/{hostId}/sessions", {
+					params: { path: { hostId: host } },
+				});
 				print(json, body, () =>
 					printTable(body.sessions, [
 						"sessionId",
@@ -74,7 +75,9 @@ export function registerSessionCommands(program) {
 		.description("one session with its audit moments, viewers and recording")
 		.action(
 			action(async ({ api, json }, /** @type {string} */ sessionId) => {
-				const { body } = await api.request("GET", `/v1/sessions/${segment(sessionId)}`);
+				const { body } = await api.GET("/v1/sessions/{sessionId}", {
+					params: { path: { sessionId } },
+				});
 				print(json, body, () => printRecord(body));
 			}),
 		);
@@ -83,7 +86,7 @@ export function registerSessionCommands(program) {
 		.description("close both sides of a session")
 		.action(
 			action(async ({ api, json }, /** @type {string} */ sessionId) => {
-				await api.request("DELETE", `/v1/sessions/${segment(sessionId)}`);
+				await api.DELETE("/v1/sessions/{sessionId}", { params: { path: { sessionId } } });
 				print(json, { terminated: sessionId }, () => console.log(`${sessionId} terminated`));
 			}),
 		);
@@ -98,11 +101,12 @@ export function registerSessionCommands(program) {
 					/** @type {string} */ sessionId,
 					/** @type {{output?: string}} */ { output },
 				) => {
-					const { body: cast } = await api.request(
-						"GET",
-						`/v1/sessions/${segment(sessionId)}/recording`,
-						{ accept: "application/x-asciicast" },
-					);
+					// An empty answer reads as undefined.
+					const { body: cast = "" } = await api.GET("/v1/sessions/{sessionId}/recording", {
+						params: { path: { sessionId } },
+						headers: { Accept: "application/x-asciicast" },
+						parseAs: "text",
+					});
 					if (!output) {
 						process.stdout.write(cast);
 						return;
@@ -120,10 +124,9 @@ export function registerSessionCommands(program) {
 		.description("watch a live session's console read-only (Ctrl-C leaves; typing is ignored)")
 		.action(
 			action(async ({ api }, /** @type {string} */ sessionId) => {
-				const { body: viewer } = await api.request(
-					"POST",
-					`/v1/sessions/${segment(sessionId)}/viewers`,
-				);
+				const { body: viewer } = await api.POST("/v1/sessions/{sessionId}/viewers", {
+					params: { path: { sessionId } },
+				});
 				if (typeof viewer?.url !== "string") {
 					throw new CliError("the server answered without a viewer URL", exitCodes.unavailable);
 				}

@@ -1,8 +1,13 @@
 /**
- * The console's only way to the server: the public API with the admin token
- * kept in sessionStorage (gone when the tab closes; never localStorage, never a
- * cookie), sent as `Authorization: Bearer` on every call.
+ * The console's only way to the server: the public API through openapi-fetch,
+ * typed by shared/api/openapi-types.ts (generated from the Worker's
+ * /openapi.json by `npm run api-types`), so a path, parameter or field the
+ * contract lacks fails `npm run typecheck`. The admin token is kept in
+ * sessionStorage (gone when the tab closes; never localStorage, never a
+ * cookie) and sent as `Authorization: Bearer` on every admin call.
  */
+import createClient, { type Middleware } from "openapi-fetch";
+import type { paths } from "../../shared/api/openapi-types";
 
 const tokenKey = "edgevisor.adminToken";
 
@@ -46,74 +51,76 @@ export function forgetToken(): void {
 /** Encodes one path segment (ids are safe already; this keeps it so). */
 export const segment = encodeURIComponent;
 
-/** Turns a failed response into an ApiProblem carrying the problem's detail. */
-async function problemOf(response: Response): Promise<ApiProblem> {
-	try {
-		const problem = (await response.json()) as { code?: string; detail?: string; title?: string };
-		return new ApiProblem(
-			response.status,
-			problem.code ?? "error",
-			problem.detail ?? problem.title ?? response.statusText,
-		);
-	} catch {
+/**
+ * The ApiProblem of a failed response. `body` is what openapi-fetch read of
+ * it: the parsed JSON, else the text (undefined when empty).
+ */
+function problemOf(response: Response, body: unknown): ApiProblem {
+	if (typeof body !== "object" || body === null) {
 		return new ApiProblem(response.status, "error", response.statusText || "request failed");
 	}
+	const problem = body as { code?: string; detail?: string; title?: string };
+	return new ApiProblem(
+		response.status,
+		problem.code ?? "error",
+		problem.detail ?? problem.title ?? response.statusText,
+	);
 }
 
-/** Sends a request with the admin token; the raw response, or an ApiProblem. */
-export async function send(
-	method: string,
-	path: string,
-	options: {
-		body?: unknown;
-		token?: string;
-		signal?: AbortSignal;
-		accept?: string;
-		headers?: Record<string, string>;
-	} = {},
-): Promise<Response> {
-	const headers: Record<string, string> = {
-		Accept: options.accept ?? "application/json",
-		...options.headers,
+/** A request that got no answer; an abort stays an AbortError, for the caller to tell apart. */
+const unreachable: Middleware = {
+	onError({ error }) {
+		if (error instanceof DOMException && error.name === "AbortError") return;
+		return new ApiProblem(0, "unreachable", "the server did not answer");
+	},
+};
+
+/** The logged-in token on every request that does not bring its own (the login form does). */
+const adminAuth: Middleware = {
+	onRequest({ request }) {
+		const token = adminToken();
+		if (token && !request.headers.has("Authorization")) {
+			request.headers.set("Authorization", `Bearer ${token}`);
+		}
+	},
+};
+
+type FetchResult = { data?: unknown; error?: unknown; response: Response };
+
+/**
+ * An openapi-fetch method (its typed signature kept) that resolves with the
+ * answer's body as the contract types it (parsed JSON, or text or a stream
+ * when asked with `parseAs`; undefined for 204) and rejects with an
+ * ApiProblem for every 4xx/5xx.
+ */
+function answering<Args extends unknown[], Result extends FetchResult>(
+	method: (...args: Args) => Promise<Result>,
+) {
+	return async (...args: Args): Promise<Exclude<Result["data"], undefined>> => {
+		const { data, error, response } = await method(...args);
+		if (!response.ok) throw problemOf(response, error);
+		return data as Exclude<Result["data"], undefined>;
 	};
-	const token = options.token ?? adminToken();
-	if (token) headers.Authorization = `Bearer ${token}`;
-	if (options.body !== undefined) headers["Content-Type"] = "application/json";
-	let response: Response;
-	try {
-		response = await fetch(path, {
-			method,
-			headers,
-			body: options.body === undefined ? undefined : JSON.stringify(options.body),
-			signal: options.signal,
-		});
-	} catch (error) {
-		if (error instanceof DOMException && error.name === "AbortError") throw error;
-		throw new ApiProblem(0, "unreachable", "the server did not answer");
-	}
-	if (!response.ok) throw await problemOf(response);
-	return response;
 }
 
-/** Sends an admin request and parses its JSON answer (undefined for 204). */
-export async function api<T>(
-	method: string,
-	path: string,
-	body?: unknown,
-	token?: string,
-): Promise<T> {
-	const response = await send(method, path, { body, token });
-	if (response.status === 204) return undefined as T;
-	return (await response.json()) as T;
-}
+const adminClient = createClient<paths>({ headers: { Accept: "application/json" } });
+adminClient.use(unreachable, adminAuth);
+const publicClient = createClient<paths>({ headers: { Accept: "application/json" } });
+publicClient.use(unreachable);
+
+/** The admin API, e.g. `api.GET("/v1/hosts/{hostId}", { params: { path: { hostId } } })`. */
+export const api = {
+	GET: answering(adminClient.GET),
+	PUT: answering(adminClient.PUT),
+	POST: answering(adminClient.POST),
+	DELETE: answering(adminClient.DELETE),
+};
 
 /** Posts a compact JWE broadcast request (no admin token: the JWE is the credential). */
-export async function postSessionRequest(jwe: string): Promise<Response> {
-	const response = await fetch("/v1/sessions", {
-		method: "POST",
-		headers: { "Content-Type": "application/jose", Accept: "application/json" },
+export function postSessionRequest(jwe: string) {
+	return answering(publicClient.POST)("/v1/sessions", {
 		body: jwe,
+		bodySerializer: (compact: string) => compact,
+		headers: { "Content-Type": "application/jose" },
 	});
-	if (!response.ok) throw await problemOf(response);
-	return response;
 }

@@ -9,12 +9,12 @@ import { api, describeError, segment } from "./api";
 import { errorBox, h, idText, table } from "./dom";
 import { formatTime } from "./format";
 import { hashQuery } from "./route-query";
-import type { DeviceEventRecord, DeviceRecord, HostRecord, TableEntryRecord } from "./types";
+import type { DeviceRecord, HostRecord, TableEntryRecord } from "./types";
 import { vfTimeline } from "./vf-timeline";
 
 /** Host picker, then every device of the chosen host. */
 export async function renderDevices(root: HTMLElement) {
-	const { hosts } = await api<{ hosts: HostRecord[] }>("GET", "/v1/hosts");
+	const { hosts } = await api.GET("/v1/hosts");
 	const sorted = [...hosts].sort((a, b) => a.hostId.localeCompare(b.hostId));
 	const chosen = hashQuery().get("host") ?? sorted[0]?.hostId ?? "";
 	const picker = h(
@@ -37,10 +37,9 @@ async function drawHost(hostId: string, hosts: HostRecord[], panel: HTMLElement)
 	const targets = (
 		await Promise.all(
 			hosts.map(async (host) => {
-				const list = await api<{ devices: DeviceRecord[] }>(
-					"GET",
-					`/v1/hosts/${segment(host.hostId)}/pci-devices`,
-				);
+				const list = await api.GET("/v1/hosts/{hostId}/pci-devices", {
+					params: { path: { hostId: host.hostId } },
+				});
 				return list.devices;
 			}),
 		)
@@ -61,10 +60,10 @@ async function deviceSection(
 	panel: HTMLElement,
 	hosts: HostRecord[],
 ): Promise<HTMLElement> {
-	const path = `/v1/hosts/${segment(device.hostId)}/pci-devices/${segment(device.bdf)}`;
+	const params = { path: { hostId: device.hostId, bdf: device.bdf } };
 	const [{ entries }, { events }] = await Promise.all([
-		api<{ entries: TableEntryRecord[] }>("GET", `${path}/translation-table`),
-		api<{ events: DeviceEventRecord[] }>("GET", `${path}/events`),
+		api.GET("/v1/hosts/{hostId}/pci-devices/{bdf}/translation-table", { params }),
+		api.GET("/v1/hosts/{hostId}/pci-devices/{bdf}/events", { params }),
 	]);
 	return h(
 		"section",
@@ -141,11 +140,12 @@ function transferForm(
 		event.preventDefault();
 		const [targetHostId = "", targetBdf = ""] = select.value.split("/");
 		try {
-			await api(
-				"POST",
-				`/v1/hosts/${segment(serving.hostId)}/pci-devices/${segment(serving.bdf)}/vfs/${serving.vfIndex}/transfer`,
-				{ targetHostId, targetBdf },
-			);
+			await api.POST("/v1/hosts/{hostId}/pci-devices/{bdf}/vfs/{vfIndex}/transfer", {
+				params: {
+					path: { hostId: serving.hostId, bdf: serving.bdf, vfIndex: String(serving.vfIndex) },
+				},
+				body: { targetHostId, targetBdf },
+			});
 			await drawHost(shownHostId, hosts, panel);
 		} catch (error) {
 			message.replaceChildren(errorBox(describeError(error)));

@@ -28,11 +28,13 @@ function agentBadge(host: Host): HTMLElement {
 
 /** `#/fleet`: every host, per domain and site, with its CPU, hypervisor and VM count. */
 export async function renderFleet(root: HTMLElement) {
-	const { hosts } = await api<{ hosts: Host[] }>("GET", "/v1/hosts");
+	const { hosts } = await api.GET("/v1/hosts");
 	const vmCounts = new Map(
 		await Promise.all(
 			hosts.map(async (host) => {
-				const { vms } = await api<{ vms: Vm[] }>("GET", `/v1/hosts/${segment(host.hostId)}/vms`);
+				const { vms } = await api.GET("/v1/hosts/{hostId}/vms", {
+					params: { path: { hostId: host.hostId } },
+				});
 				return [host.hostId, vms.length] as const;
 			}),
 		),
@@ -88,15 +90,16 @@ export async function renderFleet(root: HTMLElement) {
 
 /** `#/hosts/{hostId}`: the SP table and its sessions, refreshed while shown. */
 export async function renderHost(root: HTMLElement, [hostId = ""]: string[]) {
-	const host = await api<Host>("GET", `/v1/hosts/${segment(hostId)}`);
+	const params = { path: { hostId } };
+	const host = await api.GET("/v1/hosts/{hostId}", { params });
 	const vmsPanel = h("div");
 	const sessionsPanel = h("div");
 	// Sessions whose Terminate was clicked once, so a refresh keeps the question.
 	const asking = new Set<string>();
 	const refresh = async () => {
 		const [{ vms }, { sessions }] = await Promise.all([
-			api<{ vms: Vm[] }>("GET", `/v1/hosts/${segment(hostId)}/vms`),
-			api<{ sessions: SessionRecord[] }>("GET", `/v1/hosts/${segment(hostId)}/sessions`),
+			api.GET("/v1/hosts/{hostId}/vms", { params }),
+			api.GET("/v1/hosts/{hostId}/sessions", { params }),
 		]);
 		vmsPanel.replaceChildren(vmTable(vms));
 		sessionsPanel.replaceChildren(sessionTable(sessions, asking, refresh));
@@ -166,7 +169,7 @@ function terminateControl(
 		confirm.addEventListener("click", async () => {
 			confirm.disabled = true;
 			try {
-				await api("DELETE", `/v1/sessions/${segment(sessionId)}`);
+				await api.DELETE("/v1/sessions/{sessionId}", { params: { path: { sessionId } } });
 				asking.delete(sessionId);
 				await refresh();
 			} catch (error) {

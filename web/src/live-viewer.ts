@@ -7,7 +7,7 @@
 import { asciicastContentType } from "../../shared/asciicast";
 import { parseAsciicast } from "../../shared/asciicast-playback";
 import { tokenInProtocol } from "../../shared/console-protocol";
-import { ApiProblem, api, describeError, segment, send } from "./api";
+import { ApiProblem, api, describeError } from "./api";
 import { catchUp } from "./catch-up";
 import { h } from "./dom";
 import { openTerminal, pipeSocketToTerminal } from "./xterm";
@@ -15,10 +15,12 @@ import { openTerminal, pipeSocketToTerminal } from "./xterm";
 /** The VM's output recorded so far; empty when there is none yet (the VM side never attached). */
 async function recordedOutput(sessionId: string): Promise<string> {
 	try {
-		const response = await send("GET", `/v1/sessions/${segment(sessionId)}/recording`, {
-			accept: `${asciicastContentType}, text/plain`,
+		const cast = await api.GET("/v1/sessions/{sessionId}/recording", {
+			params: { path: { sessionId } },
+			headers: { Accept: `${asciicastContentType}, text/plain` },
+			parseAs: "text",
 		});
-		return parseAsciicast(await response.text())
+		return parseAsciicast(cast ?? "")
 			.events.map((event) => event.text)
 			.join("");
 	} catch (error) {
@@ -29,10 +31,9 @@ async function recordedOutput(sessionId: string): Promise<string> {
 
 /** Opens a viewer on `sessionId` in `stage`; returns how to leave. */
 export async function watchLive(sessionId: string, stage: HTMLElement, status: HTMLElement) {
-	const viewer = await api<{ url: string; expiresAt: string }>(
-		"POST",
-		`/v1/sessions/${segment(sessionId)}/viewers`,
-	);
+	const viewer = await api.POST("/v1/sessions/{sessionId}/viewers", {
+		params: { path: { sessionId } },
+	});
 	const screen = h("div", { class: "terminal" });
 	stage.replaceChildren(screen);
 	const { terminal, dispose } = openTerminal(screen, { readOnly: true });

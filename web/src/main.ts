@@ -122,7 +122,8 @@ function loginForm(): HTMLElement {
 		event.preventDefault();
 		message.replaceChildren();
 		try {
-			await api("GET", "/v1/hosts", undefined, input.value);
+			// Checked with this token, not a remembered one.
+			await api.GET("/v1/hosts", { headers: { Authorization: `Bearer ${input.value}` } });
 			rememberToken(input.value);
 			if (!location.hash) location.hash = "#/fleet";
 			await route();

@@ -5,7 +5,7 @@
  * (EventSource cannot send the admin bearer header) and parsed by shared/sse.ts.
  */
 import { createSseParser } from "../../shared/sse";
-import { api, segment, send } from "./api";
+import { api } from "./api";
 import { h, table } from "./dom";
 import { formatNumber } from "./format";
 import type { MigrationRecord, RuleOutcome, SetState } from "./types";
@@ -119,18 +119,22 @@ export async function followMigration(
 	onChange: (record: MigrationRecord) => void,
 	signal: AbortSignal,
 ): Promise<void> {
-	const path = `/v1/migrations/${segment(migrationId)}`;
+	const params = { path: { migrationId } };
 	let state = initial.state;
 	let lastEventId: string | undefined;
 	const ended = () => terminalStates.has(state) || signal.aborted;
 	for (let attempt = 0; !ended() && attempt < streamAttempts; attempt++) {
 		try {
-			const response = await send("GET", `${path}/events`, {
-				accept: "text/event-stream",
+			const stream = await api.GET("/v1/migrations/{migrationId}/events", {
+				params,
+				headers: {
+					Accept: "text/event-stream",
+					...(lastEventId ? { "Last-Event-ID": lastEventId } : {}),
+				},
+				parseAs: "stream",
 				signal,
-				headers: lastEventId ? { "Last-Event-ID": lastEventId } : {},
 			});
-			const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+			const reader = (stream as ReadableStream<Uint8Array>).getReader();
 			const decoder = new TextDecoder();
 			const parser = createSseParser();
 			while (!ended()) {
@@ -151,7 +155,7 @@ export async function followMigration(
 	while (!ended()) {
 		await new Promise((resolve) => setTimeout(resolve, pollIntervalMs));
 		if (signal.aborted) return;
-		const record = await api<MigrationRecord>("GET", path).catch(() => undefined);
+		const record = await api.GET("/v1/migrations/{migrationId}", { params }).catch(() => undefined);
 		if (record && record.state !== state) onChange(record);
 		state = record?.state ?? state;
 	}

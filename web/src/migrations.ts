@@ -18,10 +18,9 @@ type PlacedVm = VmRecord & { hostId: string };
 async function placedVms(hosts: HostRecord[]): Promise<PlacedVm[]> {
 	const perHost = await Promise.all(
 		hosts.map(async (host) => {
-			const { vms } = await api<{ vms: VmRecord[] }>(
-				"GET",
-				`/v1/hosts/${segment(host.hostId)}/vms`,
-			);
+			const { vms } = await api.GET("/v1/hosts/{hostId}/vms", {
+				params: { path: { hostId: host.hostId } },
+			});
 			return vms.map((vm) => ({ ...vm, hostId: host.hostId }));
 		}),
 	);
@@ -30,12 +29,10 @@ async function placedVms(hosts: HostRecord[]): Promise<PlacedVm[]> {
 
 /** The list (newest first) and the start form. */
 export async function renderMigrations(root: HTMLElement) {
-	const { hosts } = await api<{ hosts: HostRecord[] }>("GET", "/v1/hosts");
+	const { hosts } = await api.GET("/v1/hosts");
 	const vms = await placedVms(hosts);
 	const lists = await Promise.all(
-		vms.map((vm) =>
-			api<{ migrations: MigrationRecord[] }>("GET", `/v1/vms/${segment(vm.vmId)}/migrations`),
-		),
+		vms.map((vm) => api.GET("/v1/vms/{vmId}/migrations", { params: { path: { vmId: vm.vmId } } })),
 	);
 	const migrations = lists
 		.flatMap((list) => list.migrations)
@@ -116,10 +113,8 @@ function startForm(vms: PlacedVm[], hosts: HostRecord[], result: HTMLElement): H
 		event.preventDefault();
 		result.replaceChildren();
 		try {
-			const record = await api<MigrationRecord>("POST", "/v1/migrations", {
-				vmId: vmSelect.value,
-				targetHostId: hostSelect.value,
-				dryRun: dryRun.checked,
+			const record = await api.POST("/v1/migrations", {
+				body: { vmId: vmSelect.value, targetHostId: hostSelect.value, dryRun: dryRun.checked },
 			});
 			if (dryRun.checked) {
 				result.replaceChildren(
@@ -139,8 +134,8 @@ const cancellableStates = new Set(["validating", "migrating"]);
 
 /** One migration, redrawn on every event of its stream until it ends. */
 export async function renderMigration(root: HTMLElement, [migrationId = ""]: string[]) {
-	const path = `/v1/migrations/${segment(migrationId)}`;
-	const record = await api<MigrationRecord>("GET", path);
+	const params = { path: { migrationId } };
+	const record = await api.GET("/v1/migrations/{migrationId}", { params });
 	// Outside the redrawn record, so progress events do not replace it under the pointer.
 	const cancel = h(
 		"button",
@@ -157,7 +152,7 @@ export async function renderMigration(root: HTMLElement, [migrationId = ""]: str
 		cancel.disabled = true;
 		message.replaceChildren();
 		try {
-			draw(await api<MigrationRecord>("POST", `${path}/cancel`));
+			draw(await api.POST("/v1/migrations/{migrationId}/cancel", { params }));
 		} catch (error) {
 			message.replaceChildren(errorBox(describeError(error)));
 		}

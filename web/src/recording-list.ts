@@ -8,20 +8,19 @@ import { api, segment } from "./api";
 import { h, idText, table, unbroken } from "./dom";
 import { formatTime } from "./format";
 import { recordingCell } from "./recording-summary";
-import type { HostRecord, SessionRecord } from "./types";
+import type { SessionRecord } from "./types";
 
 /** Rows shown; older sessions stay reachable by id. */
 const listedSessions = 50;
 
 /** Every session with a recording, on any host, newest first. */
 async function recordedSessions(): Promise<SessionRecord[]> {
-	const { hosts } = await api<{ hosts: HostRecord[] }>("GET", "/v1/hosts");
+	const { hosts } = await api.GET("/v1/hosts");
 	const perHost = await Promise.all(
 		hosts.map(async (host) => {
-			const { sessions } = await api<{ sessions: SessionRecord[] }>(
-				"GET",
-				`/v1/hosts/${segment(host.hostId)}/sessions`,
-			);
+			const { sessions } = await api.GET("/v1/hosts/{hostId}/sessions", {
+				params: { path: { hostId: host.hostId } },
+			});
 			return sessions;
 		}),
 	);

@@ -14,7 +14,7 @@ import {
 	type PlaybackPosition,
 	parseAsciicast,
 } from "../../shared/asciicast-playback";
-import { describeError, segment, send } from "./api";
+import { api, describeError } from "./api";
 import { errorBox, h } from "./dom";
 import { plural } from "./format";
 import { watchLive } from "./live-viewer";
@@ -88,10 +88,12 @@ export async function renderRecordings(root: HTMLElement) {
 }
 
 async function play(sessionId: string, stage: HTMLElement, status: HTMLElement) {
-	const response = await send("GET", `/v1/sessions/${segment(sessionId)}/recording`, {
-		accept: `${asciicastContentType}, text/plain`,
+	const cast = await api.GET("/v1/sessions/{sessionId}/recording", {
+		params: { path: { sessionId } },
+		headers: { Accept: `${asciicastContentType}, text/plain` },
+		parseAs: "text",
 	});
-	const recording = parseAsciicast(await response.text());
+	const recording = parseAsciicast(cast ?? "");
 	const events = compressIdle(
 		recording.events,
 		recording.header.idleTimeLimit ?? defaultIdleLimitSeconds,

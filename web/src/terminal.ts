@@ -74,7 +74,7 @@ export async function renderTerminal(root: HTMLElement) {
 				vm: String(data.get("vm")),
 				key: String(data.get("key")),
 			});
-			const session = (await (await postSessionRequest(jwe)).json()) as SessionOpened;
+			const session = await postSessionRequest(jwe);
 			close = connect(session, screen, status);
 		} catch (error) {
 			status.replaceChildren(errorBox(describeError(error)));
