@@ -92,7 +92,8 @@ for (const path of ["/openapi.json", "/.well-known/jwks.json", "/v1/sessions"]) 
 // Routes anyone may call without a credential, limited per client address.
 // POST /v1/sessions has a limit of its own (routes/sessions.ts); the other
 // routes check a token or signature first, and agents legitimately send a lot.
-for (const path of ["/healthz", "/.well-known/jwks.json", "/openapi.json", "/docs", "/console"]) {
+// /healthz does no work worth guarding, and load balancers probe it often.
+for (const path of ["/.well-known/jwks.json", "/openapi.json", "/docs", "/console"]) {
 	app.use(path, rateLimit("PUBLIC_RATE_LIMIT"));
 }
 

@@ -1341,11 +1341,9 @@ export interface operations {
 					};
 				};
 			};
-			/** @description Problem: rate_limited */
-			429: {
+			/** @description Problem: payload_too_large */
+			413: {
 				headers: {
-					/** @description seconds to wait before trying again */
-					"Retry-After"?: number;
 					[name: string]: unknown;
 				};
 				content: {

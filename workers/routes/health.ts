@@ -14,7 +14,8 @@ const health = createRoute({
 			description: "The Worker is serving",
 			content: { "application/json": { schema: z.object({ ok: z.literal(true) }) } },
 		},
-		...problemResponses("rate_limited"),
+		// The body limit holds for every route, this one too.
+		...problemResponses("payload_too_large"),
 	},
 });
 
