@@ -5,6 +5,7 @@
 // hosts of a fleet file. Both run until interrupted. See the README.
 import { readFile } from "node:fs/promises";
 import { Command, InvalidArgumentError, Option } from "commander";
+import packageJson from "../package.json" with { type: "json" };
 import { readHostFile, startQemuAgent } from "./qemu-agent.mjs";
 import { describeEvent, readFleetFile, startSimulator } from "./simulator.mjs";
 
@@ -28,7 +29,7 @@ const range = (/** @type {string} */ value) => {
 	return [min, max];
 };
 
-const program = new Command("edgevisor-agent");
+const program = new Command("edgevisor-agent").version(packageJson.version, "-V, --version");
 
 program
 	.command("qemu")

@@ -3,6 +3,7 @@
 // `edgevisor`: the user's and the operator's command line for the Edgevisor
 // API (shared/API.md). See README "Tools: CLI, agent simulator, demo".
 import { Command, CommanderError, Option } from "commander";
+import packageJson from "../package.json" with { type: "json" };
 import { connect } from "./connect.mjs";
 import { action } from "./context.mjs";
 import { registerDeviceCommands } from "./device-commands.mjs";
@@ -13,6 +14,8 @@ import { registerSessionCommands } from "./session-commands.mjs";
 
 const program = new Command("edgevisor")
 	.description("Edgevisor: VM consoles, fleet, migrations and PCI functions from the shell.")
+	// So an operator can tell which build is installed (npm run build:tools copies it anywhere).
+	.version(packageJson.version, "-V, --version")
 	.addOption(
 		new Option("--url <url>", "Edgevisor base URL")
 			.env("EDGEVISOR_URL")

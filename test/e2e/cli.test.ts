@@ -28,6 +28,17 @@ async function keyFileFor(key: string): Promise<string> {
 	return path;
 }
 
+describe("edgevisor's own version", () => {
+	it("prints the package's version with --version, so an operator knows which build is installed", async () => {
+		const { version } = JSON.parse(
+			await readFile(join(import.meta.dirname, "../../package.json"), "utf8"),
+		) as { version: string };
+		const run = await runCli(["--version"]);
+		expect(run.exitCode).toBe(0);
+		expect(run.stdout).toBe(`${version}\n`);
+	});
+});
+
 describe("edgevisor against the Worker", () => {
 	it("enrols a VM with its key written only to a 0600 file", async () => {
 		const vmId = uniqueId("cli-vm");
