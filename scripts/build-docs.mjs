@@ -8,7 +8,7 @@
 // a stub that says so and points at /openapi.json, and the build goes on.
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -91,15 +91,11 @@ window.Scalar = { createApiReference() {} };
 export async function buildDocsAssets(assetsDir, log = console.warn) {
 	const docsDir = join(assetsDir, "docs");
 	await mkdir(docsDir, { recursive: true });
-	const bundle = await pinnedBundle(log);
-	const target = join(docsDir, "scalar.js");
-	if (bundle) await copyFile(cacheFile, target);
-	else await writeFile(target, stub);
+	await writeFile(join(docsDir, "scalar.js"), (await pinnedBundle(log)) ?? stub);
 	// The page's own script, a file so the page's CSP needs no inline script;
 	// the system fonts, as the default ones come from Scalar's servers.
 	await writeFile(
 		join(docsDir, "start.js"),
 		'Scalar.createApiReference("#app", { url: "/openapi.json", withDefaultFonts: false });\n',
 	);
-	return { bundled: bundle !== undefined };
 }

@@ -36,6 +36,15 @@ import {
 let browser: Browser;
 let page: Page;
 
+/** Presses Terminate on a session's row of its host page and waits for the question; returns the row. */
+async function askToTerminate(admin: Page, sessionId: string) {
+	await admin.goto(`${baseUrl}/console#/hosts/fra1-h1`);
+	const row = admin.locator("table.sessions tbody tr", { hasText: sessionId });
+	await row.getByRole("button", { name: "Terminate", exact: true }).click();
+	await row.getByText("Really terminate?").waitFor();
+	return row;
+}
+
 describe.skipIf(!chromiumPath)("web console", () => {
 	beforeAll(async () => {
 		browser = await launchBrowser();
@@ -106,11 +115,7 @@ describe.skipIf(!chromiumPath)("web console", () => {
 		const terminal = await signedInPage(browser);
 		const admin = await signedInPage(browser);
 		try {
-			const sessionId = await openConsole(terminal, "edge-prod", "web-1");
-			await admin.goto(`${baseUrl}/console#/hosts/fra1-h1`);
-			const row = admin.locator("table.sessions tbody tr", { hasText: sessionId });
-			await row.getByRole("button", { name: "Terminate", exact: true }).click();
-			await row.getByText("Really terminate?").waitFor();
+			const row = await askToTerminate(admin, await openConsole(terminal, "edge-prod", "web-1"));
 			await row.getByRole("button", { name: "Yes, terminate" }).click();
 			await row.getByText("terminated").waitFor();
 			const status = terminal.locator("#terminal-status", { hasText: "terminated" });
@@ -131,10 +136,7 @@ describe.skipIf(!chromiumPath)("web console", () => {
 		});
 		try {
 			const sessionId = await openConsole(terminal, "edge-prod", "web-1");
-			await admin.goto(`${baseUrl}/console#/hosts/fra1-h1`);
-			const row = admin.locator("table.sessions tbody tr", { hasText: sessionId });
-			await row.getByRole("button", { name: "Terminate", exact: true }).click();
-			await row.getByText("Really terminate?").waitFor();
+			const row = await askToTerminate(admin, sessionId);
 			await row.getByRole("button", { name: "Keep open" }).click();
 			await row.getByRole("button", { name: "Terminate", exact: true }).waitFor();
 			expect(deletes).toEqual([]);

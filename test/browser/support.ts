@@ -5,6 +5,7 @@
 import { mkdir } from "node:fs/promises";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, inject } from "vitest";
+import { adminRequest } from "../support/admin-request";
 
 /** Screenshots land here; the README's are copied from a run into docs/screenshots/. */
 export const screenshotDir = "test-results/screenshots";
@@ -78,22 +79,17 @@ export async function screenshot(page: Page, name: string): Promise<void> {
 }
 
 /** Calls the admin API from the test itself, bounded by waitMs. */
-export async function adminApi<T>(
+export function adminApi<T>(
 	method: string,
 	path: string,
 	body?: unknown,
 ): Promise<{ status: number; body: T }> {
-	const response = await fetch(`${baseUrl}${path}`, {
+	return adminRequest<T>(
+		{ baseUrl, adminToken, signal: AbortSignal.timeout(waitMs) },
 		method,
-		headers: {
-			Authorization: `Bearer ${adminToken}`,
-			...(body === undefined ? {} : { "Content-Type": "application/json" }),
-		},
-		body: body === undefined ? undefined : JSON.stringify(body),
-		signal: AbortSignal.timeout(waitMs),
-	});
-	const text = await response.text();
-	return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
+		path,
+		body,
+	);
 }
 
 /**

@@ -6,6 +6,7 @@ import { inject } from "vitest";
 import { startSimulator } from "../../agent/simulator.mjs";
 // @ts-expect-error plain ESM module (typed by JSDoc, checked by tsconfig.tools.json)
 import { buildSessionRequest } from "../../cli/connect.mjs";
+import { adminRequest } from "../support/admin-request";
 
 const baseUrl = inject("baseUrl");
 const adminToken = inject("adminToken");
@@ -27,21 +28,12 @@ export function uniqueId(prefix: string): string {
 }
 
 /** Sends an admin request; returns status and parsed body (typed by the caller). */
-export async function admin<Body = Record<string, string>>(
+export function admin<Body = Record<string, string>>(
 	method: string,
 	path: string,
 	body?: unknown,
 ): Promise<{ status: number; body: Body }> {
-	const response = await fetch(`${baseUrl}${path}`, {
-		method,
-		headers: {
-			Authorization: `Bearer ${adminToken}`,
-			...(body === undefined ? {} : { "Content-Type": "application/json" }),
-		},
-		body: body === undefined ? undefined : JSON.stringify(body),
-	});
-	const text = await response.text();
-	return { status: response.status, body: text === "" ? undefined : JSON.parse(text) };
+	return adminRequest<Body>({ baseUrl, adminToken }, method, path, body);
 }
 
 /** The facts every test host is created with. */
