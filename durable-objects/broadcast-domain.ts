@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { Problem, unlessProblem } from "../shared/problem";
-import { answerRefusals } from "./refusals";
+import { type Answer, answer } from "./refusals";
 import { SeenJtis, seenJtisPerVm } from "./seen-jtis";
 import type { BroadcastRoute, SessionOpened, SessionRequest } from "./service-processor";
 import { hasSchema, migrateSchema } from "./sql";
@@ -103,29 +103,31 @@ export class BroadcastDomain extends DurableObject<Env> {
 	 * A member that no longer holds the VM (removed, moved, or mid-handoff, see
 	 * `ServiceProcessor.openSession`) refuses and the next step runs.
 	 */
-	async openSession(request: SessionRequest): Promise<SessionOpened> {
-		if (!this.schemaReady) throw vmNotFound();
-		const known = this.holderOf(request.vmId);
-		const placement = known ? undefined : await this.placementInDomain(request.vmId);
-		if (!known && !placement) throw vmNotFound();
-		// Remembered only for a VM a member holds or is placed on: a stranger's
-		// made-up VM ids are refused above and cost the domain no storage.
-		this.seenJtis.remember(request.jti, request.expSeconds, request.vmId);
-		if (known) {
-			const opened = await this.tryMember(known, request, "learned");
-			if (opened) return opened;
-			this.forgetHolder(request.vmId, known);
-		}
-		const placedOn = (placement ?? (await this.placementInDomain(request.vmId)))?.hostId;
-		if (!placedOn) throw vmNotFound();
-		const placed = await this.tryMember(placedOn, request, "placed");
-		if (placed) {
-			this.setHolder(request.vmId, placedOn);
-			return placed;
-		}
-		const holder = await this.#findHolder(request.vmId, request.domain);
-		this.setHolder(request.vmId, holder);
-		return this.serviceProcessor(holder).openSession(request, "flooded");
+	async openSession(request: SessionRequest): Answer<SessionOpened> {
+		return answer(async () => {
+			if (!this.schemaReady) throw vmNotFound();
+			const known = this.holderOf(request.vmId);
+			const placement = known ? undefined : await this.placementInDomain(request.vmId);
+			if (!known && !placement) throw vmNotFound();
+			// Remembered only for a VM a member holds or is placed on: a stranger's
+			// made-up VM ids are refused above and cost the domain no storage.
+			this.seenJtis.remember(request.jti, request.expSeconds, request.vmId);
+			if (known) {
+				const opened = await this.tryMember(known, request, "learned");
+				if (opened) return opened;
+				this.forgetHolder(request.vmId, known);
+			}
+			const placedOn = (placement ?? (await this.placementInDomain(request.vmId)))?.hostId;
+			if (!placedOn) throw vmNotFound();
+			const placed = await this.tryMember(placedOn, request, "placed");
+			if (placed) {
+				this.setHolder(request.vmId, placedOn);
+				return placed;
+			}
+			const holder = await this.#findHolder(request.vmId, request.domain);
+			this.setHolder(request.vmId, holder);
+			return this.serviceProcessor(holder).openSession(request, "flooded");
+		});
 	}
 
 	/** The VM's placement if it names a member, else null. */
@@ -195,5 +197,3 @@ export class BroadcastDomain extends DurableObject<Env> {
 		return serviceProcessor(this.env, hostId);
 	}
 }
-
-answerRefusals(BroadcastDomain);

@@ -7,7 +7,6 @@ import {
 	recordOutcome,
 	writePolicy,
 } from "./fleet/migration-data";
-import { answerRefusals } from "./refusals";
 import { migrateSchema } from "./sql";
 
 /** A host as the fleet directory lists it. */
@@ -112,5 +111,3 @@ export class Fleet extends DurableObject<Env> {
 		return countTargetFailures(this.ctx.storage.sql, targetHostId, sinceMs);
 	}
 }
-
-answerRefusals(Fleet);

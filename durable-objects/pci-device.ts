@@ -11,7 +11,6 @@ import type {
 } from "../shared/schemas/pci";
 import type {
 	DeviceContext,
-	EventInput,
 	PeerDevice,
 	ReservedVf,
 	ReserveRequest,
@@ -49,7 +48,7 @@ import { slotsInUse } from "./pci-device/slots";
 import { appendEvent, listEvents } from "./pci-device/timeline";
 import { TransferEngine } from "./pci-device/transfer";
 import { translateAddress } from "./pci-device/translate";
-import { answerRefusals, refusalsThrown } from "./refusals";
+import { type Answer, answer } from "./refusals";
 import { migrateSchema } from "./sql";
 import { pciDevice, serviceProcessor } from "./stubs";
 
@@ -59,24 +58,41 @@ import { pciDevice, serviceProcessor } from "./stubs";
  * transfers that move those mappings, and its event timeline. An object named
  * by a bare `hostId` is that host's device directory instead.
  */
-export class PciDevice extends DurableObject<Env> implements DeviceContext {
-	readonly sql: SqlStorage;
-	readonly storage: DurableObjectStorage;
-	readonly outbox: Outbox;
-	readonly waiters = new LiftWaiters();
-	readonly #transfers: TransferEngine;
+export class PciDevice extends DurableObject<Env> {
+	readonly #sql: SqlStorage;
+	readonly #outbox: Outbox;
+	/** What this object's parts (functions, transfer steps) may use of it. */
+	readonly #context: DeviceContext;
+	/**
+	 * The transfers this device drives. An instance field, so not RPC surface
+	 * (workerd exposes only prototype members); recovery tests reach it through
+	 * `runInDurableObject` to stop a transfer after a given step.
+	 */
+	readonly transfers: TransferEngine;
 	/** What a translate reads: built once, as it runs on every device access. */
 	readonly #lookup: Parameters<typeof translateAddress>[0];
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
-		this.sql = ctx.storage.sql;
-		this.storage = ctx.storage;
-		this.outbox = new Outbox(this.sql, env);
-		this.#transfers = new TransferEngine(this);
+		this.#sql = ctx.storage.sql;
+		this.#outbox = new Outbox(this.#sql, env);
+		this.#context = {
+			sql: this.#sql,
+			storage: ctx.storage,
+			outbox: this.#outbox,
+			waiters: new LiftWaiters(),
+			identity: () => {
+				const device = this.#requireDevice();
+				return { hostId: device.host_id, bdf: device.bdf };
+			},
+			recordEvent: (event) => appendEvent(this.#sql, event),
+			scheduleAlarm: () => this.#scheduleAlarm(),
+			peer: (hostId, bdf) => this.#peer(hostId, bdf),
+		};
+		this.transfers = new TransferEngine(this.#context);
 		this.#lookup = {
-			sql: this.sql,
-			waiters: this.waiters,
+			sql: this.#sql,
+			waiters: this.#context.waiters,
 			device: (hostId, bdf) => pciDevice(this.env, hostId, bdf),
 		};
 		migrateSchema(ctx.storage, schema);
@@ -85,9 +101,11 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 	/** Registers or updates the physical function (through its host's directory); `created` is true the first time. */
 	async registerDevice(
 		input: DeviceRegistration,
-	): Promise<{ device: DeviceRecord; created: boolean }> {
-		const existed = writeRegistration(this.sql, input);
-		return { device: this.#record(requireDevice(this.sql)), created: !existed };
+	): Answer<{ device: DeviceRecord; created: boolean }> {
+		return answer(() => {
+			const existed = writeRegistration(this.#sql, input);
+			return { device: this.#record(requireDevice(this.#sql)), created: !existed };
+		});
 	}
 
 	/** The device as the contract shows it, or null when unregistered. */
@@ -97,19 +115,26 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 	}
 
 	/** Creates a VF for `vmId` in the lowest free slot and maps `virtualAddress` to its BAR. */
-	async createVf(input: { vmId: string; virtualAddress: string }): Promise<CreatedVfRecord> {
-		const { host_id: hostId } = this.#requireDevice();
-		const virtualAddress = parseHexAddress(input.virtualAddress);
-		if (virtualAddress === undefined) {
-			throw new Problem("invalid_request", "body.virtualAddress: must be a hex address 0x…");
-		}
-		// A function only for a VM this host's SP table holds (a VM elsewhere, or none, has no driver here).
-		const onHost = (await serviceProcessor(this.env, hostId).getVm(input.vmId)) !== null;
-		// Read again after the await: the registration may have changed meanwhile.
-		const device = this.#requireDevice();
-		const created = createFunction(this, device, { vmId: input.vmId, onHost }, virtualAddress);
-		await this.#deliverOutbox();
-		return created;
+	async createVf(input: { vmId: string; virtualAddress: string }): Answer<CreatedVfRecord> {
+		return answer(async () => {
+			const { host_id: hostId } = this.#requireDevice();
+			const virtualAddress = parseHexAddress(input.virtualAddress);
+			if (virtualAddress === undefined) {
+				throw new Problem("invalid_request", "body.virtualAddress: must be a hex address 0x…");
+			}
+			// A function only for a VM this host's SP table holds (a VM elsewhere, or none, has no driver here).
+			const onHost = (await serviceProcessor(this.env, hostId).getVm(input.vmId)) !== null;
+			// Read again after the await: the registration may have changed meanwhile.
+			const device = this.#requireDevice();
+			const created = createFunction(
+				this.#context,
+				device,
+				{ vmId: input.vmId, onHost },
+				virtualAddress,
+			);
+			await this.#deliverOutbox();
+			return created;
+		});
 	}
 
 	/**
@@ -117,23 +142,27 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 	 * memory for the lift (at most `holdWaitMs`), so it never answers with the
 	 * address of a function that is being swapped.
 	 */
-	async translate(virtualAddressText: string, forwarded = false): Promise<TranslationRecord> {
-		return translateAddress(this.#lookup, virtualAddressText, forwarded);
+	async translate(virtualAddressText: string, forwarded = false): Answer<TranslationRecord> {
+		return answer(() => translateAddress(this.#lookup, virtualAddressText, forwarded));
 	}
 
 	/** The translation table, ordered by virtual address. */
-	async translationTable(): Promise<TableEntryRecord[]> {
-		this.#requireDevice();
-		return this.sql
-			.exec<MappingRow>("SELECT * FROM mappings ORDER BY address_key")
-			.toArray()
-			.map(tableEntry);
+	async translationTable(): Answer<TableEntryRecord[]> {
+		return answer(() => {
+			this.#requireDevice();
+			return this.#sql
+				.exec<MappingRow>("SELECT * FROM mappings ORDER BY address_key")
+				.toArray()
+				.map(tableEntry);
+		});
 	}
 
 	/** The device's events, newest first. */
-	async events(limit = 500): Promise<DeviceEventRecord[]> {
-		this.#requireDevice();
-		return listEvents(this.sql, limit);
+	async events(limit = 500): Answer<DeviceEventRecord[]> {
+		return answer(() => {
+			this.#requireDevice();
+			return listEvents(this.#sql, limit);
+		});
 	}
 
 	/**
@@ -145,25 +174,28 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 		vfIndex: number;
 		targetHostId: string;
 		targetBdf: string;
-	}): Promise<TransferRecord> {
-		this.#requireDevice();
-		const [slot] = this.sql
-			.exec<SlotRow>("SELECT * FROM slots WHERE vf_index = ? AND state = 'active'", input.vfIndex)
-			.toArray();
-		if (!slot) throw new Problem("not_found", `virtual function ${input.vfIndex} is not allocated`);
-		const order: TransferOrder = {
-			virtualAddress: slot.virtual_address,
-			transferId: crypto.randomUUID(),
-			targetHostId: input.targetHostId,
-			targetBdf: input.targetBdf,
-			fromAllocationId: slot.allocation_id,
-		};
-		return this.peer(slot.owner_host_id, slot.owner_bdf).transferMapping(order);
+	}): Answer<TransferRecord> {
+		return answer(() => {
+			this.#requireDevice();
+			const [slot] = this.#sql
+				.exec<SlotRow>("SELECT * FROM slots WHERE vf_index = ? AND state = 'active'", input.vfIndex)
+				.toArray();
+			if (!slot)
+				throw new Problem("not_found", `virtual function ${input.vfIndex} is not allocated`);
+			const order: TransferOrder = {
+				virtualAddress: slot.virtual_address,
+				transferId: crypto.randomUUID(),
+				targetHostId: input.targetHostId,
+				targetBdf: input.targetBdf,
+				fromAllocationId: slot.allocation_id,
+			};
+			return this.#peer(slot.owner_host_id, slot.owner_bdf).transferMapping(order);
+		});
 	}
 
 	/** Runs a transfer of a mapping in this device's table; idempotent by `transferId`. */
-	async transferMapping(order: TransferOrder): Promise<TransferRecord> {
-		return transferRecord(await this.#transfers.run(order));
+	async transferMapping(order: TransferOrder): Answer<TransferRecord> {
+		return answer(() => this.#asPeer.transferMapping(order));
 	}
 
 	/**
@@ -172,13 +204,15 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 	 * has a free VF slot with a large enough BAR. Idempotent by `transferId`;
 	 * a function already served by that host stays where it is (null).
 	 */
-	async transferToHost(request: HostTransferRequest): Promise<TransferRecord | null> {
-		return transferToHost(
-			this.sql,
-			this.env,
-			(order) => this.#self.transferMapping(order),
-			request,
-		);
+	async transferToHost(request: HostTransferRequest): Answer<TransferRecord | null> {
+		return answer(() => {
+			return transferToHost(
+				this.#sql,
+				this.env,
+				(order) => this.#asPeer.transferMapping(order),
+				request,
+			);
+		});
 	}
 
 	/**
@@ -188,37 +222,30 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 	async hostCapacity(
 		hostId: string,
 		minSize?: string,
-	): Promise<{ devices: number; freeVfs: number }> {
-		return hostCapacity(this.env, this.sql, hostId, minSize);
-	}
-
-	/** Drives a transfer only as far as `untilStep`, as if the object stopped there (recovery tests). */
-	async advanceTransfer(order: TransferOrder, untilStep: TransferStep): Promise<TransferStep> {
-		return (await this.#transfers.run(order, untilStep)).step;
+	): Answer<{ devices: number; freeVfs: number }> {
+		return answer(() => hostCapacity(this.env, this.#sql, hostId, minSize));
 	}
 
 	/** Reserves a VF for an incoming transfer; the same `allocationId` gets the same VF. */
-	async reserveVf(request: ReserveRequest): Promise<ReservedVf> {
-		const reserved = reserveFunction(this, this.#requireDevice(), request);
-		await this.scheduleAlarm();
-		return reserved;
+	async reserveVf(request: ReserveRequest): Answer<ReservedVf> {
+		return answer(() => this.#asPeer.reserveVf(request));
 	}
 
 	/** Turns a reservation into an allocated VF (idempotent). */
-	async activateVf(allocationId: string): Promise<void> {
-		activateFunction(this, allocationId);
+	async activateVf(allocationId: string): Answer<void> {
+		return answer(() => this.#asPeer.activateVf(allocationId));
 	}
 
 	/** Frees the slot of an allocation or reservation (idempotent; a reused index is untouched). */
-	async releaseVf(allocationId: string): Promise<void> {
-		releaseFunction(this, allocationId);
+	async releaseVf(allocationId: string): Answer<void> {
+		return answer(() => this.#asPeer.releaseVf(allocationId));
 	}
 
 	/** Free VF slots on this device (none when its VF BARs are smaller than `minSize`). */
 	async freeVfSlots(minSize?: string): Promise<number> {
 		const device = this.#device();
 		if (!device || (minSize && BigInt(device.vf_bar_size) < BigInt(minSize))) return 0;
-		return device.total_vfs - slotsInUse(this.sql);
+		return device.total_vfs - slotsInUse(this.#sql);
 	}
 
 	/**
@@ -227,18 +254,18 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 	 */
 	async registerFunction(
 		input: DeviceRegistration,
-	): Promise<{ device: DeviceRecord; created: boolean }> {
-		return registerOnHost(this.ctx, this.env, input);
+	): Answer<{ device: DeviceRecord; created: boolean }> {
+		return answer(() => registerOnHost(this.ctx, this.env, input));
 	}
 
 	/** Directory role: the host's device BDFs in order. */
 	async listDeviceBdfs(): Promise<string[]> {
-		return listBdfs(this.sql);
+		return listBdfs(this.#sql);
 	}
 
 	/** The step a transfer run by this device has reached, or null when it never began here. */
 	async transferStep(transferId: string): Promise<TransferStep | null> {
-		return this.#transfers.stepOf(transferId);
+		return this.#asPeer.transferStep(transferId);
 	}
 
 	/**
@@ -246,51 +273,44 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 	 * of incoming transfers and retries undelivered messages.
 	 */
 	override async alarm(): Promise<void> {
-		await this.#transfers.resumeStalled();
-		await settleExpiredReservations(this, (owner, transferId) =>
-			this.peer(owner.hostId, owner.bdf).transferStep(transferId),
+		await this.transfers.resumeStalled();
+		await settleExpiredReservations(this.#context, (owner, transferId) =>
+			this.#peer(owner.hostId, owner.bdf).transferStep(transferId),
 		);
 		await this.#deliverOutbox();
 	}
 
-	/** This device's host and BDF; `device_not_found` when unregistered. */
-	identity(): { hostId: string; bdf: string } {
-		const device = this.#requireDevice();
-		return { hostId: device.host_id, bdf: device.bdf };
-	}
-
-	/** Appends an event to the device's timeline (inside the caller's transaction). */
-	recordEvent(event: EventInput): void {
-		appendEvent(this.sql, event);
-	}
-
-	/**
-	 * Sets the alarm to the earliest transfer deadline, outbox retry or
-	 * reservation expiry. Not `async`: a helper of this object's parts, not
-	 * RPC surface (see ./refusals.ts).
-	 */
-	scheduleAlarm(): Promise<void> {
+	/** Sets the alarm to the earliest transfer deadline, outbox retry or reservation expiry. */
+	#scheduleAlarm(): Promise<void> {
 		const due = [
-			this.#transfers.nextDeadlineMs(),
-			this.outbox.nextAttemptMs(),
-			nextReservationExpiryMs(this.sql),
+			this.transfers.nextDeadlineMs(),
+			this.#outbox.nextAttemptMs(),
+			nextReservationExpiryMs(this.#sql),
 		].filter((value): value is number => value !== undefined);
-		return due.length > 0 ? this.storage.setAlarm(Math.min(...due)) : Promise.resolve();
+		return due.length > 0 ? this.ctx.storage.setAlarm(Math.min(...due)) : Promise.resolve();
 	}
 
-	/** Another device's object, or this one when it names this device. */
-	peer(hostId: string, bdf: string): PeerDevice {
-		return this.#isMe(hostId, bdf)
-			? this.#self
-			: (pciDevice(this.env, hostId, bdf) as unknown as PeerDevice);
+	/** Another device's object, or this one (as itself, refusals thrown) when it names this device. */
+	#peer(hostId: string, bdf: string): PeerDevice {
+		return this.#isMe(hostId, bdf) ? this.#asPeer : pciDevice(this.env, hostId, bdf);
 	}
 
-	/** This object as a peer sees it: its RPC methods throw the Problems they answer with (one view, made once). */
-	readonly #self: this = refusalsThrown(this);
+	/** This device as a peer of its own transfers: the peer methods' work, unanswered. */
+	readonly #asPeer: PeerDevice = {
+		reserveVf: async (request) => {
+			const reserved = reserveFunction(this.#context, this.#requireDevice(), request);
+			await this.#scheduleAlarm();
+			return reserved;
+		},
+		activateVf: async (allocationId) => activateFunction(this.#context, allocationId),
+		releaseVf: async (allocationId) => releaseFunction(this.#context, allocationId),
+		transferMapping: async (order) => transferRecord(await this.transfers.run(order)),
+		transferStep: async (transferId) => this.transfers.stepOf(transferId),
+	};
 
 	async #deliverOutbox(): Promise<void> {
-		await this.outbox.flush();
-		await this.scheduleAlarm();
+		await this.#outbox.flush();
+		await this.#scheduleAlarm();
 	}
 
 	#isMe(hostId: string, bdf: string): boolean {
@@ -299,16 +319,14 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 	}
 
 	#device(): DeviceRow | undefined {
-		return readDevice(this.sql);
+		return readDevice(this.#sql);
 	}
 
 	#requireDevice(): DeviceRow {
-		return requireDevice(this.sql);
+		return requireDevice(this.#sql);
 	}
 
 	#record(device: DeviceRow): DeviceRecord {
-		return deviceRecord(device, slotsInUse(this.sql));
+		return deviceRecord(device, slotsInUse(this.#sql));
 	}
 }
-
-answerRefusals(PciDevice);

@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { Problem } from "../shared/problem";
 import type { HostInput } from "../shared/schemas/hosts";
 import type { VmInput } from "../shared/schemas/vms";
-import { answerRefusals } from "./refusals";
+import { type Answer, answer } from "./refusals";
 import { SeenJtis } from "./seen-jtis";
 import {
 	type AccessParts,
@@ -173,12 +173,14 @@ export class ServiceProcessor extends DurableObject<Env> {
 	async configureHost(
 		hostId: string,
 		input: HostInput,
-	): Promise<HostConfigured & { agentConnected: boolean }> {
-		if (!this.schemaReady) this.prepareSchema();
-		const result = await this.hosts.configure(hostId, input);
-		this.directory.queueFor(input.domain, result.created ? undefined : result.previousDomain);
-		await this.upkeep.syncDirectory();
-		return { ...result, agentConnected: this.agent.isConnected() };
+	): Answer<HostConfigured & { agentConnected: boolean }> {
+		return answer(async () => {
+			if (!this.schemaReady) this.prepareSchema();
+			const result = await this.hosts.configure(hostId, input);
+			this.directory.queueFor(input.domain, result.created ? undefined : result.previousDomain);
+			await this.upkeep.syncDirectory();
+			return { ...result, agentConnected: this.agent.isConnected() };
+		});
 	}
 
 	/** The host record with its latest facts, or null before it is created. */
@@ -192,13 +194,15 @@ export class ServiceProcessor extends DurableObject<Env> {
 	}
 
 	/** Applies a `host.facts` webhook. */
-	async recordFacts(facts: HostFacts): Promise<void> {
-		this.hosts.recordFacts(facts);
+	async recordFacts(facts: HostFacts): Answer<void> {
+		return answer(() => this.hosts.recordFacts(facts));
 	}
 
 	/** Standard Webhooks verification with this host's secret; records the webhook id. */
-	async verifyWebhook(headers: Record<string, string>, rawBody: string): Promise<VerifiedWebhook> {
-		return verifyWebhook(this.ctx.storage.sql, this.hosts.webhookSecret(), headers, rawBody);
+	async verifyWebhook(headers: Record<string, string>, rawBody: string): Answer<VerifiedWebhook> {
+		return answer(() =>
+			verifyWebhook(this.ctx.storage.sql, this.hosts.webhookSecret(), headers, rawBody),
+		);
 	}
 
 	/** Forgets a `webhook-id` whose event could not be applied, so a retry applies it. */
@@ -209,28 +213,28 @@ export class ServiceProcessor extends DurableObject<Env> {
 	// ---- The SP table ------------------------------------------------------
 
 	/** Enrols a VM (claiming its id fleet-wide, minting its key) or updates its attributes. */
-	async enrollVm(vmId: string, input: VmInput): Promise<VmEnrolment> {
-		return this.vms.enroll(vmId, input);
+	async enrollVm(vmId: string, input: VmInput): Answer<VmEnrolment> {
+		return answer(() => this.vms.enroll(vmId, input));
 	}
 
 	/** Mints a new key; the old one stops at once and sessions opened with it close. */
-	async rotateVmKey(vmId: string): Promise<{ keyVersion: number; key: string }> {
-		return this.vms.rotateKey(vmId);
+	async rotateVmKey(vmId: string): Answer<{ keyVersion: number; key: string }> {
+		return answer(() => this.vms.rotateKey(vmId));
 	}
 
 	/** Ends the VM's key lockouts for every address (admin); `vm_not_found` without the VM. */
-	async clearVmLockouts(vmId: string): Promise<void> {
-		this.vms.clearLockouts(vmId);
+	async clearVmLockouts(vmId: string): Answer<void> {
+		return answer(() => this.vms.clearLockouts(vmId));
 	}
 
 	/** Removes a VM: its placement is released, its sessions closed. */
-	async removeVm(vmId: string): Promise<void> {
-		return this.vms.remove(vmId);
+	async removeVm(vmId: string): Answer<void> {
+		return answer(() => this.vms.remove(vmId));
 	}
 
 	/** The SP table without keys or hashes. */
-	async listVms(): Promise<VmView[]> {
-		return this.vms.list();
+	async listVms(): Answer<VmView[]> {
+		return answer(() => this.vms.list());
 	}
 
 	/** One SP-table row without its hash, or null (read only, unlike `exportVm`). */
@@ -245,46 +249,54 @@ export class ServiceProcessor extends DurableObject<Env> {
 	 * until the release, this SP answers for the VM only when the domain chose
 	 * it by placement, never as a learned holder or straight from the edge.
 	 */
-	async exportVm(vmId: string): Promise<VmHandoff | null> {
-		return this.vms.export(vmId);
+	async exportVm(vmId: string): Answer<VmHandoff | null> {
+		return answer(() => this.vms.export(vmId));
 	}
 
 	/** Handoff: inserts the row as-is (same key hash and version); idempotent. */
-	async adoptVm(row: VmHandoff): Promise<void> {
-		this.vms.adopt(row);
+	async adoptVm(row: VmHandoff): Answer<void> {
+		return answer(() => this.vms.adopt(row));
 	}
 
 	/**
 	 * Handoff: deletes the row; its console sessions are carried to the VM's
 	 * new host `carryTo`, or closed with `reason` without one. Idempotent.
 	 */
-	async releaseVm(vmId: string, reason: string, carryTo?: string): Promise<void> {
-		return this.vms.release(vmId, reason, carryTo);
+	async releaseVm(vmId: string, reason: string, carryTo?: string): Answer<void> {
+		return answer(() => this.vms.release(vmId, reason, carryTo));
 	}
 
 	/** As a session's holder: its VM side moves to `toHostId` (./service-processor/carry.ts). */
-	async carrySession(sessionId: string, toHostId: string): Promise<CarriedSession | null> {
-		if (!this.schemaReady) return null;
-		return this.carrier.carry(sessionId, toHostId);
+	async carrySession(sessionId: string, toHostId: string): Answer<CarriedSession | null> {
+		return answer(() => {
+			if (!this.schemaReady) return null;
+			return this.carrier.carry(sessionId, toHostId);
+		});
 	}
 
 	/** As the VM's new host: its agent dials the carried sessions' VM sides. */
-	async takeCarriedSessions(sessions: CarriedSession[]): Promise<void> {
-		this.hosts.require();
-		this.carrier.take(sessions);
+	async takeCarriedSessions(sessions: CarriedSession[]): Answer<void> {
+		return answer(() => {
+			this.hosts.require();
+			this.carrier.take(sessions);
+		});
 	}
 
 	/** As a session's holder: a new VM-channel URL for the VM's host's agent (./service-processor/agent.ts). */
-	async regrantVmChannel(sessionId: string): Promise<string | null> {
-		if (!this.schemaReady) return null;
-		return this.sessions.regrantVmChannel(sessionId);
+	async regrantVmChannel(sessionId: string): Answer<string | null> {
+		return answer(() => {
+			if (!this.schemaReady) return null;
+			return this.sessions.regrantVmChannel(sessionId);
+		});
 	}
 
 	/** As a session's holder: closes it with `reason` (rotation or removal on the VM's host). */
-	async closeSession(sessionId: string, reason: string): Promise<void> {
-		if (!this.schemaReady) return;
-		this.sessions.close(sessionId, reason);
-		await this.upkeep.storeRecordings();
+	async closeSession(sessionId: string, reason: string): Answer<void> {
+		return answer(async () => {
+			if (!this.schemaReady) return;
+			this.sessions.close(sessionId, reason);
+			await this.upkeep.storeRecordings();
+		});
 	}
 
 	// ---- Sessions ----------------------------------------------------------
@@ -300,12 +312,14 @@ export class ServiceProcessor extends DurableObject<Env> {
 	 * the key, asks the agent for the VM side. `route` says how the request
 	 * came (see `BroadcastRoute`).
 	 */
-	async openSession(request: SessionRequest, route: BroadcastRoute): Promise<SessionOpened> {
-		const opened = await openSession(this.access, request, route);
-		const { idleMs, maxMs } = this.sessionLimits;
-		// The new session's first deadline: its user token's expiry, unless a limit is shorter.
-		await this.upkeep.alarm.schedule(Date.now() + Math.min(userTokenTtlMs, idleMs, maxMs));
-		return opened;
+	async openSession(request: SessionRequest, route: BroadcastRoute): Answer<SessionOpened> {
+		return answer(async () => {
+			const opened = await openSession(this.access, request, route);
+			const { idleMs, maxMs } = this.sessionLimits;
+			// The new session's first deadline: its user token's expiry, unless a limit is shorter.
+			await this.upkeep.alarm.schedule(Date.now() + Math.min(userTokenTtlMs, idleMs, maxMs));
+			return opened;
+		});
 	}
 
 	/** A session record, or null. */
@@ -315,46 +329,58 @@ export class ServiceProcessor extends DurableObject<Env> {
 	}
 
 	/** Every session of this SP, newest first. */
-	async listSessions(): Promise<SessionRecord[]> {
-		this.hosts.require();
-		return this.sessions.list();
+	async listSessions(): Answer<SessionRecord[]> {
+		return answer(() => {
+			this.hosts.require();
+			return this.sessions.list();
+		});
 	}
 
 	/** Closes both sockets with `terminated`; false when there is no such session. */
-	async terminateSession(sessionId: string): Promise<boolean> {
-		if (!this.schemaReady || !this.sessions.row(sessionId)) return false;
-		this.sessions.close(sessionId, "terminated");
-		await this.upkeep.storeRecordings();
-		return true;
+	async terminateSession(sessionId: string): Answer<boolean> {
+		return answer(async () => {
+			if (!this.schemaReady || !this.sessions.row(sessionId)) return false;
+			this.sessions.close(sessionId, "terminated");
+			await this.upkeep.storeRecordings();
+			return true;
+		});
 	}
 
 	/**
 	 * Hands out a single-use read-only viewer channel of a live session;
 	 * throws `not_found` for an unknown session, `session_closed` for a closed one.
 	 */
-	async openViewer(sessionId: string, channelOrigin: string): Promise<ChannelGrant> {
-		if (!this.schemaReady) throw new Problem("not_found", "no such session");
-		return this.sessions.openViewer(sessionId, channelOrigin);
+	async openViewer(sessionId: string, channelOrigin: string): Answer<ChannelGrant> {
+		return answer(() => {
+			if (!this.schemaReady) throw new Problem("not_found", "no such session");
+			return this.sessions.openViewer(sessionId, channelOrigin);
+		});
 	}
 
 	/** A session's recording: its text while in SQLite, or `stored` when it is in R2; null without one. */
-	async readRecording(sessionId: string): Promise<RecordingRead | null> {
-		if (!this.schemaReady) return null;
-		return this.recorder.read(sessionId);
+	async readRecording(sessionId: string): Answer<RecordingRead | null> {
+		return answer(() => {
+			if (!this.schemaReady) return null;
+			return this.recorder.read(sessionId);
+		});
 	}
 
 	/** The audit trail, newest first. */
-	async listAudit(limit: number): Promise<AuditEvent[]> {
-		this.hosts.require();
-		return this.audit.list(limit);
+	async listAudit(limit: number): Answer<AuditEvent[]> {
+		return answer(() => {
+			this.hosts.require();
+			return this.audit.list(limit);
+		});
 	}
 
 	// ---- Agent channel -----------------------------------------------------
 
 	/** Queues a command for the host agent (at-least-once, acked by id); returns its id. */
-	async enqueueAgentCommand(command: AgentCommandInput): Promise<string> {
-		this.hosts.require();
-		return this.agent.enqueue(command);
+	async enqueueAgentCommand(command: AgentCommandInput): Answer<string> {
+		return answer(() => {
+			this.hosts.require();
+			return this.agent.enqueue(command);
+		});
 	}
 
 	/** Ids of agent commands not yet acknowledged, oldest first. */
@@ -409,5 +435,3 @@ export class ServiceProcessor extends DurableObject<Env> {
 		return host && { ...host, agentConnected: this.agent.isConnected() };
 	}
 }
-
-answerRefusals(ServiceProcessor);

@@ -5,7 +5,7 @@ import type {
 	MigrationRecord,
 	MigrationRequest,
 } from "../shared/schemas/migrations";
-import { answerRefusals, refusalsThrown } from "./refusals";
+import { type Answer, answer } from "./refusals";
 import { hasSchema, migrateSchema } from "./sql";
 import { migrationSchema, migrationSchemaKey } from "./virtual-machine/migration-store";
 import { type EventOutcome, MigrationCoordinator } from "./virtual-machine/migrations";
@@ -32,9 +32,9 @@ export class VirtualMachine extends DurableObject<Env> {
 		if (hasSchema(ctx.storage)) this.prepareSchema();
 		this.#migrations = new MigrationCoordinator(ctx, env, {
 			vmId: () => this.vmId(),
-			getPlacement: () => this.#self.getPlacement(),
-			movePlacement: (fromHostId, toHostId) => this.#self.movePlacement(fromHostId, toHostId),
-			listFunctions: () => this.#self.listFunctions(),
+			getPlacement: () => this.getPlacement(),
+			movePlacement: async (fromHostId, toHostId) => this.#movePlacement(fromHostId, toHostId),
+			listFunctions: () => this.listFunctions(),
 		});
 	}
 
@@ -53,43 +53,37 @@ export class VirtualMachine extends DurableObject<Env> {
 	}
 
 	/** Places the VM on `hostId`; `vm_exists` when it lives on another host. */
-	async claimPlacement(hostId: string): Promise<void> {
-		this.prepareSchema();
-		const vmId = this.vmId();
-		const current = this.placement();
-		if (current && current.hostId !== hostId) {
-			throw new Problem("vm_exists", `VM ${vmId} is enrolled on another host`);
-		}
-		if (!current) {
-			this.ctx.storage.sql.exec(
-				"INSERT INTO placement (singleton, vm_id, host_id, placed_at) VALUES (1, ?, ?, ?)",
-				vmId,
-				hostId,
-				Date.now(),
-			);
-		}
+	async claimPlacement(hostId: string): Answer<void> {
+		return answer(() => {
+			this.prepareSchema();
+			const vmId = this.vmId();
+			const current = this.placement();
+			if (current && current.hostId !== hostId) {
+				throw new Problem("vm_exists", `VM ${vmId} is enrolled on another host`);
+			}
+			if (!current) {
+				this.ctx.storage.sql.exec(
+					"INSERT INTO placement (singleton, vm_id, host_id, placed_at) VALUES (1, ?, ?, ?)",
+					vmId,
+					hostId,
+					Date.now(),
+				);
+			}
+		});
 	}
 
 	/** Forgets the placement if it is `hostId` (idempotent); a migration from there fails. */
-	async releasePlacement(hostId: string): Promise<void> {
-		this.prepareSchema();
-		this.ctx.storage.sql.exec("DELETE FROM placement WHERE host_id = ?", hostId);
-		await this.#migrations.abandon(hostId);
+	async releasePlacement(hostId: string): Answer<void> {
+		return answer(async () => {
+			this.prepareSchema();
+			this.ctx.storage.sql.exec("DELETE FROM placement WHERE host_id = ?", hostId);
+			await this.#migrations.abandon(hostId);
+		});
 	}
 
 	/** Moves the VM from `fromHostId` to `toHostId`; a repeat after the move is a no-op. */
-	async movePlacement(fromHostId: string, toHostId: string): Promise<void> {
-		this.prepareSchema();
-		const current = this.placement();
-		if (current?.hostId === toHostId) return;
-		if (current?.hostId !== fromHostId) {
-			throw new Problem("vm_not_found", `VM ${this.vmId()} is not on host ${fromHostId}`);
-		}
-		this.ctx.storage.sql.exec(
-			"UPDATE placement SET host_id = ?, placed_at = ?",
-			toHostId,
-			Date.now(),
-		);
+	async movePlacement(fromHostId: string, toHostId: string): Answer<void> {
+		return answer(() => this.#movePlacement(fromHostId, toHostId));
 	}
 
 	/**
@@ -146,40 +140,48 @@ export class VirtualMachine extends DurableObject<Env> {
 	readonly #migrations: MigrationCoordinator;
 
 	/** Assesses a migration of this VM; unless a dry run, records it and starts validating. */
-	async requestMigration(request: MigrationRequest): Promise<MigrationRecord> {
-		this.prepareSchema();
-		return this.#migrations.request(request);
+	async requestMigration(request: MigrationRequest): Answer<MigrationRecord> {
+		return answer(() => {
+			this.prepareSchema();
+			return this.#migrations.request(request);
+		});
 	}
 
 	/** One of this VM's migrations, or null. */
-	async getMigration(migrationId: string): Promise<MigrationRecord | null> {
-		return this.#schemaReady ? this.#migrations.get(migrationId) : null;
+	async getMigration(migrationId: string): Answer<MigrationRecord | null> {
+		return answer(() => (this.#schemaReady ? this.#migrations.get(migrationId) : null));
 	}
 
 	/** This VM's migrations, newest first. */
-	async listMigrations(): Promise<MigrationRecord[]> {
-		return this.#schemaReady ? this.#migrations.list() : [];
+	async listMigrations(): Answer<MigrationRecord[]> {
+		return answer(() => (this.#schemaReady ? this.#migrations.list() : []));
 	}
 
 	/** Applies a verified agent webhook about one of this VM's migrations. */
-	async applyMigrationEvent(hostId: string, event: MigrationEvent): Promise<EventOutcome> {
-		this.prepareSchema();
-		return this.#migrations.applyEvent(hostId, event);
+	async applyMigrationEvent(hostId: string, event: MigrationEvent): Answer<EventOutcome> {
+		return answer(() => {
+			this.prepareSchema();
+			return this.#migrations.applyEvent(hostId, event);
+		});
 	}
 
 	/** Cancels a migration; `not_cancellable` once it ended or its handoff began. */
-	async cancelMigration(migrationId: string): Promise<MigrationRecord> {
-		this.prepareSchema();
-		return this.#migrations.cancel(migrationId);
+	async cancelMigration(migrationId: string): Answer<MigrationRecord> {
+		return answer(() => {
+			this.prepareSchema();
+			return this.#migrations.cancel(migrationId);
+		});
 	}
 
 	/** Server-Sent Events of a migration's changes (after `afterSeq`, else from now). */
 	async migrationEvents(
 		migrationId: string,
 		afterSeq?: number,
-	): Promise<ReadableStream<Uint8Array>> {
-		this.prepareSchema();
-		return this.#migrations.events(migrationId, afterSeq);
+	): Answer<ReadableStream<Uint8Array>> {
+		return answer(() => {
+			this.prepareSchema();
+			return this.#migrations.events(migrationId, afterSeq);
+		});
 	}
 
 	/** Alarms belong to migrations: timeouts, queued calls, interrupted handoffs. */
@@ -188,8 +190,19 @@ export class VirtualMachine extends DurableObject<Env> {
 		await this.#migrations.alarm();
 	}
 
-	/** This object as its own parts see it: its RPC methods throw the Problems they answer with (one view, made once). */
-	readonly #self: this = refusalsThrown(this);
+	#movePlacement(fromHostId: string, toHostId: string): void {
+		this.prepareSchema();
+		const current = this.placement();
+		if (current?.hostId === toHostId) return;
+		if (current?.hostId !== fromHostId) {
+			throw new Problem("vm_not_found", `VM ${this.vmId()} is not on host ${fromHostId}`);
+		}
+		this.ctx.storage.sql.exec(
+			"UPDATE placement SET host_id = ?, placed_at = ?",
+			toHostId,
+			Date.now(),
+		);
+	}
 
 	private vmId(): string {
 		// Objects are always addressed by name (`idFromName(vmId)`).
@@ -203,5 +216,3 @@ export class VirtualMachine extends DurableObject<Env> {
 		return row ? { vmId: row.vm_id, hostId: row.host_id } : null;
 	}
 }
-
-answerRefusals(VirtualMachine);

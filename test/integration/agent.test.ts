@@ -4,7 +4,6 @@
 // with channel tokens kept out of storage (minted again after an eviction).
 // Does not cover what the agent does with a command (that is the agent's).
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import {
 	connectAgent,
@@ -16,10 +15,10 @@ import {
 	userTables,
 } from "../support/console";
 import { admin, call, problemOf } from "../support/http";
+import { serviceProcessor, serviceProcessorStub } from "../support/objects";
 import { rpcError } from "../support/rpc";
 import { connect, upgrade } from "../support/sockets";
 
-const sp = (hostId: string) => env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(hostId));
 const agentUrl = (hostId: string) => `https://edgevisor.test/v1/hosts/${hostId}/agent`;
 
 describe("GET /v1/hosts/{hostId}/agent", () => {
@@ -48,9 +47,9 @@ describe("GET /v1/hosts/{hostId}/agent", () => {
 		const hostId = unique("host");
 		const response = await upgrade(agentUrl(hostId), { Authorization: "Bearer anything" });
 		expect(response.status).toBe(401);
-		expect(await userTables(sp(hostId))).toEqual([]);
+		expect(await userTables(serviceProcessorStub(hostId))).toEqual([]);
 		// The check sees tables where a host was created.
-		expect(await userTables(sp((await createHost()).hostId))).toContain("vms");
+		expect(await userTables(serviceProcessorStub((await createHost()).hostId))).toContain("vms");
 	});
 
 	it("refuses the admin token: only the host's agent token opens its channel", async () => {
@@ -75,20 +74,26 @@ describe("agent commands", () => {
 	it("sends an enqueued command with its id to the connected agent", async () => {
 		const host = await createHost();
 		const agent = await connectAgent(host);
-		const id = await sp(host.hostId).enqueueAgentCommand({ type: "vf.hold", bdf: "0000:03:00.0" });
+		const id = await serviceProcessor(host.hostId).enqueueAgentCommand({
+			type: "vf.hold",
+			bdf: "0000:03:00.0",
+		});
 		expect(await agent.nextJson()).toEqual({ id, type: "vf.hold", bdf: "0000:03:00.0" });
 	});
 
 	it("gives every command a unique id", async () => {
 		const host = await createHost();
 		const ids = await Promise.all(
-			Array.from({ length: 20 }, () => sp(host.hostId).enqueueAgentCommand({ type: "noop" })),
+			Array.from({ length: 20 }, () =>
+				serviceProcessor(host.hostId).enqueueAgentCommand({ type: "noop" }),
+			),
 		);
 		expect(new Set(ids).size).toBe(20);
 	});
 
 	it("answers a refusal as a result, so the object does not report it as an uncaught error", async () => {
-		const answered = await sp(unique("host"))
+		// The raw stub, to see what crosses RPC before the accessors throw it again.
+		const answered = await serviceProcessorStub(unique("host"))
 			.enqueueAgentCommand({ type: "noop" })
 			.then(
 				(value: unknown) => value,
@@ -100,45 +105,49 @@ describe("agent commands", () => {
 	});
 
 	it("refuses to queue a command for an unknown host with host_not_found", async () => {
-		const error = await rpcError(sp(unique("host")).enqueueAgentCommand({ type: "noop" }));
+		const error = await rpcError(
+			serviceProcessor(unique("host")).enqueueAgentCommand({ type: "noop" }),
+		);
 		expect(error).toMatchObject({ code: "host_not_found" });
 	});
 
 	it("redelivers unacked commands in order when the agent reconnects, and not acked ones", async () => {
 		const host = await createHost();
 		const first = await connectAgent(host);
-		const acked = await sp(host.hostId).enqueueAgentCommand({
+		const acked = await serviceProcessor(host.hostId).enqueueAgentCommand({
 			type: "migration.cancel",
 			migrationId: "m1",
 		});
-		const unacked = await sp(host.hostId).enqueueAgentCommand({
+		const unacked = await serviceProcessor(host.hostId).enqueueAgentCommand({
 			type: "migration.cancel",
 			migrationId: "m2",
 		});
 		expect((await first.nextJson()).id).toBe(acked);
 		expect((await first.nextJson()).id).toBe(unacked);
 		first.send(JSON.stringify({ type: "ack", id: acked }));
-		expect(await sp(host.hostId).unackedAgentCommands()).toEqual([unacked]);
+		expect(await serviceProcessor(host.hostId).unackedAgentCommands()).toEqual([unacked]);
 		first.close();
 		await first.waitClosed();
 		const second = await connectAgent(host);
 		expect(await second.nextJson()).toMatchObject({ id: unacked, migrationId: "m2" });
 		// A marker command proves nothing else was queued before it.
-		const marker = await sp(host.hostId).enqueueAgentCommand({ type: "marker" });
+		const marker = await serviceProcessor(host.hostId).enqueueAgentCommand({ type: "marker" });
 		expect((await second.nextJson()).id).toBe(marker);
 	});
 
 	it("does not redeliver a command acked just before the agent reconnects", async () => {
 		const host = await createHost();
 		const first = await connectAgent(host);
-		const acked = await sp(host.hostId).enqueueAgentCommand({ type: "migration.cancel" });
+		const acked = await serviceProcessor(host.hostId).enqueueAgentCommand({
+			type: "migration.cancel",
+		});
 		expect((await first.nextJson()).id).toBe(acked);
 		// Reconnect at once, well before acks would be written on their own.
 		first.send(JSON.stringify({ type: "ack", id: acked }));
 		first.close();
 		await first.waitClosed();
 		const second = await connectAgent(host);
-		const marker = await sp(host.hostId).enqueueAgentCommand({ type: "marker" });
+		const marker = await serviceProcessor(host.hostId).enqueueAgentCommand({ type: "marker" });
 		expect((await second.nextJson()).id).toBe(marker);
 	});
 
@@ -147,18 +156,18 @@ describe("agent commands", () => {
 		const agent = await connectAgent(host);
 		const ids = [];
 		for (let index = 0; index < 3; index++) {
-			ids.push(await sp(host.hostId).enqueueAgentCommand({ type: "marker", index }));
+			ids.push(await serviceProcessor(host.hostId).enqueueAgentCommand({ type: "marker", index }));
 		}
 		for (const id of ids) expect((await agent.nextJson()).id).toBe(id);
 		const [first, second, third] = ids;
 		// Non-string ids are ignored; the command they do not name stays queued.
 		agent.send(JSON.stringify({ type: "ack", ids: [first, 7, third] }));
-		expect(await sp(host.hostId).unackedAgentCommands()).toEqual([second]);
+		expect(await serviceProcessor(host.hostId).unackedAgentCommands()).toEqual([second]);
 	});
 
 	it("holds commands queued while no agent is connected and delivers them on connect", async () => {
 		const host = await createHost();
-		const id = await sp(host.hostId).enqueueAgentCommand({
+		const id = await serviceProcessor(host.hostId).enqueueAgentCommand({
 			type: "validation.run",
 			migrationId: "m",
 		});
@@ -171,7 +180,7 @@ describe("agent commands", () => {
 		const old = await connectAgent(host);
 		const current = await connectAgent(host);
 		expect((await old.waitClosed()).code).toBe(4000);
-		const id = await sp(host.hostId).enqueueAgentCommand({ type: "noop" });
+		const id = await serviceProcessor(host.hostId).enqueueAgentCommand({ type: "noop" });
 		expect((await current.nextJson()).id).toBe(id);
 		expect(old.pending()).toBe(0);
 	});
@@ -182,7 +191,7 @@ describe("agent commands", () => {
 		agent.send("not json");
 		agent.send(new Uint8Array([1, 2]));
 		agent.send(JSON.stringify({ type: "ack" }));
-		const id = await sp(host.hostId).enqueueAgentCommand({ type: "noop" });
+		const id = await serviceProcessor(host.hostId).enqueueAgentCommand({ type: "noop" });
 		expect((await agent.nextJson()).id).toBe(id);
 	});
 });
@@ -226,7 +235,7 @@ describe("session.open over the agent channel", () => {
 	it("never stores a usable channel token: a replay after an eviction gets a fresh one that works", async () => {
 		const host = await hostWithVm();
 		const opened = await openSession({ domain: host.domain, vm: host.vmId, key: host.key });
-		const stored = await runInDurableObject(sp(host.hostId), (_instance, state) =>
+		const stored = await runInDurableObject(serviceProcessorStub(host.hostId), (_instance, state) =>
 			state.storage.sql
 				.exec<{ body: string }>("SELECT body FROM agent_commands")
 				.toArray()
@@ -236,7 +245,7 @@ describe("session.open over the agent channel", () => {
 		expect(stored[0]).toContain('"type":"session.open"');
 		expect(stored[0]).not.toContain("token=");
 		// The URL minted with the session lived in memory only; after an eviction another is minted.
-		await evictDurableObject(sp(host.hostId));
+		await evictDurableObject(serviceProcessorStub(host.hostId));
 		const agent = await connectAgent(host);
 		const command = await agent.nextJson<SessionOpenCommand>();
 		expect(command).toMatchObject({ type: "session.open", sessionId: opened.sessionId });
@@ -274,6 +283,6 @@ describe("session.open over the agent channel", () => {
 		const host = await hostWithVm();
 		const opened = await openSession({ domain: host.domain, vm: host.vmId, key: host.key });
 		await admin("DELETE", `/v1/sessions/${opened.sessionId}`);
-		expect(await sp(host.hostId).unackedAgentCommands()).toEqual([]);
+		expect(await serviceProcessor(host.hostId).unackedAgentCommands()).toEqual([]);
 	});
 });

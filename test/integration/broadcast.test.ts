@@ -12,7 +12,6 @@
 // mid-handoff, concurrent requests while the placement moves). Does not
 // measure latency (bench/).
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import {
 	createHost,
@@ -22,21 +21,25 @@ import {
 	postSession,
 	requestSession,
 	servedKeys,
-	serviceProcessor,
 	unique,
 	userTables,
 } from "../support/console";
 import { admin, problemOf } from "../support/http";
 import { claimsFor, encryptRequest } from "../support/jwe";
+import {
+	broadcastDomain,
+	broadcastDomainStub,
+	serviceProcessor,
+	serviceProcessorStub,
+	virtualMachine,
+	virtualMachineStub,
+} from "../support/objects";
 
-const domainObject = (domain: string) =>
-	env.BROADCAST_DOMAIN.get(env.BROADCAST_DOMAIN.idFromName(domain));
-const members = (domain: string) => domainObject(domain).members();
-const vmObject = (vmId: string) => env.VIRTUAL_MACHINE.get(env.VIRTUAL_MACHINE.idFromName(vmId));
+const members = (domain: string) => broadcastDomain(domain).members();
 
 /** The domain's forwarding table: VM id → the member holding it. */
 const holders = (domain: string) =>
-	runInDurableObject(domainObject(domain), (_instance, state) =>
+	runInDurableObject(broadcastDomainStub(domain), (_instance, state) =>
 		Object.fromEntries(
 			state.storage.sql
 				.exec<{ vm_id: string; host_id: string }>("SELECT vm_id, host_id FROM holders")
@@ -59,7 +62,7 @@ async function routesTo(hostId: string): Promise<unknown[]> {
 
 /** Empties the forwarding table, as if every announcement had been lost. */
 const forgetHolders = (domain: string) =>
-	runInDurableObject(domainObject(domain), (_instance, state) => {
+	runInDurableObject(broadcastDomainStub(domain), (_instance, state) => {
 		state.storage.sql.exec("DELETE FROM holders");
 	});
 
@@ -80,7 +83,7 @@ describe("broadcast", () => {
 		// No table entry, and a placement naming a member without the row: as if
 		// the VM had moved between the domain's lookup and the member's answer.
 		await forgetHolders(domain);
-		await runInDurableObject(vmObject(vmId), (_instance, state) => {
+		await runInDurableObject(virtualMachineStub(vmId), (_instance, state) => {
 			state.storage.sql.exec("UPDATE placement SET host_id = ?", misplaced.hostId);
 		});
 		const response = await requestSession({ domain, vm: vmId, key });
@@ -96,7 +99,7 @@ describe("broadcast", () => {
 		await enrolVm(host.hostId);
 		const broken = await createHost(unique("broken"), domain);
 		// A member that cannot answer: a flood would end in 500 internal, not 404.
-		await runInDurableObject(serviceProcessor(broken.hostId), (_instance, state) => {
+		await runInDurableObject(serviceProcessorStub(broken.hostId), (_instance, state) => {
 			state.storage.sql.exec("DROP TABLE vms");
 		});
 		const before = await holders(domain);
@@ -104,7 +107,7 @@ describe("broadcast", () => {
 		const response = await requestSession({ domain, vm: vmId, key: "any" });
 		expect(response.status).toBe(404);
 		expect(await problemOf(response)).toMatchObject({ code: "vm_not_found" });
-		expect(await userTables(vmObject(vmId))).toEqual([]);
+		expect(await userTables(virtualMachineStub(vmId))).toEqual([]);
 		expect(await holders(domain)).toEqual(before);
 	});
 
@@ -126,7 +129,7 @@ describe("broadcast", () => {
 		const { vmId, key } = await enrolVm(moved.hostId);
 		await admin("PUT", `/v1/hosts/${moved.hostId}`, hostBody(unique("dom")));
 		// Even if the old domain still listed it, the SP answers only for its own domain.
-		await env.BROADCAST_DOMAIN.get(env.BROADCAST_DOMAIN.idFromName(domain)).join(moved.hostId);
+		await broadcastDomain(domain).join(moved.hostId);
 		const response = await requestSession({ domain, vm: vmId, key });
 		expect(response.status).toBe(404);
 	});
@@ -182,7 +185,7 @@ describe("broadcast", () => {
 		it("ignores an announcement from a host that is not a member", async () => {
 			const host = await createHost();
 			const outsider = unique("host");
-			await domainObject(host.domain).announce(outsider, unique("vm"));
+			await broadcastDomain(host.domain).announce(outsider, unique("vm"));
 			expect(await holders(host.domain)).toEqual({});
 		});
 
@@ -191,7 +194,7 @@ describe("broadcast", () => {
 			const first = await createHost(unique("host"), domain);
 			const second = await createHost(unique("host"), domain);
 			const { vmId } = await enrolVm(second.hostId);
-			await domainObject(domain).withdraw(first.hostId, vmId);
+			await broadcastDomain(domain).withdraw(first.hostId, vmId);
 			expect(await holders(domain)).toEqual({ [vmId]: second.hostId });
 		});
 
@@ -200,7 +203,7 @@ describe("broadcast", () => {
 			await createHost(unique("host"), domain);
 			const holder = await createHost(unique("host"), domain);
 			const { vmId, key } = await enrolVm(holder.hostId);
-			await evictDurableObject(domainObject(domain));
+			await evictDurableObject(broadcastDomainStub(domain));
 			expect(await holders(domain)).toEqual({ [vmId]: holder.hostId });
 			const response = await requestSession({ domain, vm: vmId, key });
 			expect(await response.json()).toMatchObject({ hostId: holder.hostId });
@@ -223,8 +226,8 @@ describe("broadcast", () => {
 			expect((await requestSession(target)).status).toBe(201);
 			const jti = crypto.randomUUID();
 			expect((await requestSession(target, { jti })).status).toBe(201);
-			expect(await guards(domainObject(host.domain), jti)).toBe(false);
-			expect(await guards(serviceProcessor(host.hostId), jti)).toBe(true);
+			expect(await guards(broadcastDomainStub(host.domain), jti)).toBe(false);
+			expect(await guards(serviceProcessorStub(host.hostId), jti)).toBe(true);
 			// The first went through the domain's table (announced on enrolment), the second came straight.
 			expect(await routesTo(host.hostId)).toEqual(["learned", "direct"]);
 		});
@@ -322,7 +325,7 @@ describe("broadcast", () => {
 			const { vmId, key } = await enrolVm(holder.hostId);
 			await forgetHolders(domain);
 			// A member that cannot answer: a flood would still find the holder, but it is not asked.
-			await runInDurableObject(serviceProcessor(broken.hostId), (_instance, state) => {
+			await runInDurableObject(serviceProcessorStub(broken.hostId), (_instance, state) => {
 				state.storage.sql.exec("DROP TABLE vms");
 			});
 			const response = await requestSession({ domain, vm: vmId, key });
@@ -355,7 +358,7 @@ describe("broadcast", () => {
 				// The edge and the domain both learn the source before the handoff starts.
 				expect((await requestSession(vm)).status).toBe(201);
 			});
-			await evictDurableObject(serviceProcessor(source.hostId));
+			await evictDurableObject(serviceProcessorStub(source.hostId));
 			await movePlacement();
 			const response = await requestSession({ domain, vm: vmId, key });
 			expect(await response.json()).toMatchObject({ hostId: target.hostId });
@@ -367,7 +370,7 @@ describe("broadcast", () => {
 			const second = await createHost(unique("b"), domain);
 			const { vmId, key } = await enrolVm(first.hostId);
 			const sp = serviceProcessor;
-			const vm = vmObject(vmId);
+			const vm = virtualMachine(vmId);
 			const handOff = async (from: string, to: string) => {
 				const row = await sp(from).exportVm(vmId);
 				if (!row) throw new Error("no row");

@@ -3,18 +3,16 @@
 // HTTP routes over them are tested with hosts and VMs.
 
 import { evictDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { fleet, virtualMachine, virtualMachineStub } from "../support/objects";
 import { rpcError } from "../support/rpc";
 
 const unique = (prefix: string) => `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
-const vmObject = (vmId: string) => env.VIRTUAL_MACHINE.get(env.VIRTUAL_MACHINE.idFromName(vmId));
-const fleet = () => env.FLEET.get(env.FLEET.idFromName("fleet"));
 
 describe("VM placement", () => {
 	it("places a VM on one host and refuses another with vm_exists", async () => {
 		const vmId = unique("vm");
-		const vm = vmObject(vmId);
+		const vm = virtualMachine(vmId);
 		await vm.claimPlacement("host-a");
 		await vm.claimPlacement("host-a");
 		expect(await rpcError(vm.claimPlacement("host-b"))).toMatchObject({ code: "vm_exists" });
@@ -22,7 +20,7 @@ describe("VM placement", () => {
 	});
 
 	it("lets exactly one of many concurrent claims win", async () => {
-		const vm = vmObject(unique("vm"));
+		const vm = virtualMachine(unique("vm"));
 		const hosts = Array.from({ length: 8 }, (_, index) => `host-${index}`);
 		const refusals = await Promise.all(hosts.map((hostId) => rpcError(vm.claimPlacement(hostId))));
 		expect(refusals.filter((refusal) => refusal === undefined)).toHaveLength(1);
@@ -33,12 +31,12 @@ describe("VM placement", () => {
 
 	it("keeps placement and attached functions across eviction", async () => {
 		const vmId = unique("vm");
-		const vm = vmObject(vmId);
+		const vm = virtualMachine(vmId);
 		await vm.claimPlacement("host-a");
 		const fn = { hostId: "host-a", bdf: "0000:03:00.0", vfIndex: 0, virtualAddress: "0x1000" };
 		await vm.attachFunction(fn);
 		await vm.attachFunction({ ...fn, vfIndex: 2 });
-		await evictDurableObject(vm);
+		await evictDurableObject(virtualMachineStub(vmId));
 		expect(await vm.getPlacement()).toEqual({ vmId, hostId: "host-a" });
 		expect(await vm.listFunctions()).toEqual([{ ...fn, vfIndex: 2 }]);
 		await vm.detachFunction(fn);
@@ -46,7 +44,7 @@ describe("VM placement", () => {
 	});
 	it("releases only its own host and moves idempotently", async () => {
 		const vmId = unique("vm");
-		const vm = vmObject(vmId);
+		const vm = virtualMachine(vmId);
 		await vm.claimPlacement("host-a");
 		await vm.releasePlacement("host-b");
 		expect((await vm.getPlacement())?.hostId).toBe("host-a");

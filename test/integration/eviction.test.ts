@@ -5,7 +5,6 @@
 // duration close sessions through the object's alarm (time is advanced by
 // ageing stored timestamps, not by waiting).
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import {
 	connectAgent,
@@ -15,17 +14,17 @@ import {
 	type SessionOpenCommand,
 } from "../support/console";
 import { admin } from "../support/http";
+import { serviceProcessor, serviceProcessorStub } from "../support/objects";
 import { connect } from "../support/sockets";
 
-const sp = (hostId: string) => env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(hostId));
 const record = async (sessionId: string) =>
 	(await (await admin("GET", `/v1/sessions/${sessionId}`)).json()) as Record<string, unknown>;
 
 const alarmOf = (hostId: string) =>
-	runInDurableObject(sp(hostId), (_instance, state) => state.storage.getAlarm());
+	runInDurableObject(serviceProcessorStub(hostId), (_instance, state) => state.storage.getAlarm());
 
 async function age(hostId: string, column: "last_activity_ms" | "created_ms", byMs: number) {
-	await runInDurableObject(sp(hostId), (_instance, state) => {
+	await runInDurableObject(serviceProcessorStub(hostId), (_instance, state) => {
 		state.storage.sql.exec(`UPDATE sessions SET ${column} = ${column} - ?`, byMs);
 	});
 }
@@ -36,7 +35,7 @@ describe("eviction mid-session", () => {
 		user.send("before");
 		await vm.next();
 		const before = await record(opened.sessionId);
-		await evictDurableObject(sp(host.hostId));
+		await evictDurableObject(serviceProcessorStub(host.hostId));
 		expect(await record(opened.sessionId)).toEqual(before);
 		const { vms } = (await (await admin("GET", `/v1/hosts/${host.hostId}/vms`)).json()) as {
 			vms: Array<{ vmId: string }>;
@@ -46,7 +45,7 @@ describe("eviction mid-session", () => {
 
 	it("resumes the relay both ways over hibernated sockets", async () => {
 		const { host, opened, user, vm } = await establishedSession();
-		await evictDurableObject(sp(host.hostId));
+		await evictDurableObject(serviceProcessorStub(host.hostId));
 		user.send("after eviction");
 		expect(await vm.next()).toBe("after eviction");
 		vm.send(new Uint8Array([7, 7]));
@@ -60,7 +59,7 @@ describe("eviction mid-session", () => {
 
 	it("closes the session with connection_lost when eviction closed its sockets", async () => {
 		const { host, opened, user } = await establishedSession();
-		await evictDurableObject(sp(host.hostId), { webSockets: "close" });
+		await evictDurableObject(serviceProcessorStub(host.hostId), { webSockets: "close" });
 		await user.waitClosed();
 		expect(await record(opened.sessionId)).toMatchObject({
 			state: "closed",
@@ -70,8 +69,8 @@ describe("eviction mid-session", () => {
 
 	it("keeps the agent channel and delivers new commands after eviction", async () => {
 		const { host, agent } = await establishedSession();
-		await evictDurableObject(sp(host.hostId));
-		const id = await sp(host.hostId).enqueueAgentCommand({ type: "noop" });
+		await evictDurableObject(serviceProcessorStub(host.hostId));
+		const id = await serviceProcessor(host.hostId).enqueueAgentCommand({ type: "noop" });
 		expect((await agent.nextJson()).id).toBe(id);
 	});
 });
@@ -93,7 +92,7 @@ describe("session timeouts", () => {
 		const { host, opened } = await establishedSession();
 		await admin("DELETE", `/v1/sessions/${opened.sessionId}`);
 		// The alarm finds no open session and clears itself.
-		await runDurableObjectAlarm(sp(host.hostId));
+		await runDurableObjectAlarm(serviceProcessorStub(host.hostId));
 		expect(await alarmOf(host.hostId)).toBeNull();
 		await openSession({ domain: host.domain, vm: host.vmId, key: host.key });
 		expect(await alarmOf(host.hostId)).toEqual(expect.any(Number));
@@ -102,7 +101,7 @@ describe("session timeouts", () => {
 	it("closes an idle session with idle_timeout and both sockets with the reason", async () => {
 		const { host, opened, user, vm } = await establishedSession();
 		await age(host.hostId, "last_activity_ms", 900_000);
-		expect(await runDurableObjectAlarm(sp(host.hostId))).toBe(true);
+		expect(await runDurableObjectAlarm(serviceProcessorStub(host.hostId))).toBe(true);
 		expect(await user.waitClosed()).toMatchObject({ reason: "idle_timeout" });
 		expect(await vm.waitClosed()).toMatchObject({ reason: "idle_timeout" });
 		expect(await record(opened.sessionId)).toMatchObject({
@@ -117,17 +116,17 @@ describe("session timeouts", () => {
 		const opened = await openSession({ domain: host.domain, vm: host.vmId, key: host.key });
 		const command = await agent.nextJson<SessionOpenCommand>();
 		const vm = await connect(command.channel.url);
-		await runDurableObjectAlarm(sp(host.hostId));
+		await runDurableObjectAlarm(serviceProcessorStub(host.hostId));
 		expect((await record(opened.sessionId)).state).toBe("established");
 		await age(host.hostId, "created_ms", 60_000);
-		await runDurableObjectAlarm(sp(host.hostId));
+		await runDurableObjectAlarm(serviceProcessorStub(host.hostId));
 		expect(await vm.waitClosed()).toMatchObject({ reason: "user_never_attached" });
 		expect(await record(opened.sessionId)).toMatchObject({ closeReason: "user_never_attached" });
 	});
 
 	it("sets the alarm for a new session no later than its user token's expiry", async () => {
 		const { host } = await establishedSession();
-		await runDurableObjectAlarm(sp(host.hostId));
+		await runDurableObjectAlarm(serviceProcessorStub(host.hostId));
 		const before = Date.now();
 		await openSession({ domain: host.domain, vm: host.vmId, key: host.key });
 		expect(await alarmOf(host.hostId)).toBeLessThanOrEqual(before + 60_000 + 1_000);
@@ -136,7 +135,7 @@ describe("session timeouts", () => {
 	it("keeps a session that was active within the idle timeout", async () => {
 		const { host, opened } = await establishedSession();
 		await age(host.hostId, "last_activity_ms", 899_000);
-		await runDurableObjectAlarm(sp(host.hostId));
+		await runDurableObjectAlarm(serviceProcessorStub(host.hostId));
 		expect((await record(opened.sessionId)).state).toBe("established");
 	});
 
@@ -145,7 +144,7 @@ describe("session timeouts", () => {
 		await age(host.hostId, "created_ms", 43_200_000);
 		user.send("still typing");
 		await vm.next();
-		await runDurableObjectAlarm(sp(host.hostId));
+		await runDurableObjectAlarm(serviceProcessorStub(host.hostId));
 		expect(await user.waitClosed()).toMatchObject({ reason: "max_duration" });
 		expect(await record(opened.sessionId)).toMatchObject({ closeReason: "max_duration" });
 	});

@@ -5,13 +5,12 @@
 // Does not cover the SP table or sessions (vms/sessions tests), nor the agent
 // protocol itself (agent tests).
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { connectAgent, createHost, hostBody, unique } from "../support/console";
 import { admin, call, problemOf } from "../support/http";
+import { broadcastDomain, serviceProcessor, serviceProcessorStub } from "../support/objects";
 
-const domainMembers = (domain: string) =>
-	env.BROADCAST_DOMAIN.get(env.BROADCAST_DOMAIN.idFromName(domain)).members();
+const domainMembers = (domain: string) => broadcastDomain(domain).members();
 
 describe("PUT /v1/hosts/{hostId}", () => {
 	it("creates a host with an agent token and a Standard Webhooks secret shown once", async () => {
@@ -59,7 +58,7 @@ describe("PUT /v1/hosts/{hostId}", () => {
 	it("retries a queued directory task from the alarm (as after a failed call)", async () => {
 		const host = await createHost();
 		const lateDomain = unique("dom");
-		const sp = env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(host.hostId));
+		const sp = serviceProcessorStub(host.hostId);
 		await runInDurableObject(sp, async (_instance, state) => {
 			state.storage.sql.exec(
 				"INSERT INTO directory_tasks (kind, domain) VALUES ('join', ?)",
@@ -242,7 +241,7 @@ describe("agentConnected", () => {
 	it("stays out of the host record the service processor hands to the risk rules", async () => {
 		const host = await createHost();
 		const agent = await connectAgent(host);
-		const sp = env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(host.hostId));
+		const sp = serviceProcessor(host.hostId);
 		expect((await sp.describeHost())?.agentConnected).toBe(true);
 		expect(await sp.getHost()).not.toHaveProperty("agentConnected");
 		agent.close();

@@ -9,7 +9,6 @@
 // the VM starts before it finished. Real signed webhooks.
 // Does not cover the agent simulator's reaction to migration.cancel (e2e).
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { VirtualMachine } from "../../durable-objects/virtual-machine";
 import type { MigrationRecord } from "../../shared/schemas/migrations";
@@ -22,10 +21,9 @@ import {
 	migrationSetup,
 	postMigration,
 	sendWebhook,
-	spObject,
 	startMigration,
-	vmObject,
 } from "../support/migration";
+import { fleet, serviceProcessor, virtualMachine, virtualMachineStub } from "../support/objects";
 import { withTimeout } from "../support/sockets";
 
 async function cancel(migrationId: string): Promise<Response> {
@@ -70,7 +68,7 @@ describe("a cancel while migrating", () => {
 		const { vmId, key, domain, source, target, migrationId } = await migratingVm();
 		const session = await openSession({ domain, vm: vmId, key });
 		expect(session.hostId).toBe(source.hostId);
-		const row = await spObject(source.hostId).exportVm(vmId);
+		const row = await serviceProcessor(source.hostId).exportVm(vmId);
 		expect((await cancel(migrationId)).status).toBe(200);
 		const completed = await sendWebhook(source, {
 			type: "migration.completed",
@@ -86,9 +84,9 @@ describe("a cancel while migrating", () => {
 		});
 		expect(record.progress.phase).toBeUndefined();
 		expect(record.cancellation?.detail).toContain(target.hostId);
-		expect(await vmObject(vmId).getPlacement()).toEqual({ vmId, hostId: target.hostId });
-		expect(await spObject(target.hostId).exportVm(vmId)).toEqual(row);
-		expect(await spObject(source.hostId).exportVm(vmId)).toBeNull();
+		expect(await virtualMachine(vmId).getPlacement()).toEqual({ vmId, hostId: target.hostId });
+		expect(await serviceProcessor(target.hostId).exportVm(vmId)).toEqual(row);
+		expect(await serviceProcessor(source.hostId).exportVm(vmId)).toBeNull();
 		// Its console sessions follow the VM as after any completed move (migrations-carry.test.ts).
 		const carried = await (await admin("GET", `/v1/sessions/${session.sessionId}`)).json();
 		expect(carried).toMatchObject({ state: "vm_pending", vmHostId: target.hostId });
@@ -104,12 +102,12 @@ describe("a cancel while migrating", () => {
 		expect(again.status).toBe(409);
 		expect((await problemOf(again)).code).toBe("not_cancellable");
 		expect(await getMigration(migrationId)).toEqual(before);
-		expect(await vmObject(vmId).getPlacement()).toEqual({ vmId, hostId: target.hostId });
+		expect(await virtualMachine(vmId).getPlacement()).toEqual({ vmId, hostId: target.hostId });
 	});
 
 	it("keeps the VM on the source when migration.failed follows, and records the stop", async () => {
 		const { vmId, source, target, migrationId } = await migratingVm();
-		const row = await spObject(source.hostId).exportVm(vmId);
+		const row = await serviceProcessor(source.hostId).exportVm(vmId);
 		await cancel(migrationId);
 		const failed = await sendWebhook(source, {
 			type: "migration.failed",
@@ -121,12 +119,12 @@ describe("a cancel while migrating", () => {
 		expect(record.failure).toBeUndefined();
 		expect(record.cancellation).toMatchObject({ during: "migrating", outcome: "stopped" });
 		expect(record.cancellation?.detail).toContain("aborted by cancel");
-		expect(await vmObject(vmId).getPlacement()).toEqual({ vmId, hostId: source.hostId });
-		expect(await spObject(source.hostId).exportVm(vmId)).toEqual(row);
-		expect(await spObject(target.hostId).exportVm(vmId)).toBeNull();
+		expect(await virtualMachine(vmId).getPlacement()).toEqual({ vmId, hostId: source.hostId });
+		expect(await serviceProcessor(source.hostId).exportVm(vmId)).toEqual(row);
+		expect(await serviceProcessor(target.hostId).exportVm(vmId)).toBeNull();
 		// The outcome is settled: a completion now is too late to believe.
 		await sendWebhook(source, { type: "migration.completed", data: { migrationId } });
-		expect(await vmObject(vmId).getPlacement()).toEqual({ vmId, hostId: source.hostId });
+		expect(await virtualMachine(vmId).getPlacement()).toEqual({ vmId, hostId: source.hostId });
 		expect(await getMigration(migrationId)).toEqual(record);
 	});
 
@@ -157,8 +155,8 @@ describe("a cancel while validating", () => {
 			data: { migrationId },
 		});
 		expect(await completed.json()).toMatchObject({ applied: false });
-		expect(await vmObject(vmId).getPlacement()).toEqual({ vmId, hostId: source.hostId });
-		expect(await spObject(target.hostId).exportVm(vmId)).toBeNull();
+		expect(await virtualMachine(vmId).getPlacement()).toEqual({ vmId, hostId: source.hostId });
+		expect(await serviceProcessor(target.hostId).exportVm(vmId)).toBeNull();
 	});
 });
 
@@ -171,7 +169,7 @@ describe("cancel racing migration.completed", () => {
 		const record = await getMigration(migrationId);
 		expect(record.state).toBe("completed");
 		expect(record.cancellation).toBeUndefined();
-		expect(await vmObject(vmId).getPlacement()).toEqual({ vmId, hostId: target.hostId });
+		expect(await virtualMachine(vmId).getPlacement()).toEqual({ vmId, hostId: target.hostId });
 	});
 
 	for (const round of [1, 2, 3]) {
@@ -196,9 +194,9 @@ describe("cancel racing migration.completed", () => {
 				]);
 				expect(record.state).toBe("completed");
 			}
-			expect(await vmObject(vmId).getPlacement()).toEqual({ vmId, hostId: target.hostId });
-			expect(await spObject(source.hostId).exportVm(vmId)).toBeNull();
-			expect(await spObject(target.hostId).exportVm(vmId)).not.toBeNull();
+			expect(await virtualMachine(vmId).getPlacement()).toEqual({ vmId, hostId: target.hostId });
+			expect(await serviceProcessor(source.hostId).exportVm(vmId)).toBeNull();
+			expect(await serviceProcessor(target.hostId).exportVm(vmId)).not.toBeNull();
 			const adopted = (await auditTypes(target.hostId, vmId)).filter((t) => t === "vm.adopted");
 			const released = (await auditTypes(source.hostId, vmId)).filter((t) => t === "vm.released");
 			expect([adopted.length, released.length]).toEqual([1, 1]);
@@ -214,11 +212,11 @@ describe("cancel racing migration.completed", () => {
 async function interruptedTooLateHandoff() {
 	const { vmId, source, target, migrationId } = await migratingVm();
 	await cancel(migrationId);
-	const row = await spObject(source.hostId).exportVm(vmId);
+	const row = await serviceProcessor(source.hostId).exportVm(vmId);
 	if (!row) throw new Error("fixture VM is enrolled on the source");
-	await spObject(target.hostId).adoptVm(row);
+	await serviceProcessor(target.hostId).adoptVm(row);
 	await runInDurableObject(
-		vmObject(vmId) as DurableObjectStub<VirtualMachine>,
+		virtualMachineStub(vmId) as DurableObjectStub<VirtualMachine>,
 		async (_, state) => {
 			state.storage.sql.exec(
 				`UPDATE migrations SET handoff = ?,
@@ -237,15 +235,15 @@ async function interruptedTooLateHandoff() {
 describe("an interrupted too-late handoff", () => {
 	it("resumes by alarm after the objects were aborted, and ends on the target", async () => {
 		const { vmId, source, target, migrationId, row } = await interruptedTooLateHandoff();
-		expect(await runDurableObjectAlarm(vmObject(vmId))).toBe(true);
+		expect(await runDurableObjectAlarm(virtualMachineStub(vmId))).toBe(true);
 		expect(await getMigration(migrationId)).toMatchObject({
 			state: "cancelled",
 			progress: { percent: 100 },
 			cancellation: { outcome: "too_late" },
 		});
-		expect(await vmObject(vmId).getPlacement()).toEqual({ vmId, hostId: target.hostId });
-		expect(await spObject(source.hostId).exportVm(vmId)).toBeNull();
-		expect(await spObject(target.hostId).exportVm(vmId)).toEqual(row);
+		expect(await virtualMachine(vmId).getPlacement()).toEqual({ vmId, hostId: target.hostId });
+		expect(await serviceProcessor(source.hostId).exportVm(vmId)).toBeNull();
+		expect(await serviceProcessor(target.hostId).exportVm(vmId)).toEqual(row);
 	});
 
 	it("refuses a new migration of the VM until that handoff has finished", async () => {
@@ -253,7 +251,7 @@ describe("an interrupted too-late handoff", () => {
 		const refused = await postMigration(vmId, source.hostId);
 		expect(refused.status).toBe(409);
 		expect(await problemOf(refused)).toMatchObject({ code: "migration_in_progress" });
-		expect(await runDurableObjectAlarm(vmObject(vmId))).toBe(true);
+		expect(await runDurableObjectAlarm(virtualMachineStub(vmId))).toBe(true);
 		// Back from the target to the source is a new, acceptable migration now.
 		expect((await postMigration(vmId, source.hostId)).status).toBe(201);
 	});
@@ -277,11 +275,10 @@ describe("removing the VM from its host", () => {
 		});
 		expect(enrolled.status).toBe(201);
 		await sendWebhook(source, { type: "migration.completed", data: { migrationId } });
-		expect(await vmObject(vmId).getPlacement()).toMatchObject({ hostId: source.hostId });
+		expect(await virtualMachine(vmId).getPlacement()).toMatchObject({ hostId: source.hostId });
 		expect((await getMigration(migrationId)).state).toBe("failed");
 		// And a new migration of it may start; the target's history counts no failure.
 		expect((await postMigration(vmId, target.hostId)).status).toBe(201);
-		const fleet = env.FLEET.get(env.FLEET.idFromName("fleet"));
-		expect(await fleet.countTargetFailures(target.hostId, 0)).toBe(0);
+		expect(await fleet().countTargetFailures(target.hostId, 0)).toBe(0);
 	});
 });

@@ -11,11 +11,11 @@
 // its own; the console stream itself carries nothing but the VM's bytes.
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { ServiceProcessor } from "../../durable-objects/service-processor";
 import { consoleProtocol } from "../../shared/console-protocol";
 import { openSession, type SessionOpenCommand } from "../support/console";
 import { admin } from "../support/http";
-import { agentFor, migratingVm, sendWebhook, spObject, startMigration } from "../support/migration";
+import { agentFor, migratingVm, sendWebhook, startMigration } from "../support/migration";
+import { serviceProcessorStub } from "../support/objects";
 import { connect, type TestSocket } from "../support/sockets";
 
 type Session = { state: string; hostId: string; vmHostId: string; closeReason: string | null };
@@ -26,7 +26,7 @@ async function sessionRecord(sessionId: string): Promise<Session> {
 
 /** Ages the holder's stored times with `statement` (time is not waited for), then runs its alarm. */
 async function alarmAfter(hostId: string, statement: string, ...bindings: unknown[]) {
-	const holder = spObject(hostId) as DurableObjectStub<ServiceProcessor>;
+	const holder = serviceProcessorStub(hostId);
 	await runInDurableObject(holder, (_, state) => {
 		state.storage.sql.exec(statement, ...bindings);
 	});
@@ -35,7 +35,7 @@ async function alarmAfter(hostId: string, statement: string, ...bindings: unknow
 
 /** Evicts a service processor (keeping hibernated sockets); one not running has nothing to lose. */
 async function evict(hostId: string): Promise<void> {
-	await evictDurableObject(spObject(hostId)).catch((error: Error) => {
+	await evictDurableObject(serviceProcessorStub(hostId)).catch((error: Error) => {
 		if (!/not currently running/.test(error.message)) throw error;
 	});
 }
@@ -123,11 +123,13 @@ describe("a console session across its VM's live migration", () => {
 		targetAgent.socket.close(1001, "agent restart");
 		await targetAgent.socket.waitClosed();
 		await sendWebhook(source, { type: "migration.completed", data: { migrationId } });
-		const stored = await runInDurableObject(spObject(target.hostId), (_instance, state) =>
-			state.storage.sql
-				.exec<{ body: string }>("SELECT body FROM agent_commands WHERE type = 'session.open'")
-				.toArray()
-				.map((row) => row.body),
+		const stored = await runInDurableObject(
+			serviceProcessorStub(target.hostId),
+			(_instance, state) =>
+				state.storage.sql
+					.exec<{ body: string }>("SELECT body FROM agent_commands WHERE type = 'session.open'")
+					.toArray()
+					.map((row) => row.body),
 		);
 		expect(stored).toHaveLength(1);
 		expect(stored[0]).not.toContain("token=");

@@ -5,13 +5,8 @@
 // The transfer's own hold/lift guarantees are tested by team pci.
 import { describe, expect, it } from "vitest";
 import { admin } from "../support/http";
-import {
-	getMigration,
-	migrationSetup,
-	sendWebhook,
-	startMigration,
-	vmObject,
-} from "../support/migration";
+import { getMigration, migrationSetup, sendWebhook, startMigration } from "../support/migration";
+import { virtualMachine } from "../support/objects";
 import { createVf, devicePath, sriov, translate } from "../support/pci";
 
 const bdf = "0000:3b:00.0";
@@ -51,7 +46,7 @@ describe("a VM with a virtual function", () => {
 		const translated = await translate(source.hostId, bdf, virtualAddress);
 		expect(translated.status).toBe(200);
 		expect(translated.body.hostId).toBe(target.hostId);
-		const [fn] = await vmObject(vmId).listFunctions();
+		const [fn] = await virtualMachine(vmId).listFunctions();
 		expect(fn).toMatchObject({ hostId: source.hostId, bdf, virtualAddress });
 	});
 });

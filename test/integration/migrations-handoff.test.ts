@@ -11,12 +11,13 @@ import type { VmRow } from "../../durable-objects/service-processor";
 import type { VirtualMachine } from "../../durable-objects/virtual-machine";
 import { openSession, requestSession } from "../support/console";
 import { admin, newClientAddress } from "../support/http";
-import { getMigration, migratingVm, sendWebhook, spObject, vmObject } from "../support/migration";
+import { getMigration, migratingVm, sendWebhook } from "../support/migration";
+import { serviceProcessor, virtualMachine, virtualMachineStub } from "../support/objects";
 
 /** Simulates an object that stopped after persisting `step` (and, for later steps, doing the earlier ones). */
 async function interruptAt(vmId: string, migrationId: string, step: string, row: VmRow) {
 	await runInDurableObject(
-		vmObject(vmId) as DurableObjectStub<VirtualMachine>,
+		virtualMachineStub(vmId) as DurableObjectStub<VirtualMachine>,
 		async (_, state) => {
 			state.storage.sql.exec(
 				"UPDATE migrations SET handoff = ? WHERE migration_id = ?",
@@ -31,7 +32,7 @@ async function interruptAt(vmId: string, migrationId: string, step: string, row:
 describe("migration.completed", () => {
 	it("moves the row to the target with the same key and version, then completes", async () => {
 		const { vmId, source, target, migrationId } = await migratingVm();
-		const before = await spObject(source.hostId).exportVm(vmId);
+		const before = await serviceProcessor(source.hostId).exportVm(vmId);
 		const response = await sendWebhook(source, {
 			type: "migration.completed",
 			data: { migrationId },
@@ -39,9 +40,9 @@ describe("migration.completed", () => {
 		expect(response.status).toBe(200);
 		const after = await getMigration(migrationId);
 		expect(after).toMatchObject({ state: "completed", progress: { percent: 100 } });
-		expect(await spObject(source.hostId).exportVm(vmId)).toBeNull();
-		expect(await spObject(target.hostId).exportVm(vmId)).toEqual(before);
-		expect(await vmObject(vmId).getPlacement()).toEqual({ vmId, hostId: target.hostId });
+		expect(await serviceProcessor(source.hostId).exportVm(vmId)).toBeNull();
+		expect(await serviceProcessor(target.hostId).exportVm(vmId)).toEqual(before);
+		expect(await virtualMachine(vmId).getPlacement()).toEqual({ vmId, hostId: target.hostId });
 	});
 
 	it("carries the VM's sessions to the target and lets a broadcast reach the target", async () => {
@@ -86,8 +87,8 @@ describe("migration.completed", () => {
 		]);
 		expect([first?.status, second?.status]).toEqual([200, 200]);
 		expect((await getMigration(migrationId)).state).toBe("completed");
-		expect(await spObject(target.hostId).exportVm(vmId)).not.toBeNull();
-		expect(await spObject(source.hostId).exportVm(vmId)).toBeNull();
+		expect(await serviceProcessor(target.hostId).exportVm(vmId)).not.toBeNull();
+		expect(await serviceProcessor(source.hostId).exportVm(vmId)).toBeNull();
 	});
 });
 
@@ -95,29 +96,30 @@ describe("an interrupted handoff", () => {
 	for (const step of ["adopt", "move", "release", "functions"]) {
 		it(`resumes from the stored step "${step}" after the object is aborted`, async () => {
 			const { vmId, source, target, migrationId } = await migratingVm();
-			const row = await spObject(source.hostId).exportVm(vmId);
+			const row = await serviceProcessor(source.hostId).exportVm(vmId);
 			if (!row) throw new Error("fixture VM is enrolled on the source");
 			// Do what the steps before `step` would have done, as the crashed run had.
-			if (step !== "adopt") await spObject(target.hostId).adoptVm(row);
+			if (step !== "adopt") await serviceProcessor(target.hostId).adoptVm(row);
 			if (step === "release" || step === "functions") {
-				await vmObject(vmId).movePlacement(source.hostId, target.hostId);
+				await virtualMachine(vmId).movePlacement(source.hostId, target.hostId);
 			}
-			if (step === "functions") await spObject(source.hostId).releaseVm(vmId, "vm_migrated");
+			if (step === "functions")
+				await serviceProcessor(source.hostId).releaseVm(vmId, "vm_migrated");
 			await interruptAt(vmId, migrationId, step, row);
 			await abortAllDurableObjects();
-			expect(await runDurableObjectAlarm(vmObject(vmId))).toBe(true);
+			expect(await runDurableObjectAlarm(virtualMachineStub(vmId))).toBe(true);
 			expect((await getMigration(migrationId)).state).toBe("completed");
-			expect(await spObject(source.hostId).exportVm(vmId)).toBeNull();
-			expect(await spObject(target.hostId).exportVm(vmId)).toEqual(row);
-			expect(await vmObject(vmId).getPlacement()).toEqual({ vmId, hostId: target.hostId });
+			expect(await serviceProcessor(source.hostId).exportVm(vmId)).toBeNull();
+			expect(await serviceProcessor(target.hostId).exportVm(vmId)).toEqual(row);
+			expect(await virtualMachine(vmId).getPlacement()).toEqual({ vmId, hostId: target.hostId });
 		});
 	}
 
 	it("keeps the placement on the source while both tables hold the row", async () => {
 		const { vmId, key, domain, source, target, migrationId } = await migratingVm();
-		const row = await spObject(source.hostId).exportVm(vmId);
+		const row = await serviceProcessor(source.hostId).exportVm(vmId);
 		if (!row) throw new Error("fixture VM is enrolled on the source");
-		await spObject(target.hostId).adoptVm(row);
+		await serviceProcessor(target.hostId).adoptVm(row);
 		await interruptAt(vmId, migrationId, "move", row);
 		await abortAllDurableObjects();
 		// Two tables hold the row; the placement breaks the tie for the source.

@@ -9,7 +9,6 @@ import {
 	runInDurableObject,
 } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
-import type { VirtualMachine } from "../../durable-objects/virtual-machine";
 import { defaultPolicy } from "../../shared/default-policy";
 import type { MigrationRecord } from "../../shared/schemas/migrations";
 import { admin } from "../support/http";
@@ -19,9 +18,9 @@ import {
 	migrationSetup,
 	sendWebhook,
 	startMigration,
-	vmObject,
 } from "../support/migration";
 import { probeWithin1s } from "../support/migration-policies";
+import { virtualMachineStub } from "../support/objects";
 import { withTimeout } from "../support/sockets";
 
 /** Polls the record until `done` holds (the alarm is the event; bounded). */
@@ -70,7 +69,7 @@ describe("eviction during validation", () => {
 	it("keeps the validation state, so later results still start the migration", async () => {
 		const { vmId, source, target } = await migrationSetup({ site: "ams-1" });
 		const record = await startMigration(vmId, target.hostId);
-		await evictDurableObject(vmObject(vmId));
+		await evictDurableObject(virtualMachineStub(vmId));
 		for (const subtask of ["storage-paths", "network-bandwidth", "vlan-presence"]) {
 			const data = {
 				migrationId: record.migrationId,
@@ -90,7 +89,7 @@ describe("queued calls", () => {
 		const { migrationId } = await startMigration(vmId, target.hostId);
 		await agent.next("migration.start");
 		// As if the object stopped right after committing a state that queued a command.
-		const stub = vmObject(vmId) as DurableObjectStub<VirtualMachine>;
+		const stub = virtualMachineStub(vmId);
 		await runInDurableObject(stub, async (_, state) => {
 			const command = { type: "migration.cancel", migrationId };
 			const call = { kind: "agent", hostId: source.hostId, command };
@@ -102,7 +101,7 @@ describe("queued calls", () => {
 		});
 		await abortAllDurableObjects();
 		const reconnected = await agentFor(source);
-		expect(await runDurableObjectAlarm(vmObject(vmId))).toBe(true);
+		expect(await runDurableObjectAlarm(virtualMachineStub(vmId))).toBe(true);
 		expect(await reconnected.next("migration.cancel")).toMatchObject({ migrationId });
 	});
 });

@@ -5,10 +5,9 @@
 // one migration per VM under concurrent requests, reads and cancel.
 // Handoff, timeouts/eviction and SSE are in migrations-*.test.ts.
 import { runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { MigrationRecord } from "../../shared/schemas/migrations";
-import { serviceProcessor, userTables } from "../support/console";
+import { userTables } from "../support/console";
 import { admin, call, problemOf } from "../support/http";
 import {
 	agentFor,
@@ -19,6 +18,7 @@ import {
 	startMigration,
 	unackedCommands,
 } from "../support/migration";
+import { fleetStub, serviceProcessorStub, virtualMachineStub } from "../support/objects";
 
 const crossSite = { site: "ams-1" };
 
@@ -279,7 +279,7 @@ describe("assessment leaves the source alone", () => {
 		const { vmId, source, target } = await migrationSetup();
 		expect((await postMigration(vmId, target.hostId, true)).status).toBe(200);
 		const handingOff = await runInDurableObject(
-			serviceProcessor(source.hostId),
+			serviceProcessorStub(source.hostId),
 			(_instance, state) => state.storage.kv.get(`handoff:${vmId}`) !== undefined,
 		);
 		expect(handingOff).toBe(false);
@@ -289,8 +289,7 @@ describe("assessment leaves the source alone", () => {
 describe("reads and cancel", () => {
 	it("answers vm_not_found for the migrations of a VM that never existed, storing nothing", async () => {
 		await expectProblem(await admin("GET", "/v1/vms/vm-never-1/migrations"), 404, "vm_not_found");
-		const vm = env.VIRTUAL_MACHINE.get(env.VIRTUAL_MACHINE.idFromName("vm-never-1"));
-		expect(await userTables(vm)).toEqual([]);
+		expect(await userTables(virtualMachineStub("vm-never-1"))).toEqual([]);
 	});
 
 	it("lists a VM's migrations newest first", async () => {
@@ -310,7 +309,7 @@ describe("reads and cancel", () => {
 		const { migrationId } = await startMigration(vmId, target.hostId);
 		expect(migrationId.startsWith(`${vmId}~`)).toBe(true);
 		// The Fleet's index forgets it: the migration's routes still reach their VM.
-		await runInDurableObject(env.FLEET.get(env.FLEET.idFromName("fleet")), (_instance, state) => {
+		await runInDurableObject(fleetStub(), (_instance, state) => {
 			state.storage.sql.exec("DELETE FROM migrations");
 		});
 		expect((await getMigration(migrationId)).migrationId).toBe(migrationId);

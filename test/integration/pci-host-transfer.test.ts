@@ -5,16 +5,9 @@
 // function already on that host alone, and refuses with no_free_vf when the
 // host has no room, changing nothing; the host's directory counts the room.
 // It does not prove the migration flow that calls them (team migration's).
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import {
-	createVf,
-	deviceOf,
-	deviceStub,
-	registerDevice,
-	tableOf,
-	uniqueHost,
-} from "../support/pci";
+import { pciDevice, pciDirectory } from "../support/objects";
+import { createVf, deviceOf, registerDevice, tableOf, uniqueHost } from "../support/pci";
 import { rpcError } from "../support/rpc";
 
 const driverBdf = "0000:3b:00.0";
@@ -30,11 +23,7 @@ async function hosts() {
 	await registerDevice(targetHost, secondBdf, { vfBarBase: "0xa00000000" });
 	await registerDevice(targetHost, firstBdf, { vfBarBase: "0x900000000", totalVfs: 1 });
 	await createVf(driverHost, driverBdf, `vm-mig-${driverHost}`, virtualAddress);
-	return { driverHost, targetHost, driver: deviceStub(driverHost, driverBdf) };
-}
-
-function directory(hostId: string) {
-	return env.PCI_DEVICE.get(env.PCI_DEVICE.idFromName(hostId));
+	return { driverHost, targetHost, driver: pciDevice(driverHost, driverBdf) };
 }
 
 describe("transfer to a host", () => {
@@ -101,15 +90,15 @@ describe("transfer to a host", () => {
 
 	it("counts a host's free VF slots over its devices, honouring a minimum BAR size", async () => {
 		const { targetHost } = await hosts();
-		expect(await directory(targetHost).hostCapacity(targetHost)).toEqual({
+		expect(await pciDirectory(targetHost).hostCapacity(targetHost)).toEqual({
 			devices: 2,
 			freeVfs: 5,
 		});
-		expect(await directory(targetHost).hostCapacity(targetHost, "0x8000")).toEqual({
+		expect(await pciDirectory(targetHost).hostCapacity(targetHost, "0x8000")).toEqual({
 			devices: 2,
 			freeVfs: 0,
 		});
 		const none = uniqueHost("none");
-		expect(await directory(none).hostCapacity(none)).toEqual({ devices: 0, freeVfs: 0 });
+		expect(await pciDirectory(none).hostCapacity(none)).toEqual({ devices: 0, freeVfs: 0 });
 	});
 });

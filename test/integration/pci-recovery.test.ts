@@ -5,17 +5,17 @@
 // active); no slot is leaked and no entry is left held. Also proves how a
 // translate behaves during a hold whose lift is late: it waits and gets the new
 // address, or answers 503 function_on_hold with Retry-After after 2 s. The
-// interruption is made with `advanceTransfer`, which drives a transfer only
-// as far as a given step, as if the object stopped there.
+// interruption is made by driving a transfer (inside the object) only as far
+// as a given step, as if the object stopped there.
 import { abortAllDurableObjects, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { PciDevice } from "../../durable-objects/pci-device";
 import { admin } from "../support/http";
+import { pciDevice, pciDeviceStub } from "../support/objects";
 import {
 	createVf,
 	deviceOf,
 	devicePath,
-	deviceStub,
 	registerDevice,
 	tableOf,
 	translate,
@@ -32,11 +32,12 @@ async function interruptedTransfer(step: "reserving" | "reserved" | "held" | "li
 	await registerDevice(driverHost, driverBdf);
 	await registerDevice(targetHost, targetBdf, { vfBarBase: "0x900000000" });
 	await createVf(driverHost, driverBdf, `vm-rec-${driverHost}`, virtualAddress);
-	const driver = deviceStub(driverHost, driverBdf);
+	const driver = pciDeviceStub(driverHost, driverBdf);
 	const transferId = `t-${crypto.randomUUID()}`;
-	const reached = await driver.advanceTransfer(
-		{ virtualAddress, transferId, targetHostId: targetHost, targetBdf },
-		step,
+	const order = { virtualAddress, transferId, targetHostId: targetHost, targetBdf };
+	const reached = await runInDurableObject(
+		driver,
+		async (instance: PciDevice) => (await instance.transfers.run(order, step)).step,
 	);
 	expect(reached).toBe(step);
 	return { driverHost, targetHost, driver, transferId };
@@ -44,7 +45,7 @@ async function interruptedTransfer(step: "reserving" | "reserved" | "held" | "li
 
 /** Runs the alarm handler on a fresh instance, as the runtime does after an eviction. */
 async function runAlarmAfterRestart(hostId: string) {
-	await runInDurableObject(deviceStub(hostId, driverBdf), (instance: PciDevice) =>
+	await runInDurableObject(pciDeviceStub(hostId, driverBdf), (instance: PciDevice) =>
 		instance.alarm(),
 	);
 }
@@ -139,7 +140,7 @@ describe("transfer recovery", () => {
 		const { driverHost, targetHost, driver, transferId } = await interruptedTransfer("lifted");
 		await evictDurableObject(driver);
 		await runAlarmAfterRestart(driverHost);
-		const again = await driver.transferMapping({
+		const again = await pciDevice(driverHost, driverBdf).transferMapping({
 			virtualAddress,
 			transferId,
 			targetHostId: targetHost,
@@ -153,7 +154,7 @@ describe("transfer recovery", () => {
 describe("reservations on the target device", () => {
 	/** Lets the target's reservation leases run out, then runs its alarm. */
 	async function expireReservations(targetHost: string) {
-		const target = deviceStub(targetHost, targetBdf);
+		const target = pciDeviceStub(targetHost, targetBdf);
 		await runInDurableObject(target, (_instance, state) => {
 			state.storage.sql.exec("UPDATE slots SET reserved_until_ms = 0 WHERE state = 'reserved'");
 		});
@@ -164,7 +165,7 @@ describe("reservations on the target device", () => {
 		const { driverHost, targetHost, driver, transferId } = await interruptedTransfer("reserving");
 		await evictDurableObject(driver);
 		await runAlarmAfterRestart(driverHost);
-		await deviceStub(targetHost, targetBdf).reserveVf({
+		await pciDevice(targetHost, targetBdf).reserveVf({
 			allocationId: transferId,
 			vmId: `vm-rec-${driverHost}`,
 			virtualAddress,

@@ -5,11 +5,11 @@
 // touching other addresses; and requests for made-up VM ids cost a domain no
 // storage. The key lockout per address is in sessions.test.ts.
 import { runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { hostWithVm, postSession, requestSession, servedKeys } from "../support/console";
 import { call, newClientAddress, problemOf } from "../support/http";
 import { claimsFor, encryptRequest } from "../support/jwe";
+import { broadcastDomainStub } from "../support/objects";
 
 /**
  * Sends `send()` until it is refused with 429, at most `2 × limit + 1` times
@@ -83,7 +83,7 @@ describe("public routes rate limit", () => {
 describe("what a stranger can make a domain store", () => {
 	it("stores nothing for requests that name made-up VM ids", async () => {
 		const host = await hostWithVm();
-		const domain = env.BROADCAST_DOMAIN.get(env.BROADCAST_DOMAIN.idFromName(host.domain));
+		const domain = broadcastDomainStub(host.domain);
 		const rows = () =>
 			runInDurableObject(domain, (_instance, state) =>
 				["seen_jtis", "holders", "members"].map(

@@ -14,10 +14,9 @@ import { maxRecordingBytes } from "../../durable-objects/service-processor/recor
 import { recordingKey } from "../../shared/asciicast";
 import { connectAgent, establishedSession, hostWithVm, openSession } from "../support/console";
 import { admin, call } from "../support/http";
+import { serviceProcessor, serviceProcessorStub } from "../support/objects";
 import { eventually, expectProblem, unknownSessionId } from "../support/session-checks";
 import { connect } from "../support/sockets";
-
-const sp = (hostId: string) => env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(hostId));
 
 type Recording = { bytes: number; events: number; truncated: boolean; stored: boolean };
 type SessionView = { state: string; closeReason: string | null; recording: Recording | null };
@@ -169,7 +168,7 @@ describe("storing in R2 when the session closes", () => {
 			text: live,
 		});
 		expect((await record(opened.sessionId)).recording).toMatchObject({ stored: true, events: 2 });
-		const rows = await runInDurableObject(sp(host.hostId), (_instance, state) =>
+		const rows = await runInDurableObject(serviceProcessorStub(host.hostId), (_instance, state) =>
 			state.storage.sql
 				.exec("SELECT 1 FROM recording_events WHERE session_id = ?", opened.sessionId)
 				.toArray(),
@@ -196,17 +195,17 @@ describe("storing in R2 when the session closes", () => {
 
 	it("stores it when a migration releases the VM", async () => {
 		const { opened, host } = await sessionWithOutput(["migrating"]);
-		await sp(host.hostId).releaseVm(host.vmId, "vm_migrated");
+		await serviceProcessor(host.hostId).releaseVm(host.vmId, "vm_migrated");
 		expect((await record(opened.sessionId)).closeReason).toBe("vm_migrated");
 		expect((await storedCast(opened.sessionId))?.text).toContain('"migrating"');
 	});
 
 	it("stores it when the maximum duration closes the session through the alarm", async () => {
 		const { opened, host } = await sessionWithOutput(["long session"]);
-		await runInDurableObject(sp(host.hostId), (_instance, state) => {
+		await runInDurableObject(serviceProcessorStub(host.hostId), (_instance, state) => {
 			state.storage.sql.exec("UPDATE sessions SET created_ms = created_ms - 43200000");
 		});
-		expect(await runDurableObjectAlarm(sp(host.hostId))).toBe(true);
+		expect(await runDurableObjectAlarm(serviceProcessorStub(host.hostId))).toBe(true);
 		expect((await record(opened.sessionId)).closeReason).toBe("max_duration");
 		expect((await storedCast(opened.sessionId))?.text).toContain('"long session"');
 	});
@@ -223,7 +222,7 @@ describe("storing in R2 when the session closes", () => {
 		const { opened, host, user } = await sessionWithOutput(["before eviction"]);
 		// A read writes the buffered events; an eviction loses at most the last unwritten second.
 		expect((await record(opened.sessionId)).recording?.events).toBe(1);
-		await evictDurableObject(sp(host.hostId), { webSockets: "close" });
+		await evictDurableObject(serviceProcessorStub(host.hostId), { webSockets: "close" });
 		await user.waitClosed();
 		// The next request rebuilds the object, whose constructor closes the orphaned session.
 		expect(await record(opened.sessionId)).toMatchObject({
@@ -232,14 +231,14 @@ describe("storing in R2 when the session closes", () => {
 			recording: { stored: false, events: 1 },
 		});
 		expect(await storedCast(opened.sessionId)).toBeNull();
-		expect(await runDurableObjectAlarm(sp(host.hostId))).toBe(true);
+		expect(await runDurableObjectAlarm(serviceProcessorStub(host.hostId))).toBe(true);
 		expect((await storedCast(opened.sessionId))?.text).toContain('"before eviction"');
 		expect((await record(opened.sessionId)).recording).toMatchObject({ stored: true });
 	});
 
 	it("keeps the rows when the put fails and stores them when the alarm retries", async () => {
 		const { opened, host } = await sessionWithOutput(["kept for retry"]);
-		const stub = sp(host.hostId);
+		const stub = serviceProcessorStub(host.hostId);
 		// R2 is an outside service: it is made unavailable for this one object, nothing of ours is replaced.
 		await runInDurableObject(stub, (instance) => {
 			const target = instance as unknown as { env: Env };
@@ -265,7 +264,7 @@ describe("storing in R2 when the session closes", () => {
 	it("keeps recording across an eviction that kept the sockets", async () => {
 		const { opened, host, user, vm } = await sessionWithOutput(["first"]);
 		expect((await record(opened.sessionId)).recording?.events).toBe(1);
-		await evictDurableObject(sp(host.hostId));
+		await evictDurableObject(serviceProcessorStub(host.hostId));
 		vm.send("second");
 		expect(await user.next()).toBe("second");
 		const { events } = parseCast((await fetchRecording(opened.sessionId)).text);

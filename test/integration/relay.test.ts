@@ -6,7 +6,6 @@
 // are counted each way, and a hang-up closes the other side with a reason.
 // Does not cover eviction (eviction.test.ts) or timing.
 import { runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import {
 	maxFrameBytes,
@@ -28,6 +27,7 @@ import {
 	userTables,
 } from "../support/console";
 import { admin, problemOf } from "../support/http";
+import { serviceProcessorStub } from "../support/objects";
 import { connect, TestSocket, upgrade } from "../support/sockets";
 
 const record = async (sessionId: string) =>
@@ -36,7 +36,7 @@ const record = async (sessionId: string) =>
 /** Frames waiting in the host's service processor for an absent side. */
 const pendingFrames = (hostId: string) =>
 	runInDurableObject(
-		env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(hostId)),
+		serviceProcessorStub(hostId),
 		(_instance, state) => state.storage.sql.exec("SELECT 1 FROM pending_frames").toArray().length,
 	);
 
@@ -150,8 +150,7 @@ describe("channels", () => {
 		const hostId = unique("host");
 		const url = `wss://edgevisor.test/v1/sessions/${hostId}~${crypto.randomUUID()}/user?token=x`;
 		expect((await upgrade(url)).status).toBe(401);
-		const serviceProcessor = env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(hostId));
-		expect(await userTables(serviceProcessor)).toEqual([]);
+		expect(await userTables(serviceProcessorStub(hostId))).toEqual([]);
 	});
 
 	it("refuses the user token on the VM side", async () => {

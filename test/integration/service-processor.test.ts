@@ -1,9 +1,3 @@
-// Proves the service processor's RPC methods other teams call: Standard
-// Webhooks verification with the host's secret (signature, ±300 s, repeated
-// webhook-id), host.facts, agent-token checks, and the SP-table handoff
-// primitives (export, adopt, release closing sessions with the reason).
-// The webhook HTTP route and migration flow are team migration's tests.
-import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import {
@@ -16,10 +10,9 @@ import {
 	unique,
 } from "../support/console";
 import { admin } from "../support/http";
+import { serviceProcessor } from "../support/objects";
 import { rpcError } from "../support/rpc";
 import { connect } from "../support/sockets";
-
-const sp = (hostId: string) => env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(hostId));
 
 function signed(secret: string, body: string, options: { id?: string; at?: Date } = {}) {
 	const id = options.id ?? `msg_${crypto.randomUUID()}`;
@@ -35,7 +28,10 @@ describe("verifyWebhook", () => {
 	it("accepts a body signed with the host's secret and returns the event", async () => {
 		const host = await createHost();
 		const body = JSON.stringify({ type: "host.facts", data: { memoryFreeMiB: 1024 } });
-		const result = await sp(host.hostId).verifyWebhook(signed(host.webhookSecret, body), body);
+		const result = await serviceProcessor(host.hostId).verifyWebhook(
+			signed(host.webhookSecret, body),
+			body,
+		);
 		expect(result).toEqual({
 			duplicate: false,
 			event: { type: "host.facts", data: { memoryFreeMiB: 1024 } },
@@ -46,8 +42,8 @@ describe("verifyWebhook", () => {
 		const host = await createHost();
 		const body = JSON.stringify({ type: "migration.progress", data: { percent: 10 } });
 		const headers = signed(host.webhookSecret, body);
-		await sp(host.hostId).verifyWebhook(headers, body);
-		expect((await sp(host.hostId).verifyWebhook(headers, body)).duplicate).toBe(true);
+		await serviceProcessor(host.hostId).verifyWebhook(headers, body);
+		expect((await serviceProcessor(host.hostId).verifyWebhook(headers, body)).duplicate).toBe(true);
 	});
 
 	it("refuses a wrong signature with invalid_signature", async () => {
@@ -55,7 +51,7 @@ describe("verifyWebhook", () => {
 		const other = await createHost();
 		const body = JSON.stringify({ type: "host.facts", data: {} });
 		const error = await rpcError(
-			sp(host.hostId).verifyWebhook(signed(other.webhookSecret, body), body),
+			serviceProcessor(host.hostId).verifyWebhook(signed(other.webhookSecret, body), body),
 		);
 		expect(error).toMatchObject({ code: "invalid_signature" });
 	});
@@ -65,14 +61,14 @@ describe("verifyWebhook", () => {
 		const body = JSON.stringify({ type: "host.facts", data: {} });
 		const headers = signed(host.webhookSecret, body);
 		const error = await rpcError(
-			sp(host.hostId).verifyWebhook(headers, body.replace("{}", '{"x":1}')),
+			serviceProcessor(host.hostId).verifyWebhook(headers, body.replace("{}", '{"x":1}')),
 		);
 		expect(error).toMatchObject({ code: "invalid_signature" });
 	});
 
 	it("refuses missing headers with invalid_signature", async () => {
 		const host = await createHost();
-		const error = await rpcError(sp(host.hostId).verifyWebhook({}, "{}"));
+		const error = await rpcError(serviceProcessor(host.hostId).verifyWebhook({}, "{}"));
 		expect(error).toMatchObject({ code: "invalid_signature" });
 	});
 
@@ -81,18 +77,18 @@ describe("verifyWebhook", () => {
 		const body = JSON.stringify({ type: "host.facts", data: {} });
 		const id = `msg_${crypto.randomUUID()}`;
 		const stale = signed(host.webhookSecret, body, { id, at: new Date(Date.now() - 301_000) });
-		expect(await rpcError(sp(host.hostId).verifyWebhook(stale, body))).toMatchObject({
+		expect(await rpcError(serviceProcessor(host.hostId).verifyWebhook(stale, body))).toMatchObject({
 			code: "stale_timestamp",
 		});
 		const fresh = signed(host.webhookSecret, body, { id });
-		expect((await sp(host.hostId).verifyWebhook(fresh, body)).duplicate).toBe(false);
+		expect((await serviceProcessor(host.hostId).verifyWebhook(fresh, body)).duplicate).toBe(false);
 	});
 
 	it("refuses a timestamp more than 300 s ahead with stale_timestamp", async () => {
 		const host = await createHost();
 		const body = JSON.stringify({ type: "host.facts", data: {} });
 		const ahead = signed(host.webhookSecret, body, { at: new Date(Date.now() + 301_000) });
-		expect(await rpcError(sp(host.hostId).verifyWebhook(ahead, body))).toMatchObject({
+		expect(await rpcError(serviceProcessor(host.hostId).verifyWebhook(ahead, body))).toMatchObject({
 			code: "stale_timestamp",
 		});
 	});
@@ -101,12 +97,14 @@ describe("verifyWebhook", () => {
 		const host = await createHost();
 		const body = JSON.stringify({ data: {} });
 		expect(
-			await rpcError(sp(host.hostId).verifyWebhook(signed(host.webhookSecret, body), body)),
+			await rpcError(
+				serviceProcessor(host.hostId).verifyWebhook(signed(host.webhookSecret, body), body),
+			),
 		).toMatchObject({ code: "invalid_request" });
 	});
 
 	it("answers for an unknown host with host_not_found", async () => {
-		expect(await rpcError(sp(unique("host")).verifyWebhook({}, "{}"))).toMatchObject({
+		expect(await rpcError(serviceProcessor(unique("host")).verifyWebhook({}, "{}"))).toMatchObject({
 			code: "host_not_found",
 		});
 	});
@@ -115,12 +113,12 @@ describe("verifyWebhook", () => {
 describe("host record", () => {
 	it("applies host.facts: named attributes replace, the rest merge into facts", async () => {
 		const host = await createHost();
-		await sp(host.hostId).recordFacts({ memoryFreeMiB: 2048, numaNodes: 2 });
-		await sp(host.hostId).recordFacts({
+		await serviceProcessor(host.hostId).recordFacts({ memoryFreeMiB: 2048, numaNodes: 2 });
+		await serviceProcessor(host.hostId).recordFacts({
 			hypervisor: { name: "cloud-hypervisor", version: "42.0" },
 			memoryFreeMiB: 1024,
 		});
-		const record = await sp(host.hostId).getHost();
+		const record = await serviceProcessor(host.hostId).getHost();
 		expect(record).toMatchObject({
 			hostId: host.hostId,
 			hypervisor: { name: "cloud-hypervisor", version: "42.0" },
@@ -129,14 +127,14 @@ describe("host record", () => {
 	});
 
 	it("returns null from getHost before the host exists", async () => {
-		expect(await sp(unique("host")).getHost()).toBeNull();
+		expect(await serviceProcessor(unique("host")).getHost()).toBeNull();
 	});
 
 	it("verifies the agent token and nothing else", async () => {
 		const host = await createHost();
-		expect(await sp(host.hostId).verifyAgentToken(host.agentToken)).toBe(true);
-		expect(await sp(host.hostId).verifyAgentToken(`${host.agentToken}x`)).toBe(false);
-		expect(await sp(host.hostId).verifyAgentToken("")).toBe(false);
+		expect(await serviceProcessor(host.hostId).verifyAgentToken(host.agentToken)).toBe(true);
+		expect(await serviceProcessor(host.hostId).verifyAgentToken(`${host.agentToken}x`)).toBe(false);
+		expect(await serviceProcessor(host.hostId).verifyAgentToken("")).toBe(false);
 	});
 });
 
@@ -144,7 +142,7 @@ describe("SP-table handoff", () => {
 	it("exports the row with its key hash, version, seen jtis and key mismatches, and null for an unknown VM", async () => {
 		const host = await createHost();
 		const { vmId } = await enrolVm(host.hostId);
-		expect(await sp(host.hostId).exportVm(vmId)).toEqual({
+		expect(await serviceProcessor(host.hostId).exportVm(vmId)).toEqual({
 			vmId,
 			keyHash: expect.stringMatching(/^[0-9a-f]{64}$/),
 			keyVersion: 1,
@@ -154,15 +152,15 @@ describe("SP-table handoff", () => {
 			seenJtis: [],
 			keyMismatches: [],
 		});
-		expect(await sp(host.hostId).exportVm(unique("vm"))).toBeNull();
+		expect(await serviceProcessor(host.hostId).exportVm(unique("vm"))).toBeNull();
 	});
 
 	it("adopts a row as-is, idempotently, so the same key opens sessions on the target", async () => {
 		const { domain, source, target, vmId, key, row, movePlacement } = await midHandoff();
-		await sp(target.hostId).adoptVm(row);
-		expect(await sp(target.hostId).exportVm(vmId)).toEqual(row);
+		await serviceProcessor(target.hostId).adoptVm(row);
+		expect(await serviceProcessor(target.hostId).exportVm(vmId)).toEqual(row);
 		await movePlacement();
-		await sp(source.hostId).releaseVm(vmId, "vm_migrated");
+		await serviceProcessor(source.hostId).releaseVm(vmId, "vm_migrated");
 		const response = await requestSession({ domain, vm: vmId, key });
 		expect(await response.json()).toMatchObject({ hostId: target.hostId });
 	});
@@ -170,9 +168,9 @@ describe("SP-table handoff", () => {
 	it("refuses to adopt onto an unknown host with host_not_found", async () => {
 		const host = await createHost();
 		const { vmId } = await enrolVm(host.hostId);
-		const row = await sp(host.hostId).exportVm(vmId);
+		const row = await serviceProcessor(host.hostId).exportVm(vmId);
 		if (!row) throw new Error("no row");
-		expect(await rpcError(sp(unique("host")).adoptVm(row))).toMatchObject({
+		expect(await rpcError(serviceProcessor(unique("host")).adoptVm(row))).toMatchObject({
 			code: "host_not_found",
 		});
 	});
@@ -181,13 +179,13 @@ describe("SP-table handoff", () => {
 		const host = await hostWithVm();
 		const opened = await openSession({ domain: host.domain, vm: host.vmId, key: host.key });
 		const user = await connect(opened.userChannel.url);
-		await sp(host.hostId).releaseVm(host.vmId, "vm_migrated");
-		await sp(host.hostId).releaseVm(host.vmId, "vm_migrated");
+		await serviceProcessor(host.hostId).releaseVm(host.vmId, "vm_migrated");
+		await serviceProcessor(host.hostId).releaseVm(host.vmId, "vm_migrated");
 		expect(await user.waitClosed()).toMatchObject({ reason: "vm_migrated" });
 		const record = (await (
 			await admin("GET", `/v1/sessions/${opened.sessionId}`)
 		).json()) as Record<string, unknown>;
 		expect(record).toMatchObject({ state: "closed", closeReason: "vm_migrated" });
-		expect(await sp(host.hostId).exportVm(host.vmId)).toBeNull();
+		expect(await serviceProcessor(host.hostId).exportVm(host.vmId)).toBeNull();
 	});
 });

@@ -4,7 +4,7 @@
 // session record, termination, listing and the audit trail. After every
 // refusal no session exists. The relay itself is proven in relay.test.ts.
 import { runInDurableObject } from "cloudflare:test";
-import { env, exports } from "cloudflare:workers";
+import { exports } from "cloudflare:workers";
 import type { JWK } from "jose";
 import { describe, expect, it } from "vitest";
 import {
@@ -20,6 +20,7 @@ import {
 } from "../support/console";
 import { admin, call, newClientAddress, problemOf } from "../support/http";
 import { claimsFor, encryptRequest } from "../support/jwe";
+import { broadcastDomainStub, serviceProcessorStub } from "../support/objects";
 import { connect, type TestSocket, withTimeout } from "../support/sockets";
 
 const sessionsOf = async (hostId: string) =>
@@ -160,8 +161,7 @@ describe("POST /v1/sessions", () => {
 		const domain = unique("nodomain");
 		const response = await requestSession({ domain, vm: host.vmId, key: host.key });
 		await expectProblem(response, 404, "vm_not_found");
-		const domainObject = env.BROADCAST_DOMAIN.get(env.BROADCAST_DOMAIN.idFromName(domain));
-		expect(await userTables(domainObject)).toEqual([]);
+		expect(await userTables(broadcastDomainStub(domain))).toEqual([]);
 	});
 
 	it("refuses a wrong key with key_mismatch and opens nothing", async () => {
@@ -197,8 +197,8 @@ describe("POST /v1/sessions", () => {
 		expect((await requestSession(target, { jti })).status).toBe(201);
 		// Age the remembered exp into the past (as if two minutes went by) in
 		// both guards: the domain's and the holder's.
-		const domain = env.BROADCAST_DOMAIN.get(env.BROADCAST_DOMAIN.idFromName(host.domain));
-		const holder = env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(host.hostId));
+		const domain = broadcastDomainStub(host.domain);
+		const holder = serviceProcessorStub(host.hostId);
 		for (const guard of [domain, holder]) {
 			await runInDurableObject(guard, (_instance, state) => {
 				state.storage.sql.exec(
@@ -324,7 +324,7 @@ describe("key lockout", () => {
 
 	const mismatchRows = (hostId: string) =>
 		runInDurableObject(
-			env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(hostId)),
+			serviceProcessorStub(hostId),
 			(_instance, state) => state.storage.sql.exec("SELECT 1 FROM key_mismatches").toArray().length,
 		);
 
@@ -383,7 +383,7 @@ describe("key lockout", () => {
 		await expectProblem(await requestSession(wrong, {}, client), 429, "too_many_attempts");
 		const jti = crypto.randomUUID();
 		await expectProblem(await requestSession(right, { jti }, client), 429, "too_many_attempts");
-		const domain = env.BROADCAST_DOMAIN.get(env.BROADCAST_DOMAIN.idFromName(host.domain));
+		const domain = broadcastDomainStub(host.domain);
 		const domainSaw = await runInDurableObject(
 			domain,
 			(_instance, state) =>
@@ -411,7 +411,7 @@ describe("key lockout", () => {
 		const client = newClientAddress();
 		await lockOut(host, client);
 		// Age the recorded mismatches instead of waiting ten minutes.
-		const sp = env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(host.hostId));
+		const sp = serviceProcessorStub(host.hostId);
 		await runInDurableObject(sp, (_instance, state) => {
 			state.storage.sql.exec("UPDATE key_mismatches SET at_ms = at_ms - 600000");
 		});

@@ -7,14 +7,12 @@
 // survive an eviction that keeps the sockets, are counted in the session
 // record and audited. Does not cover recordings (recordings.test.ts).
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { establishedSession, hostWithVm, openSession } from "../support/console";
 import { admin, call } from "../support/http";
+import { serviceProcessorStub } from "../support/objects";
 import { eventually, expectProblem, unknownSessionId } from "../support/session-checks";
 import { connect, type TestSocket, upgrade } from "../support/sockets";
-
-const sp = (hostId: string) => env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(hostId));
 
 type ViewerGrant = { url: string; token: string; expiresAt: string };
 
@@ -37,7 +35,7 @@ async function attachViewer(sessionId: string): Promise<TestSocket> {
 /** Channel tokens the service processor holds for a session. */
 function tokenCount(hostId: string, sessionId: string): Promise<number> {
 	return runInDurableObject(
-		sp(hostId),
+		serviceProcessorStub(hostId),
 		(_instance, state) =>
 			state.storage.sql
 				.exec("SELECT 1 FROM channel_tokens WHERE session_id = ?", sessionId)
@@ -188,7 +186,7 @@ describe("viewer channel", () => {
 	it("keeps viewers over an eviction that keeps the sockets (hibernation)", async () => {
 		const { opened, host, vm } = await establishedSession();
 		const viewer = await attachViewer(opened.sessionId);
-		await evictDurableObject(sp(host.hostId));
+		await evictDurableObject(serviceProcessorStub(host.hostId));
 		vm.send("after eviction");
 		expect(await viewer.next()).toBe("after eviction");
 		viewer.send("still dropped");

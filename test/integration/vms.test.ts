@@ -3,11 +3,11 @@
 // one-table-per-VM-id rule, and every refusal leaving the table unchanged.
 // Does not cover sessions closed by rotation/removal (sessions tests).
 import { runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../../shared/crypto";
 import { createHost, enrolVm, unique } from "../support/console";
 import { admin, call, problemOf } from "../support/http";
+import { serviceProcessorStub } from "../support/objects";
 
 const vmList = async (hostId: string) =>
 	(
@@ -17,9 +17,8 @@ const vmList = async (hostId: string) =>
 	).vms;
 
 const storedRows = (hostId: string) =>
-	runInDurableObject(
-		env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(hostId)),
-		(_instance, state) => state.storage.sql.exec("SELECT * FROM vms").toArray(),
+	runInDurableObject(serviceProcessorStub(hostId), (_instance, state) =>
+		state.storage.sql.exec("SELECT * FROM vms").toArray(),
 	);
 
 describe("PUT /v1/hosts/{hostId}/vms/{vmId}", () => {

@@ -13,9 +13,9 @@ import {
 	migrationSetup,
 	postMigration,
 	sendWebhook,
-	spObject,
 	startMigration,
 } from "../support/migration";
+import { serviceProcessor } from "../support/objects";
 
 const otherSecret = `whsec_${btoa("x".repeat(32))}`;
 
@@ -26,7 +26,7 @@ describe("webhook verification", () => {
 		const response = await sendWebhook(source, facts, { secret: otherSecret });
 		expect(response.status).toBe(401);
 		expect((await problemOf(response)).code).toBe("invalid_signature");
-		expect((await spObject(source.hostId).getHost())?.facts.memoryFreeMiB).toBeUndefined();
+		expect((await serviceProcessor(source.hostId).getHost())?.facts.memoryFreeMiB).toBeUndefined();
 	});
 
 	it("refuses a timestamp more than 300 s off with stale_timestamp and applies nothing", async () => {
@@ -36,7 +36,7 @@ describe("webhook verification", () => {
 		const response = await sendWebhook(source, facts, { timestamp });
 		expect(response.status).toBe(400);
 		expect((await problemOf(response)).code).toBe("stale_timestamp");
-		expect((await spObject(source.hostId).getHost())?.facts.memoryFreeMiB).toBeUndefined();
+		expect((await serviceProcessor(source.hostId).getHost())?.facts.memoryFreeMiB).toBeUndefined();
 	});
 
 	it("refuses a malformed host id with invalid_request naming it", async () => {
@@ -53,7 +53,7 @@ describe("webhook verification", () => {
 		const response = await sendWebhook(source, facts, { timestamp, secret: otherSecret });
 		expect(response.status).toBe(401);
 		expect((await problemOf(response)).code).toBe("invalid_signature");
-		expect((await spObject(source.hostId).getHost())?.facts.memoryFreeMiB).toBeUndefined();
+		expect((await serviceProcessor(source.hostId).getHost())?.facts.memoryFreeMiB).toBeUndefined();
 	});
 
 	it("answers a repeated webhook-id with 200 and no second effect", async () => {
@@ -100,7 +100,7 @@ describe("webhook dispatch", () => {
 		const { vmId, source, target } = await migrationSetup();
 		const facts = { type: "host.facts", data: { memoryFreeMiB: 5000 } };
 		expect((await sendWebhook(target, facts)).status).toBe(200);
-		expect((await spObject(target.hostId).getHost())?.facts.memoryFreeMiB).toBe(5000);
+		expect((await serviceProcessor(target.hostId).getHost())?.facts.memoryFreeMiB).toBe(5000);
 		const dryRun = (await (
 			await postMigration(vmId, target.hostId, true)
 		).json()) as MigrationRecord;

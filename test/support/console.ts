@@ -1,9 +1,9 @@
 import { runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import type { JWK } from "jose";
 import { AgentCommand } from "../../shared/schemas/agent";
 import { admin, call } from "./http";
 import { claimsFor, encryptRequest } from "./jwe";
+import { serviceProcessor, virtualMachine } from "./objects";
 import { connect, type TestSocket } from "./sockets";
 
 /**
@@ -154,11 +154,6 @@ export async function establishedSession() {
 	return { host, agent, opened, user, vm, command };
 }
 
-/** The service processor object of `hostId`. */
-export function serviceProcessor(hostId: string) {
-	return env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(hostId));
-}
-
 /**
  * Two hosts in one domain with a VM enrolled on the source and its row
  * adopted by the target (the state mid-handoff, before placement moves).
@@ -179,11 +174,7 @@ export async function midHandoff(
 	const row = await serviceProcessor(source.hostId).exportVm(vmId);
 	if (!row) throw new Error("no row to hand off");
 	await serviceProcessor(target.hostId).adoptVm(row);
-	const movePlacement = () =>
-		env.VIRTUAL_MACHINE.get(env.VIRTUAL_MACHINE.idFromName(vmId)).movePlacement(
-			source.hostId,
-			target.hostId,
-		);
+	const movePlacement = () => virtualMachine(vmId).movePlacement(source.hostId, target.hostId);
 	return { domain, source, target, vmId, key, row, movePlacement };
 }
 

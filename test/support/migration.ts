@@ -1,10 +1,10 @@
-import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { expect } from "vitest";
 import { AgentCommand as PublishedCommand } from "../../shared/schemas/agent";
 import type { MigrationRecord } from "../../shared/schemas/migrations";
 import { type CreatedHost, connectAgent, enrolVm, hostBody, unique } from "./console";
 import { admin, call } from "./http";
+import { serviceProcessor } from "./objects";
 import type { TestSocket } from "./sockets";
 
 /**
@@ -112,15 +112,5 @@ export async function agentFor(host: CreatedHost) {
 
 /** Commands queued for a host's agent and not yet acked (the agent is not connected). */
 export function unackedCommands(hostId: string): Promise<string[]> {
-	return env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(hostId)).unackedAgentCommands();
-}
-
-/** The VM's object. */
-export function vmObject(vmId: string) {
-	return env.VIRTUAL_MACHINE.get(env.VIRTUAL_MACHINE.idFromName(vmId));
-}
-
-/** A host's service processor. */
-export function spObject(hostId: string) {
-	return env.SERVICE_PROCESSOR.get(env.SERVICE_PROCESSOR.idFromName(hostId));
+	return serviceProcessor(hostId).unackedAgentCommands();
 }

@@ -1,4 +1,3 @@
-import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import { hostBody } from "./console";
 import { admin } from "./http";
@@ -119,9 +118,4 @@ export async function tableOf(hostId: string, bdf: string) {
 export async function deviceOf(hostId: string, bdf: string) {
 	const response = await admin("GET", devicePath(hostId, bdf));
 	return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
-
-/** The PciDevice stub of `hostId/bdf`. */
-export function deviceStub(hostId: string, bdf: string) {
-	return env.PCI_DEVICE.get(env.PCI_DEVICE.idFromName(`${hostId}/${bdf}`));
 }

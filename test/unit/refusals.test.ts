@@ -1,42 +1,44 @@
-// Proves the refusal convention of Durable Object RPC (durable-objects/refusals.ts):
-// an object's async methods answer a Problem as a result instead of throwing it
-// (workerd reports a thrown one as an uncaught error), and a caller's view
-// throws it again as a Problem; other errors and synchronous helpers are left
-// as they were. The integration tests prove it across real stubs.
+// Proves the refusal convention of Durable Object RPC (durable-objects/refusals.ts
+// and the unwrapping in durable-objects/stubs.ts): a method run through
+// `answer` returns a Problem as a refusal value instead of throwing it (workerd
+// reports a thrown one as an uncaught error), the stub accessors' view throws
+// it again as a Problem, and other errors and internal faults still throw. The
+// integration tests prove it across real stubs.
 import { describe, expect, it } from "vitest";
-import { answerRefusals, refusalsThrown, throwIfRefused } from "../../durable-objects/refusals";
+import { type Answer, answer, isRefusal, unwrap } from "../../durable-objects/refusals";
+import { unrefused } from "../../durable-objects/stubs";
 import { asProblem, Problem } from "../../shared/problem";
 
 class Sample {
 	calls = 0;
-	async refuse(): Promise<never> {
-		this.calls++;
-		throw new Problem("too_many_attempts", "slow down", { retryAfterSeconds: 30 });
+	refuse(): Answer<never> {
+		return answer(() => {
+			this.calls++;
+			throw new Problem("too_many_attempts", "slow down", { retryAfterSeconds: 30 });
+		});
 	}
-	async fail(): Promise<never> {
-		throw new TypeError("a bug");
+	fail(): Answer<never> {
+		return answer(() => {
+			throw new TypeError("a bug");
+		});
 	}
-	async answer(value: number): Promise<number> {
-		return value * 2;
+	double(value: number): Answer<number> {
+		return answer(async () => value * 2);
 	}
-	async fault(): Promise<never> {
-		throw new Problem("internal", "some members did not answer");
-	}
-	count(): number {
-		return this.calls;
-	}
-	check(): never {
-		throw new Problem("vm_not_found", "no such VM");
+	fault(): Answer<never> {
+		return answer(() => {
+			throw new Problem("internal", "some members did not answer");
+		});
 	}
 }
-answerRefusals(Sample);
 
 describe("refusals across RPC", () => {
-	it("answers a Problem as a result, with everything a caller needs to throw it again", async () => {
+	it("answers a Problem as a value, with everything a caller needs to throw it again", async () => {
 		const answered = await new Sample().refuse();
-		expect(() => throwIfRefused(answered)).toThrow(Problem);
+		expect(isRefusal(answered)).toBe(true);
+		expect(() => unwrap(answered)).toThrow(Problem);
 		try {
-			throwIfRefused(answered);
+			unwrap(answered);
 		} catch (error) {
 			expect(asProblem(error)).toMatchObject({
 				code: "too_many_attempts",
@@ -46,20 +48,16 @@ describe("refusals across RPC", () => {
 		}
 	});
 
-	it("throws the Problem again through the caller's view, with `this` kept", async () => {
+	it("throws the Problem again through the stub accessors' view, with `this` kept", async () => {
 		const sample = new Sample();
-		await expect(refusalsThrown(sample).refuse()).rejects.toMatchObject({
-			code: "too_many_attempts",
-		});
+		await expect(unrefused(sample).refuse()).rejects.toMatchObject({ code: "too_many_attempts" });
 		expect(sample.calls).toBe(1);
-		expect(await refusalsThrown(sample).answer(21)).toBe(42);
+		expect(await unrefused(sample).double(21)).toBe(42);
 	});
 
-	it("still throws errors that are not Problems, and internal faults, and leaves synchronous helpers alone", async () => {
+	it("still throws errors that are not Problems, and internal faults", async () => {
 		await expect(new Sample().fail()).rejects.toThrow(TypeError);
 		await expect(new Sample().fault()).rejects.toMatchObject({ code: "internal" });
-		expect(() => new Sample().check()).toThrow(Problem);
-		expect(() => refusalsThrown(new Sample()).check()).toThrow(Problem);
-		expect(refusalsThrown(new Sample()).count()).toBe(0);
+		await expect(unrefused(new Sample()).fault()).rejects.toMatchObject({ code: "internal" });
 	});
 });
