@@ -16,7 +16,6 @@ import type {
 	ReserveRequest,
 	TransferOrder,
 } from "./pci-device/context";
-import { hostCapacity, listBdfs, registerOnHost } from "./pci-device/directory";
 import {
 	activateFunction,
 	createFunction,
@@ -55,8 +54,8 @@ import { pciDevice, serviceProcessor } from "./stubs";
 /**
  * One SR-IOV physical function (named `hostId/bdf`): its geometry, its VF
  * slots, the translation table of the drivers first mapped through it, the
- * transfers that move those mappings, and its event timeline. An object named
- * by a bare `hostId` is that host's device directory instead.
+ * transfers that move those mappings, and its event timeline. The host's
+ * index of its devices is ./host-devices.ts.
  */
 export class PciDevice extends DurableObject<Env> {
 	readonly #sql: SqlStorage;
@@ -98,7 +97,7 @@ export class PciDevice extends DurableObject<Env> {
 		migrateSchema(ctx.storage, schema);
 	}
 
-	/** Registers or updates the physical function (through its host's directory); `created` is true the first time. */
+	/** Registers or updates the physical function (through its host's HostDevices); `created` is true the first time. */
 	async registerDevice(
 		input: DeviceRegistration,
 	): Answer<{ device: DeviceRecord; created: boolean }> {
@@ -215,17 +214,6 @@ export class PciDevice extends DurableObject<Env> {
 		});
 	}
 
-	/**
-	 * Directory role: this host's devices and their free VF slots (with VF BARs
-	 * of at least `minSize` bytes, hex, when given), for migration capacity checks.
-	 */
-	async hostCapacity(
-		hostId: string,
-		minSize?: string,
-	): Answer<{ devices: number; freeVfs: number }> {
-		return answer(() => hostCapacity(this.env, this.#sql, hostId, minSize));
-	}
-
 	/** Reserves a VF for an incoming transfer; the same `allocationId` gets the same VF. */
 	async reserveVf(request: ReserveRequest): Answer<ReservedVf> {
 		return answer(() => this.#asPeer.reserveVf(request));
@@ -246,21 +234,6 @@ export class PciDevice extends DurableObject<Env> {
 		const device = this.#device();
 		if (!device || (minSize && BigInt(device.vf_bar_size) < BigInt(minSize))) return 0;
 		return device.total_vfs - slotsInUse(this.#sql);
-	}
-
-	/**
-	 * Directory role: registers or updates one of the host's functions, refused
-	 * (`invalid_request`) when it conflicts with another; one at a time per host.
-	 */
-	async registerFunction(
-		input: DeviceRegistration,
-	): Answer<{ device: DeviceRecord; created: boolean }> {
-		return answer(() => registerOnHost(this.ctx, this.env, input));
-	}
-
-	/** Directory role: the host's device BDFs in order. */
-	async listDeviceBdfs(): Promise<string[]> {
-		return listBdfs(this.#sql);
 	}
 
 	/** The step a transfer run by this device has reached, or null when it never began here. */

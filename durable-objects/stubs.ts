@@ -57,10 +57,7 @@ export function pciDevice(env: Env, hostId: string, bdf: string) {
 	return unrefused(env.PCI_DEVICE.get(env.PCI_DEVICE.idFromName(`${hostId}/${bdf}`)));
 }
 
-/**
- * The PciDevice object that acts as a host's device directory. Its name has
- * no `/`, so it can never be a device's object.
- */
-export function pciDirectory(env: Env, hostId: string) {
-	return unrefused(env.PCI_DEVICE.get(env.PCI_DEVICE.idFromName(hostId)));
+/** The device directory of `hostId`: its PCI devices' index, registrations and capacity. */
+export function hostDevices(env: Env, hostId: string) {
+	return unrefused(env.HOST_DEVICES.get(env.HOST_DEVICES.idFromName(hostId)));
 }

@@ -25,6 +25,7 @@ import { webhookRoutes } from "./routes/webhooks";
 
 export { BroadcastDomain } from "../durable-objects/broadcast-domain";
 export { Fleet } from "../durable-objects/fleet";
+export { HostDevices } from "../durable-objects/host-devices";
 export { PciDevice } from "../durable-objects/pci-device";
 export { ServiceProcessor } from "../durable-objects/service-processor";
 export { VirtualMachine } from "../durable-objects/virtual-machine";

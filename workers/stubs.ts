@@ -1,8 +1,8 @@
 export {
 	broadcastDomain,
 	fleet,
+	hostDevices,
 	pciDevice,
-	pciDirectory,
 	serviceProcessor,
 	virtualMachine,
 } from "../durable-objects/stubs";

@@ -7,7 +7,7 @@
 import { addressKey, parseHexAddress } from "../../shared/pci";
 import { Problem } from "../../shared/problem";
 import type { TransferRecord } from "../../shared/schemas/pci";
-import { pciDirectory } from "../stubs";
+import { hostDevices } from "../stubs";
 import type { TransferOrder } from "./context";
 import { mappingByKey } from "./rows";
 import { isReservationRefusal, loadTransfer } from "./transfer-steps";
@@ -36,7 +36,7 @@ export async function transferToHost(
 	const mapping = address === undefined ? undefined : mappingByKey(sql, addressKey(address));
 	if (!mapping) throw new Problem("not_found", `no mapping at ${request.virtualAddress}`);
 	if (mapping.target_host_id === request.targetHostId) return null;
-	for (const targetBdf of await pciDirectory(env, request.targetHostId).listDeviceBdfs()) {
+	for (const targetBdf of await hostDevices(env, request.targetHostId).listDeviceBdfs()) {
 		try {
 			return await run({ ...request, virtualAddress: mapping.virtual_address, targetBdf });
 		} catch (error) {

@@ -12,7 +12,7 @@ import {
 	type RiskHost,
 } from "../../shared/risk";
 import type { HostRecord } from "../service-processor";
-import { fleet as fleetStub, pciDirectory, serviceProcessor } from "../stubs";
+import { fleet as fleetStub, hostDevices, serviceProcessor } from "../stubs";
 import type { AttachedFunction, Placement } from "./records";
 
 /** How far back `history` counts migrations and failures. */
@@ -83,8 +83,8 @@ export async function gatherInputs(
 			serviceProcessor(env, source.hostId).getVm(vm.vmId),
 			fleet.getPolicy(),
 			fleet.countTargetFailures(targetHostId, now.getTime() - historyWindowMs),
-			pciDirectory(env, source.hostId).hostCapacity(source.hostId),
-			pciDirectory(env, targetHostId).hostCapacity(targetHostId),
+			hostDevices(env, source.hostId).hostCapacity(),
+			hostDevices(env, targetHostId).hostCapacity(),
 		]);
 	if (!targetHost) throw new Problem("host_not_found", `no host ${targetHostId}`);
 	if (!sourceHost || !vmRow) {

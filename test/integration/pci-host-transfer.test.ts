@@ -6,7 +6,7 @@
 // host has no room, changing nothing; the host's directory counts the room.
 // It does not prove the migration flow that calls them (team migration's).
 import { describe, expect, it } from "vitest";
-import { pciDevice, pciDirectory } from "../support/objects";
+import { hostDevices, pciDevice } from "../support/objects";
 import { createVf, deviceOf, registerDevice, tableOf, uniqueHost } from "../support/pci";
 import { rpcError } from "../support/rpc";
 
@@ -90,15 +90,15 @@ describe("transfer to a host", () => {
 
 	it("counts a host's free VF slots over its devices, honouring a minimum BAR size", async () => {
 		const { targetHost } = await hosts();
-		expect(await pciDirectory(targetHost).hostCapacity(targetHost)).toEqual({
+		expect(await hostDevices(targetHost).hostCapacity()).toEqual({
 			devices: 2,
 			freeVfs: 5,
 		});
-		expect(await pciDirectory(targetHost).hostCapacity(targetHost, "0x8000")).toEqual({
+		expect(await hostDevices(targetHost).hostCapacity("0x8000")).toEqual({
 			devices: 2,
 			freeVfs: 0,
 		});
 		const none = uniqueHost("none");
-		expect(await pciDirectory(none).hostCapacity(none)).toEqual({ devices: 0, freeVfs: 0 });
+		expect(await hostDevices(none).hostCapacity()).toEqual({ devices: 0, freeVfs: 0 });
 	});
 });

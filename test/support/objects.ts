@@ -27,4 +27,4 @@ export const pciDevice = (hostId: string, bdf: string) => objects.pciDevice(env,
 export const pciDeviceStub = (hostId: string, bdf: string) =>
 	env.PCI_DEVICE.get(env.PCI_DEVICE.idFromName(`${hostId}/${bdf}`));
 
-export const pciDirectory = (hostId: string) => objects.pciDirectory(env, hostId);
+export const hostDevices = (hostId: string) => objects.hostDevices(env, hostId);

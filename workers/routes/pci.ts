@@ -28,7 +28,7 @@ import {
 } from "../../shared/schemas/pci";
 import { type AppEnv, createRouter } from "../app";
 import { adminSecurity, bearerToken, isAdmin, requireAdmin } from "../middleware/auth";
-import { pciDevice, pciDirectory, serviceProcessor } from "../stubs";
+import { hostDevices, pciDevice, serviceProcessor } from "../stubs";
 
 /** Routes for PCI devices, VFs, translation and transfer; see ../shared/API.md. */
 export const pciRoutes = createRouter();
@@ -58,7 +58,7 @@ async function devicesOf(c: Context<AppEnv>, hostId: string): Promise<DeviceReco
 	if (!(await serviceProcessor(c.env, hostId).getHost())) {
 		throw new Problem("host_not_found", `no host ${hostId}`);
 	}
-	const bdfs = await pciDirectory(c.env, hostId).listDeviceBdfs();
+	const bdfs = await hostDevices(c.env, hostId).listDeviceBdfs();
 	const devices = await Promise.all(bdfs.map((bdf) => deviceOf(c, hostId, bdf).getDevice()));
 	return devices.filter((device) => device !== null);
 }
@@ -103,7 +103,7 @@ pciRoutes.openapi(
 			throw new Problem("host_not_found", `no host ${hostId}`);
 		}
 		// The host's directory checks it against the host's other functions, one registration at a time.
-		const { device, created } = await pciDirectory(c.env, hostId).registerFunction({
+		const { device, created } = await hostDevices(c.env, hostId).registerFunction({
 			hostId,
 			bdf: formatBdf(pf),
 			vendorId: pciId(input.vendorId),

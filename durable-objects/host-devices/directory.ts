@@ -1,6 +1,6 @@
 /**
- * A host's device directory (the PciDevice named by the bare host id): which
- * physical functions the host has, and their registration, one at a time —
+ * A host's device directory (../host-devices.ts): which physical functions
+ * the host has, and their registration, one at a time —
  * the conflict check (`functionConflict`: overlapping VF BAR windows, shared
  * routing ids) and the write it guards must not interleave with another
  * registration's, or two conflicting functions could both pass.
@@ -14,8 +14,8 @@ import {
 } from "../../shared/pci";
 import { Problem } from "../../shared/problem";
 import type { DeviceRecord } from "../../shared/schemas/pci";
+import type { DeviceRegistration } from "../pci-device/registration";
 import { pciDevice } from "../stubs";
-import type { DeviceRegistration } from "./registration";
 
 /** A registered function as the conflict check sees it. */
 export function registeredFunction(
@@ -37,7 +37,7 @@ export function registeredFunction(
 /** The host's device BDFs in order. */
 export function listBdfs(sql: SqlStorage): string[] {
 	return sql
-		.exec<{ bdf: string }>("SELECT bdf FROM directory ORDER BY bdf")
+		.exec<{ bdf: string }>("SELECT bdf FROM devices ORDER BY bdf")
 		.toArray()
 		.map((row) => row.bdf);
 }
@@ -74,7 +74,7 @@ export async function registerOnHost(
 					throw new Problem("invalid_request", `body.sriov.${conflict.field}: ${conflict.message}`);
 				}
 				const registered = await pciDevice(env, hostId, bdf).registerDevice(registration);
-				ctx.storage.sql.exec("INSERT INTO directory (bdf) VALUES (?) ON CONFLICT DO NOTHING", bdf);
+				ctx.storage.sql.exec("INSERT INTO devices (bdf) VALUES (?) ON CONFLICT DO NOTHING", bdf);
 				return { registered };
 			} catch (refusal) {
 				return { refusal };
