@@ -9,6 +9,7 @@ import type {
 	TransferRecord,
 	TranslationRecord,
 } from "../shared/schemas/pci";
+import { Outbox } from "./outbox";
 import type {
 	DeviceContext,
 	EventInput,
@@ -28,7 +29,7 @@ import {
 } from "./pci-device/functions";
 import { type HostTransferRequest, transferToHost } from "./pci-device/host-transfer";
 import { LiftWaiters } from "./pci-device/lift-waiters";
-import { Outbox } from "./pci-device/outbox";
+import { type OutboxMessage, peerDelivery } from "./pci-device/peers";
 import {
 	type DeviceRegistration,
 	readDevice,
@@ -62,7 +63,7 @@ import { pciDevice, serviceProcessor } from "./stubs";
 export class PciDevice extends DurableObject<Env> implements DeviceContext {
 	readonly sql: SqlStorage;
 	readonly storage: DurableObjectStorage;
-	readonly outbox: Outbox;
+	readonly outbox: Outbox<OutboxMessage>;
 	readonly waiters = new LiftWaiters();
 	readonly #transfers: TransferEngine;
 	/** What a translate reads: built once, as it runs on every device access. */
@@ -72,7 +73,7 @@ export class PciDevice extends DurableObject<Env> implements DeviceContext {
 		super(ctx, env);
 		this.sql = ctx.storage.sql;
 		this.storage = ctx.storage;
-		this.outbox = new Outbox(this.sql, env);
+		this.outbox = new Outbox(this.sql, peerDelivery(env));
 		this.#transfers = new TransferEngine(this);
 		this.#lookup = {
 			sql: this.sql,

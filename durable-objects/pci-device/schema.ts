@@ -62,4 +62,6 @@ export const schema: ReadonlyArray<string> = [
 	"ALTER TABLE slots ADD COLUMN reserved_until_ms INTEGER",
 	// The size of the mapping a transferred-in function serves (its BAR may be larger).
 	"ALTER TABLE slots ADD COLUMN mapping_size TEXT",
+	// The outbox became every object's (../outbox.ts), which names a channel its lane.
+	"ALTER TABLE outbox RENAME COLUMN channel TO lane",
 ];
