@@ -9,6 +9,7 @@ import type {
 	TransferRecord,
 	TranslationRecord,
 } from "../shared/schemas/pci";
+import { Outbox } from "./outbox";
 import type {
 	DeviceContext,
 	PeerDevice,
@@ -26,7 +27,7 @@ import {
 } from "./pci-device/functions";
 import { type HostTransferRequest, transferToHost } from "./pci-device/host-transfer";
 import { LiftWaiters } from "./pci-device/lift-waiters";
-import { Outbox } from "./pci-device/outbox";
+import { type OutboxMessage, peerDelivery } from "./pci-device/peers";
 import {
 	type DeviceRegistration,
 	readDevice,
@@ -59,7 +60,7 @@ import { pciDevice, serviceProcessor } from "./stubs";
  */
 export class PciDevice extends DurableObject<Env> {
 	readonly #sql: SqlStorage;
-	readonly #outbox: Outbox;
+	readonly #outbox: Outbox<OutboxMessage>;
 	/** What this object's parts (functions, transfer steps) may use of it. */
 	readonly #context: DeviceContext;
 	/**
@@ -74,7 +75,7 @@ export class PciDevice extends DurableObject<Env> {
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
 		this.#sql = ctx.storage.sql;
-		this.#outbox = new Outbox(this.#sql, env);
+		this.#outbox = new Outbox(this.#sql, peerDelivery(env));
 		this.#context = {
 			sql: this.#sql,
 			storage: ctx.storage,

@@ -3,8 +3,9 @@
  * the sequence lives in its own module without reaching into the class.
  */
 import type { EventTypeName, TransferRecord } from "../../shared/schemas/pci";
+import type { Outbox } from "../outbox";
 import type { LiftWaiters } from "./lift-waiters";
-import type { Outbox } from "./outbox";
+import type { OutboxMessage } from "./peers";
 import type { TransferStep } from "./rows";
 
 /** A request to reserve a VF on a target device for a transfer. */
@@ -52,7 +53,7 @@ export interface EventInput {
 export interface DeviceContext {
 	readonly sql: SqlStorage;
 	readonly storage: DurableObjectStorage;
-	readonly outbox: Outbox;
+	readonly outbox: Outbox<OutboxMessage>;
 	readonly waiters: LiftWaiters;
 	/** This device's host and canonical BDF; throws device_not_found when unregistered. */
 	identity(): { hostId: string; bdf: string };

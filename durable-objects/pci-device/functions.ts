@@ -127,10 +127,10 @@ export function createFunction(
 			virtualAddress: canonicalAddress,
 			mappingVersion: 1,
 		});
-		context.outbox.add(
-			{ channel: `vm:${vmId}`, attach: { ...owner, vfIndex, virtualAddress: canonicalAddress } },
-			Date.now(),
-		);
+		context.outbox.add({
+			channel: `vm:${vmId}`,
+			attach: { ...owner, vfIndex, virtualAddress: canonicalAddress },
+		});
 	});
 	return {
 		vfIndex,

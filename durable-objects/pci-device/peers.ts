@@ -1,8 +1,10 @@
 /**
- * How a PciDevice's outbox reaches other objects: the host's service
- * processor and the VM's object (stubs named per the cross-object RPC
- * contract, in ../stubs.ts).
+ * How a PciDevice's outbox (../outbox.ts) reaches other objects: the host's
+ * service processor and the VM's object (stubs named per the cross-object RPC
+ * contract, in ../stubs.ts). Each peer is a lane of its own, so `vf.hold`
+ * reaches the service processor before the `vf.lift` that follows it.
  */
+import type { OutboxDelivery } from "../outbox";
 import { serviceProcessor, virtualMachine } from "../stubs";
 import type { AttachedFunction } from "../virtual-machine/records";
 
@@ -22,8 +24,13 @@ export type OutboxMessage =
 	| { channel: `agent:${string}`; command: DriverNotification }
 	| { channel: `vm:${string}`; attach: AttachedFunction };
 
+/** A device's outbox delivery: one lane per peer, named by the message's channel. */
+export function peerDelivery(env: Env): OutboxDelivery<OutboxMessage> {
+	return { deliver: (message) => deliver(env, message), laneOf: (message) => message.channel };
+}
+
 /** Delivers one outbox message; throws when the peer refuses or is unreachable. */
-export async function deliver(env: Env, message: OutboxMessage): Promise<void> {
+async function deliver(env: Env, message: OutboxMessage): Promise<void> {
 	if ("command" in message) {
 		const hostId = message.channel.slice("agent:".length);
 		await serviceProcessor(env, hostId).enqueueAgentCommand({ ...message.command });

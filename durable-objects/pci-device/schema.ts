@@ -64,4 +64,6 @@ export const schema: ReadonlyArray<string> = [
 	"ALTER TABLE slots ADD COLUMN mapping_size TEXT",
 	// A host's device index moved to its HostDevices object (../host-devices.ts).
 	"DROP TABLE directory",
+	// The outbox became every object's (../outbox.ts), which names a channel its lane.
+	"ALTER TABLE outbox RENAME COLUMN channel TO lane",
 ];

@@ -135,8 +135,8 @@ export async function holdMapping(device: DeviceContext, transfer: TransferRow):
 		});
 	});
 	// The driver hears of the hold as soon as the service processor takes it;
-	// the outbox keeps `vf.hold` ahead of the lift's `vf.lift` on that channel.
-	device.outbox.flushChannel(`agent:${device.identity().hostId}`).catch((error) => {
+	// the outbox keeps `vf.hold` ahead of the lift's `vf.lift` in that lane.
+	device.outbox.flush(`agent:${device.identity().hostId}`).catch((error) => {
 		log("warn", "vf.hold delivery pass failed", { error: String(error) });
 	});
 	// The hold window holds only the table write: once the hold's lease alarm
@@ -186,18 +186,15 @@ export function liftHold(device: DeviceContext, transfer: TransferRow): void {
 		});
 		notifyDriver(device, "vf.lift", transfer, mapping, to);
 		const me = device.identity();
-		device.outbox.add(
-			{
-				channel: `vm:${mapping.vm_id}`,
-				attach: {
-					hostId: me.hostId,
-					bdf: me.bdf,
-					vfIndex: to.vfIndex,
-					virtualAddress: mapping.virtual_address,
-				},
+		device.outbox.add({
+			channel: `vm:${mapping.vm_id}`,
+			attach: {
+				hostId: me.hostId,
+				bdf: me.bdf,
+				vfIndex: to.vfIndex,
+				virtualAddress: mapping.virtual_address,
 			},
-			nowMs,
-		);
+		});
 	});
 	device.waiters.lifted(transfer.address_key);
 }
@@ -259,17 +256,14 @@ function notifyDriver(
 	fn: { hostId: string; bdf: string; vfIndex: number },
 ): void {
 	const me = device.identity();
-	device.outbox.add(
-		{
-			channel: `agent:${me.hostId}`,
-			command: {
-				type,
-				...fn,
-				vmId: mapping.vm_id,
-				virtualAddress: mapping.virtual_address,
-				transferId: transfer.transfer_id,
-			},
+	device.outbox.add({
+		channel: `agent:${me.hostId}`,
+		command: {
+			type,
+			...fn,
+			vmId: mapping.vm_id,
+			virtualAddress: mapping.virtual_address,
+			transferId: transfer.transfer_id,
 		},
-		Date.now(),
-	);
+	});
 }

@@ -1,11 +1,13 @@
+import { outboxTable } from "../outbox";
 import { seenJtisPerVm } from "../seen-jtis";
 import { migrateSchema } from "../sql";
+import { directoryLane } from "./directory";
 
 /**
  * The service processor's SQLite schema. Each entry migrates from version i
  * to i+1 (see ../sql.ts); the constructor runs it before any request.
  */
-const migrations: string[] = [
+export const serviceProcessorSchema: ReadonlyArray<string> = [
 	`
 	CREATE TABLE host (
 		singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
@@ -132,9 +134,17 @@ const migrations: string[] = [
 	 CREATE INDEX key_mismatches_by_time ON key_mismatches (at_ms);`,
 	// Waiting frames are bounded in bytes too; rows from before count as empty.
 	"ALTER TABLE pending_frames ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;",
+	// Directory tasks move to the shared outbox (./directory.ts), in order and due at once.
+	`${outboxTable};
+	 INSERT INTO outbox (lane, payload, next_attempt_ms)
+	   SELECT '${directoryLane}', CASE WHEN vm_id IS NULL
+	       THEN json_object('kind', kind, 'domain', domain)
+	       ELSE json_object('kind', kind, 'domain', domain, 'vmId', vm_id) END, 0
+	   FROM directory_tasks ORDER BY seq;
+	 DROP TABLE directory_tasks;`,
 ];
 
 /** Brings the service processor's database to the newest schema version. */
 export function migrateServiceProcessor(storage: DurableObjectStorage): void {
-	migrateSchema(storage, migrations);
+	migrateSchema(storage, serviceProcessorSchema);
 }

@@ -1,6 +1,6 @@
 import { log } from "../../shared/log";
 import { AlarmSchedule } from "./alarm-schedule";
-import { type DirectorySync, directoryRetryMs } from "./directory";
+import type { DirectorySync } from "./directory";
 import { type Recorder, recordingRetryMs } from "./recordings";
 import type { SessionStore } from "./sessions";
 
@@ -28,8 +28,7 @@ export class Upkeep {
 
 	private deadlines(): Array<number | undefined> {
 		const { sessions, directory, recorder } = this.parts;
-		const deadlines = [sessions.nextDeadlineMs()];
-		if (directory.hasPending()) deadlines.push(Date.now() + directoryRetryMs);
+		const deadlines = [sessions.nextDeadlineMs(), directory.nextAttemptMs()];
 		if (recorder.hasUnstored()) deadlines.push(Date.now() + recordingRetryMs);
 		return deadlines;
 	}
@@ -62,14 +61,8 @@ export class Upkeep {
 
 	/** Runs the queued directory tasks; a failure leaves them for the alarm. */
 	async syncDirectory(): Promise<void> {
-		try {
-			await this.parts.directory.run();
-		} catch (error) {
-			// The host row is written; the alarm retries until the directory agrees.
-			log("warn", "directory sync failed; will retry", {
-				error: error instanceof Error ? error.message : String(error),
-			});
-			await this.alarm.schedule();
-		}
+		await this.parts.directory.run();
+		// The host row is written; the alarm retries until the directory agrees.
+		if (this.parts.directory.nextAttemptMs() !== undefined) await this.alarm.schedule();
 	}
 }

@@ -2,10 +2,15 @@
  * SQLite storage of a VM's migrations (team migration's tables in the
  * VirtualMachine object, versioned under their own key): the public record
  * of each migration, its change log (replayed by the SSE stream), the
- * internal handoff state, and an outbox of cross-object calls still to make.
+ * internal handoff state, and the object's outbox (../outbox.ts) of
+ * cross-object calls still to make.
  */
 import type { MigrationRecord } from "../../shared/schemas/migrations";
+import { type Outbox, outboxTable } from "../outbox";
 import type { VmHandoff } from "../service-processor";
+
+/** The outbox lane of migration calls: one lane, so calls are made in the order queued. */
+export const migrationLane = "migration";
 
 /** Schema steps of the migration tables (see ../sql.ts). */
 export const migrationSchema = [
@@ -13,6 +18,11 @@ export const migrationSchema = [
 	 CREATE UNIQUE INDEX one_active_migration ON migrations (active) WHERE active = 1;
 	 CREATE TABLE migration_events (migration_id TEXT NOT NULL, seq INTEGER NOT NULL, record TEXT NOT NULL, PRIMARY KEY (migration_id, seq));
 	 CREATE TABLE migration_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, call TEXT NOT NULL);`,
+	// Queued calls move to the shared outbox, in order and due at once.
+	`${outboxTable};
+	 INSERT INTO outbox (lane, payload, next_attempt_ms)
+	   SELECT '${migrationLane}', call, 0 FROM migration_outbox ORDER BY id;
+	 DROP TABLE migration_outbox;`,
 ];
 
 /** Key under which the migration schema version is kept. */
@@ -51,7 +61,10 @@ export function isTerminal(record: MigrationRecord): boolean {
 
 /** Typed access to the migration tables. Callers wrap multi-step writes in transactionSync. */
 export class MigrationStore {
-	constructor(private readonly sql: SqlStorage) {}
+	constructor(
+		private readonly sql: SqlStorage,
+		private readonly calls: Outbox<OutboxCall>,
+	) {}
 
 	/** A migration's record, or null. */
 	get(migrationId: string): MigrationRecord | null {
@@ -180,22 +193,7 @@ export class MigrationStore {
 
 	/** Queues a call to make once the current transaction has committed. */
 	enqueue(call: OutboxCall): void {
-		this.sql.exec("INSERT INTO migration_outbox (call) VALUES (?)", JSON.stringify(call));
-	}
-
-	/** The oldest queued call. */
-	nextCall(): { id: number; call: OutboxCall } | null {
-		const [row] = this.sql
-			.exec<{ id: number; call: string }>(
-				"SELECT id, call FROM migration_outbox ORDER BY id LIMIT 1",
-			)
-			.toArray();
-		return row ? { id: row.id, call: JSON.parse(row.call) as OutboxCall } : null;
-	}
-
-	/** Forgets a call once made. */
-	done(id: number): void {
-		this.sql.exec("DELETE FROM migration_outbox WHERE id = ?", id);
+		this.calls.add(call);
 	}
 
 	/** The VM's migrations and failures since a moment (for `history`). */

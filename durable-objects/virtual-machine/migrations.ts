@@ -17,11 +17,12 @@ import type {
 	MigrationRecord,
 	MigrationRequest,
 } from "../../shared/schemas/migrations";
+import { Outbox } from "../outbox";
 import { fleet as fleetStub, serviceProcessor } from "../stubs";
 import { cancelledRecord } from "./cancellation";
 import { type HandoffPorts, runHandoff } from "./handoff";
 import { gatherInputs, historyWindowMs } from "./migration-facts";
-import { isTerminal, MigrationStore, type OutboxCall } from "./migration-store";
+import { isTerminal, MigrationStore, migrationLane, type OutboxCall } from "./migration-store";
 import { MigrationStreams } from "./migration-stream";
 import type { VmPorts } from "./records";
 import {
@@ -35,8 +36,8 @@ import {
 	targetInvolved,
 } from "./transitions";
 
-/** Delay before retrying a cross-object call that failed. */
-const retryDelayMs = 2_000;
+/** Delay before the alarm continues a handoff that paused. */
+const handoffRetryMs = 2_000;
 
 /** The outcome of applying an agent's event: whether it changed anything. */
 export interface EventOutcome {
@@ -48,7 +49,8 @@ export interface EventOutcome {
 export class MigrationCoordinator {
 	readonly store: MigrationStore;
 	readonly streams = new MigrationStreams();
-	#flushing: Promise<void> | undefined;
+	/** The cross-object calls that committed states imply (the object's outbox). */
+	readonly #calls: Outbox<OutboxCall>;
 	#handoff: Promise<void> | undefined;
 
 	constructor(
@@ -56,7 +58,11 @@ export class MigrationCoordinator {
 		private readonly env: Env,
 		private readonly vm: VmPorts,
 	) {
-		this.store = new MigrationStore(ctx.storage.sql);
+		this.#calls = new Outbox<OutboxCall>(ctx.storage.sql, {
+			deliver: (call) => this.make(call),
+			laneOf: () => migrationLane,
+		});
+		this.store = new MigrationStore(ctx.storage.sql, this.#calls);
 	}
 
 	/** Assesses a migration and, unless a dry run, records it and starts validating. */
@@ -253,10 +259,10 @@ export class MigrationCoordinator {
 	 */
 	private async afterChange(): Promise<void> {
 		await this.scheduleAlarm();
-		await this.flush();
+		await this.#calls.flush();
 		// With no handoff pending both return at once.
 		await this.handoffs();
-		await this.flush();
+		await this.#calls.flush();
 		await this.scheduleAlarm();
 	}
 
@@ -288,28 +294,6 @@ export class MigrationCoordinator {
 		};
 	}
 
-	/** Sends queued calls in order, one drain at a time; a failure leaves the rest for the alarm. */
-	private async flush(): Promise<void> {
-		while (this.#flushing) await this.#flushing;
-		if (!this.store.nextCall()) return;
-		// `finally` runs after the assignment, so a drain that ends at once cannot leave a stale promise.
-		this.#flushing = this.drain().finally(() => {
-			this.#flushing = undefined;
-		});
-		await this.#flushing;
-	}
-
-	private async drain(): Promise<void> {
-		try {
-			for (let next = this.store.nextCall(); next; next = this.store.nextCall()) {
-				await this.make(next.call);
-				this.store.done(next.id);
-			}
-		} catch (error) {
-			log("warn", "migration outbox paused", { error: String(error) });
-		}
-	}
-
 	private async make(call: OutboxCall): Promise<void> {
 		const fleet = fleetStub(this.env);
 		switch (call.kind) {
@@ -327,13 +311,14 @@ export class MigrationCoordinator {
 	private async scheduleAlarm(): Promise<void> {
 		const now = Date.now();
 		const wakeups: number[] = [];
-		if (this.store.nextCall()) wakeups.push(now + retryDelayMs);
+		const nextCallMs = this.#calls.nextAttemptMs();
+		if (nextCallMs !== undefined) wakeups.push(nextCallMs);
 		const active = this.store.active();
 		if (active) {
 			const deadline = nextDeadlineMs(active.validationSets);
 			if (deadline !== undefined) wakeups.push(deadline);
 		}
-		if (this.store.pendingHandoffs().length > 0) wakeups.push(now + retryDelayMs);
+		if (this.store.pendingHandoffs().length > 0) wakeups.push(now + handoffRetryMs);
 		if (wakeups.length > 0) await this.ctx.storage.setAlarm(Math.min(...wakeups));
 	}
 }

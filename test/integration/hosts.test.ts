@@ -60,16 +60,18 @@ describe("PUT /v1/hosts/{hostId}", () => {
 		const lateDomain = unique("dom");
 		const sp = serviceProcessorStub(host.hostId);
 		await runInDurableObject(sp, async (_instance, state) => {
+			// Failed once, and its back-off has passed.
 			state.storage.sql.exec(
-				"INSERT INTO directory_tasks (kind, domain) VALUES ('join', ?)",
-				lateDomain,
+				"INSERT INTO outbox (lane, payload, attempts, next_attempt_ms) VALUES ('directory', ?, 1, ?)",
+				JSON.stringify({ kind: "join", domain: lateDomain }),
+				Date.now(),
 			);
 			await state.storage.setAlarm(Date.now() + 60_000);
 		});
 		expect(await runDurableObjectAlarm(sp)).toBe(true);
 		expect(await domainMembers(lateDomain)).toEqual([host.hostId]);
 		const pending = await runInDurableObject(sp, (_instance, state) =>
-			state.storage.sql.exec("SELECT * FROM directory_tasks").toArray(),
+			state.storage.sql.exec("SELECT * FROM outbox").toArray(),
 		);
 		expect(pending).toEqual([]);
 	});

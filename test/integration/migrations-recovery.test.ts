@@ -94,8 +94,9 @@ describe("queued calls", () => {
 			const command = { type: "migration.cancel", migrationId };
 			const call = { kind: "agent", hostId: source.hostId, command };
 			state.storage.sql.exec(
-				"INSERT INTO migration_outbox (call) VALUES (?)",
+				"INSERT INTO outbox (lane, payload, next_attempt_ms) VALUES ('migration', ?, ?)",
 				JSON.stringify(call),
+				Date.now(),
 			);
 			await state.storage.setAlarm(Date.now() + 60_000);
 		});
