@@ -1,12 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { MigrationPolicy } from "../shared/schemas/migrations";
-import {
-	countTargetFailures,
-	migrationDataSchema,
-	readPolicy,
-	recordOutcome,
-	writePolicy,
-} from "./fleet/migration-data";
+import { migrationDataSchema, readPolicy, writePolicy } from "./fleet/migration-data";
+import { forgetCachedPolicy } from "./fleet/policy-cache";
 import { migrateSchema } from "./sql";
 
 /** A host as the fleet directory lists it. */
@@ -25,10 +20,11 @@ const schema = [
 type HostRow = { host_id: string; domain: string; site: string };
 
 /**
- * The fleet-wide directory, one instance (`idFromName("fleet")`): which hosts
- * exist (for listing without a domain) and which VM owns each migration id
- * (so webhooks and `GET /v1/migrations/{id}` reach the right VirtualMachine).
- * It holds no secrets and no per-VM state.
+ * The fleet-wide singleton (`idFromName("fleet")`), for rare admin reads and
+ * the policy only: which hosts exist (for listing without a domain), the
+ * migration policy in force (read through ./fleet/policy-cache.ts), and the
+ * owning VM of migration ids minted before ids named their VM (new ids need
+ * no lookup). It holds no secrets and no per-VM state.
  */
 export class Fleet extends DurableObject<Env> {
 	constructor(ctx: DurableObjectState, env: Env) {
@@ -66,24 +62,13 @@ export class Fleet extends DurableObject<Env> {
 			.map((row) => ({ hostId: row.host_id, domain: row.domain, site: row.site }));
 	}
 
-	/** Remembers which VM a migration belongs to (idempotent). */
-	async indexMigration(migrationId: string, vmId: string): Promise<void> {
-		this.ctx.storage.sql.exec(
-			"INSERT INTO migrations (migration_id, vm_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
-			migrationId,
-			vmId,
-		);
-	}
-
-	/** The VM id a migration belongs to, or null for an unknown id. */
+	/** The VM of a migration id minted before ids named their VM, or null. */
 	async findMigration(migrationId: string): Promise<string | null> {
 		const [row] = this.ctx.storage.sql
 			.exec<{ vm_id: string }>("SELECT vm_id FROM migrations WHERE migration_id = ?", migrationId)
 			.toArray();
 		return row?.vm_id ?? null;
 	}
-
-	// ── Migration data (team migration; see fleet/migration-data.ts) ──
 
 	/** The migration policy in force (the default until one is stored). */
 	async getPolicy(): Promise<MigrationPolicy> {
@@ -93,21 +78,7 @@ export class Fleet extends DurableObject<Env> {
 	/** Stores a policy the caller has compiled and type-checked; returns it. */
 	async putPolicy(policy: MigrationPolicy): Promise<MigrationPolicy> {
 		writePolicy(this.ctx.storage.sql, policy, new Date());
+		forgetCachedPolicy();
 		return policy;
-	}
-
-	/** Records how a migration onto a host ended (read back as `history.targetFailures`). */
-	async recordMigrationOutcome(outcome: {
-		migrationId: string;
-		targetHostId: string;
-		failed: boolean;
-		finishedAtMs: number;
-	}): Promise<void> {
-		recordOutcome(this.ctx.storage.sql, outcome);
-	}
-
-	/** Failed migrations onto a host since `sinceMs`. */
-	async countTargetFailures(targetHostId: string, sinceMs: number): Promise<number> {
-		return countTargetFailures(this.ctx.storage.sql, targetHostId, sinceMs);
 	}
 }

@@ -22,6 +22,7 @@ import {
 	HostStore,
 } from "./service-processor/host";
 import { KeyLockouts } from "./service-processor/lockouts";
+import { countFailures, recordOutcome } from "./service-processor/migration-outcomes";
 import { Recorder, type RecordingRead } from "./service-processor/recordings";
 import { Relay } from "./service-processor/relay";
 import { migrateServiceProcessor } from "./service-processor/schema";
@@ -371,6 +372,25 @@ export class ServiceProcessor extends DurableObject<Env> {
 			this.hosts.require();
 			return this.audit.list(limit);
 		});
+	}
+
+	// ---- Migrations onto this host ------------------------------------------
+
+	/** Records how a migration onto this host ended (idempotent per migration). */
+	async recordMigrationOutcome(outcome: {
+		migrationId: string;
+		failed: boolean;
+		finishedAtMs: number;
+	}): Answer<void> {
+		return answer(() => {
+			this.hosts.require();
+			recordOutcome(this.ctx.storage.sql, outcome);
+		});
+	}
+
+	/** Failed migrations onto this host since `sinceMs` (`history.targetFailures`). */
+	async countMigrationFailures(sinceMs: number): Promise<number> {
+		return this.schemaReady ? countFailures(this.ctx.storage.sql, sinceMs) : 0;
 	}
 
 	// ---- Agent channel -----------------------------------------------------

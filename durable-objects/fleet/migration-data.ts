@@ -1,8 +1,6 @@
 /**
- * The Fleet singleton's migration data (team migration's section of Fleet):
- * the policy in force, and the outcomes of migrations per target host, which
- * rules read as `history.targetFailures`. Its schema is versioned under its own
- * key so it stays apart from Fleet's directory schema.
+ * The Fleet singleton's migration policy: the one in force, stored. Its schema
+ * is versioned under its own key so it stays apart from Fleet's directory schema.
  */
 import { defaultPolicy } from "../../shared/default-policy";
 import type { MigrationPolicy } from "../../shared/schemas/migrations";
@@ -21,6 +19,8 @@ CREATE TABLE migration_outcome (
 	finished_at_ms INTEGER NOT NULL
 );
 CREATE INDEX migration_outcome_by_target ON migration_outcome (target_host_id, finished_at_ms);`,
+	// Outcomes moved to each target host's service processor (service-processor/migration-outcomes.ts).
+	"DROP TABLE migration_outcome;",
 ];
 
 /** The policy in force: the last one stored, else the default. */
@@ -39,36 +39,4 @@ export function writePolicy(sql: SqlStorage, policy: MigrationPolicy, now: Date)
 		JSON.stringify(policy),
 		now.toISOString(),
 	);
-}
-
-/** Records how a migration onto a host ended; idempotent per migration. */
-export function recordOutcome(
-	sql: SqlStorage,
-	outcome: { migrationId: string; targetHostId: string; failed: boolean; finishedAtMs: number },
-): void {
-	sql.exec(
-		`INSERT INTO migration_outcome (migration_id, target_host_id, failed, finished_at_ms)
-		 VALUES (?, ?, ?, ?) ON CONFLICT (migration_id) DO NOTHING`,
-		outcome.migrationId,
-		outcome.targetHostId,
-		outcome.failed ? 1 : 0,
-		outcome.finishedAtMs,
-	);
-}
-
-/** Failed migrations onto a host since a moment. */
-export function countTargetFailures(
-	sql: SqlStorage,
-	targetHostId: string,
-	sinceMs: number,
-): number {
-	const [row] = sql
-		.exec<{ failures: number }>(
-			`SELECT COUNT(*) AS failures FROM migration_outcome
-			 WHERE target_host_id = ? AND failed = 1 AND finished_at_ms >= ?`,
-			targetHostId,
-			sinceMs,
-		)
-		.toArray();
-	return row?.failures ?? 0;
 }

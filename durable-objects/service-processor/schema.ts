@@ -142,6 +142,10 @@ export const serviceProcessorSchema: ReadonlyArray<string> = [
 	       ELSE json_object('kind', kind, 'domain', domain, 'vmId', vm_id) END, 0
 	   FROM directory_tasks ORDER BY seq;
 	 DROP TABLE directory_tasks;`,
+	// How migrations onto this host ended (./migration-outcomes.ts), kept here
+	// rather than in the Fleet singleton.
+	`CREATE TABLE migration_outcomes (migration_id TEXT PRIMARY KEY, failed INTEGER NOT NULL, finished_at_ms INTEGER NOT NULL);
+	 CREATE INDEX migration_outcomes_failed ON migration_outcomes (failed, finished_at_ms);`,
 ];
 
 /** Brings the service processor's database to the newest schema version. */

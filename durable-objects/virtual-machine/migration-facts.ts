@@ -11,8 +11,9 @@ import {
 	type RiskContext,
 	type RiskHost,
 } from "../../shared/risk";
+import { policyInForce } from "../fleet/policy-cache";
 import type { HostRecord } from "../service-processor";
-import { fleet as fleetStub, hostDevices, serviceProcessor } from "../stubs";
+import { hostDevices, serviceProcessor } from "../stubs";
 import type { AttachedFunction, Placement } from "./records";
 
 /** How far back `history` counts migrations and failures. */
@@ -74,15 +75,14 @@ export async function gatherInputs(
 	if (source.hostId === targetHostId) {
 		throw new Problem("same_host", `VM ${vm.vmId} already runs on host ${targetHostId}`);
 	}
-	const fleet = fleetStub(env);
 	const [sourceHost, targetHost, vmRow, policy, targetFailures, sourcePci, targetPci] =
 		await Promise.all([
 			serviceProcessor(env, source.hostId).describeHost(),
 			serviceProcessor(env, targetHostId).describeHost(),
 			// Read only: an export would mark the VM as handing off.
 			serviceProcessor(env, source.hostId).getVm(vm.vmId),
-			fleet.getPolicy(),
-			fleet.countTargetFailures(targetHostId, now.getTime() - historyWindowMs),
+			policyInForce(env),
+			serviceProcessor(env, targetHostId).countMigrationFailures(now.getTime() - historyWindowMs),
 			hostDevices(env, source.hostId).hostCapacity(),
 			hostDevices(env, targetHostId).hostCapacity(),
 		]);

@@ -36,7 +36,6 @@ export type HandoffState =
 
 /** A cross-object call made after the state change that needs it has committed. */
 export type OutboxCall =
-	| { kind: "index"; migrationId: string; vmId: string }
 	| { kind: "agent"; hostId: string; command: { type: string; [field: string]: unknown } }
 	| {
 			kind: "outcome";

@@ -18,7 +18,7 @@ import type {
 	MigrationRequest,
 } from "../../shared/schemas/migrations";
 import { Outbox } from "../outbox";
-import { fleet as fleetStub, serviceProcessor } from "../stubs";
+import { serviceProcessor } from "../stubs";
 import { cancelledRecord } from "./cancellation";
 import { type HandoffPorts, runHandoff } from "./handoff";
 import { gatherInputs, historyWindowMs } from "./migration-facts";
@@ -102,7 +102,6 @@ export class MigrationCoordinator {
 			this.refuseIfActive();
 			const { sets, dispatched } = dispatchPending(created.validationSets, now.getTime());
 			const record = settled(this.store, { ...created, validationSets: sets }, now);
-			this.store.enqueue({ kind: "index", migrationId: record.migrationId, vmId });
 			// A builtin failure fails the migration at once: its agent subtasks are never sent.
 			if (record.state === "validating") {
 				const { memoryMiB, vcpus } = inputs.context.vm;
@@ -295,12 +294,9 @@ export class MigrationCoordinator {
 	}
 
 	private async make(call: OutboxCall): Promise<void> {
-		const fleet = fleetStub(this.env);
 		switch (call.kind) {
-			case "index":
-				return fleet.indexMigration(call.migrationId, call.vmId);
 			case "outcome":
-				return fleet.recordMigrationOutcome(call);
+				return serviceProcessor(this.env, call.targetHostId).recordMigrationOutcome(call);
 			case "agent": {
 				await serviceProcessor(this.env, call.hostId).enqueueAgentCommand(call.command);
 				return;

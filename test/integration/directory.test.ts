@@ -2,9 +2,9 @@
 // id unique across service-processor tables, including after eviction.
 // HTTP routes over them are tested with hosts and VMs.
 
-import { evictDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { fleet, virtualMachine, virtualMachineStub } from "../support/objects";
+import { fleet, fleetStub, virtualMachine, virtualMachineStub } from "../support/objects";
 import { rpcError } from "../support/rpc";
 
 const unique = (prefix: string) => `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
@@ -72,10 +72,14 @@ describe("fleet directory", () => {
 		expect((await fleet().listHosts()).length).toBeGreaterThanOrEqual(2);
 	});
 
-	it("finds the VM of an indexed migration and nothing for unknown ids", async () => {
-		const migrationId = unique("mig");
-		await fleet().indexMigration(migrationId, "vm-1");
-		await fleet().indexMigration(migrationId, "vm-1");
+	it("finds the VM of a migration id minted before ids named their VM, and nothing for unknown ids", async () => {
+		const migrationId = crypto.randomUUID();
+		await runInDurableObject(fleetStub(), (_instance, state) => {
+			state.storage.sql.exec(
+				"INSERT INTO migrations (migration_id, vm_id) VALUES (?, 'vm-1')",
+				migrationId,
+			);
+		});
 		expect(await fleet().findMigration(migrationId)).toBe("vm-1");
 		expect(await fleet().findMigration("unknown")).toBeNull();
 	});

@@ -23,7 +23,7 @@ import {
 	sendWebhook,
 	startMigration,
 } from "../support/migration";
-import { fleet, serviceProcessor, virtualMachine, virtualMachineStub } from "../support/objects";
+import { serviceProcessor, virtualMachine, virtualMachineStub } from "../support/objects";
 import { withTimeout } from "../support/sockets";
 
 async function cancel(migrationId: string): Promise<Response> {
@@ -279,6 +279,6 @@ describe("removing the VM from its host", () => {
 		expect((await getMigration(migrationId)).state).toBe("failed");
 		// And a new migration of it may start; the target's history counts no failure.
 		expect((await postMigration(vmId, target.hostId)).status).toBe(201);
-		expect(await fleet().countTargetFailures(target.hostId, 0)).toBe(0);
+		expect(await serviceProcessor(target.hostId).countMigrationFailures(0)).toBe(0);
 	});
 });

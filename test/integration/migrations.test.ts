@@ -7,7 +7,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { MigrationRecord } from "../../shared/schemas/migrations";
-import { userTables } from "../support/console";
+import { enrolVm, userTables } from "../support/console";
 import { admin, call, problemOf } from "../support/http";
 import {
 	agentFor,
@@ -271,6 +271,14 @@ describe("history", () => {
 		const rule = dryRun.assessment.rules.find((outcome) => outcome.id === "recent-failures");
 		// 25 × 2 target failures + 20 × 2 failures of this VM.
 		expect(rule).toMatchObject({ score: 90, triggered: true });
+		// The target's failures count for any VM moving onto it; this one has none of its own.
+		const other = await enrolVm(source.hostId);
+		const otherDryRun = (await (
+			await postMigration(other.vmId, target.hostId, true)
+		).json()) as MigrationRecord;
+		expect(
+			otherDryRun.assessment.rules.find((outcome) => outcome.id === "recent-failures"),
+		).toMatchObject({ score: 50, triggered: true });
 	});
 });
 
@@ -308,10 +316,13 @@ describe("reads and cancel", () => {
 		const { vmId, target, source } = await migrationSetup(crossSite);
 		const { migrationId } = await startMigration(vmId, target.hostId);
 		expect(migrationId.startsWith(`${vmId}~`)).toBe(true);
-		// The Fleet's index forgets it: the migration's routes still reach their VM.
-		await runInDurableObject(fleetStub(), (_instance, state) => {
-			state.storage.sql.exec("DELETE FROM migrations");
-		});
+		// The Fleet singleton never hears of it: the migration's routes reach their VM directly.
+		const indexed = await runInDurableObject(fleetStub(), (_instance, state) =>
+			state.storage.sql
+				.exec("SELECT 1 FROM migrations WHERE migration_id = ?", migrationId)
+				.toArray(),
+		);
+		expect(indexed).toEqual([]);
 		expect((await getMigration(migrationId)).migrationId).toBe(migrationId);
 		const data = {
 			migrationId,
