@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // @ts-expect-error plain ESM script shared with `npm run dev`
-import { freePort, startWranglerDev, writeSecretsFile } from "../../scripts/wrangler-dev.mjs";
+import { startWranglerDev, writeSecretsFile } from "../../scripts/wrangler-dev.mjs";
 import { probeWithin1s } from "../support/migration-policies";
 import { api, connectAgent, type E2eHost, sendWebhook } from "./support/migration-agent";
 
@@ -22,7 +22,7 @@ let envFile = "";
 let server: Server;
 
 async function start(): Promise<Server> {
-	return startWranglerDev({ port: await freePort(), envFile, persistTo: join(workDir, "state") });
+	return startWranglerDev({ envFile, persistTo: join(workDir, "state") });
 }
 
 async function restart() {
