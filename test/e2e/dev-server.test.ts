@@ -18,6 +18,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { generateJweKeySet } from "../../scripts/jwe-keys.mjs";
 // @ts-expect-error plain ESM script shared with `npm run dev`
 import { freePort } from "../../scripts/wrangler-dev.mjs";
+import { pollUntil } from "../support/poll";
 
 const projectRoot = join(import.meta.dirname, "../..");
 const devScript = join(projectRoot, "scripts", "dev.mjs");
@@ -109,15 +110,9 @@ async function startDev(port: number, args: string[] = []): Promise<Dev> {
 	return dev;
 }
 
-/** Polls `check` until it returns something truthy; fails after `timeoutMs`. */
-async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs: number) {
-	const deadline = Date.now() + timeoutMs;
-	for (;;) {
-		const result = await check();
-		if (result) return result;
-		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-		await delay(100);
-	}
+/** Polls `check` until it returns something truthy; fails (and polls no more) after `timeoutMs`. */
+function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs: number) {
+	return pollUntil(check, Boolean, { timeoutMs, what, intervalMs: 100 });
 }
 
 /** Waits for the banner; fails early with dev's output if it exits instead. */
