@@ -7,7 +7,7 @@ import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, startWranglerDev, writeSecretsFile } from "../scripts/wrangler-dev.mjs";
+import { startWranglerDev, writeSecretsFile } from "../scripts/wrangler-dev.mjs";
 import { load } from "./load.mjs";
 
 const benchDir = fileURLToPath(new URL(".", import.meta.url));
@@ -29,12 +29,10 @@ const envFile = await writeSecretsFile(workDir, adminToken);
 async function startPair(label) {
 	const [worker, baseline] = await Promise.all([
 		startWranglerDev({
-			port: await freePort(),
 			envFile,
 			persistTo: join(workDir, `${label}-state`),
 		}),
 		startWranglerDev({
-			port: await freePort(),
 			config: join(benchDir, "baseline", "wrangler.toml"),
 			persistTo: join(workDir, `${label}-baseline-state`),
 			healthPath: "/hono",

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import openapiTS, { astToString } from "openapi-typescript";
-import { freePort, startWranglerDev, writeSecretsFile } from "./wrangler-dev.mjs";
+import { startWranglerDev, writeSecretsFile } from "./wrangler-dev.mjs";
 
 const projectRoot = fileURLToPath(new URL("..", import.meta.url));
 
@@ -68,7 +68,6 @@ async function main() {
 	const workDir = await mkdtemp(join(tmpdir(), "edgevisor-api-types-"));
 	try {
 		const server = await startWranglerDev({
-			port: await freePort(),
 			envFile: await writeSecretsFile(workDir, `api-types-${crypto.randomUUID()}`),
 			persistTo: join(workDir, "state"),
 		});

@@ -6,6 +6,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateJweKeySet } from "./jwe-keys.mjs";
+import { groupListensOn } from "./port-owner.mjs";
 
 const projectRoot = fileURLToPath(new URL("..", import.meta.url));
 
@@ -22,7 +23,10 @@ export async function writeSecretsFile(dir, adminToken) {
 	return envFile;
 }
 
-/** A TCP port that was free a moment ago on loopback. */
+/**
+ * A TCP port that was free a moment ago on loopback. Another process may take
+ * it before it is used: `startWranglerDev` picks its own and copes with that.
+ */
 export function freePort() {
 	return new Promise((resolve, reject) => {
 		const server = createServer();
@@ -35,20 +39,34 @@ export function freePort() {
 }
 
 /**
- * Runs wrangler dev on `port`. `envFile` supplies secrets, `persistTo` the
+ * Runs wrangler dev on `port`, or on a port it picks (`pickPort`, by default
+ * `freePort`) when none is given. `envFile` supplies secrets, `persistTo` the
  * local state folder, `config` another wrangler.toml, `publicOrigin` the
- * origin channel URLs are built on (its own address unless given). Resolves once
- * `healthPath` answers; `stop()` ends it. wrangler picks some of its own
- * ports (inspector, internal sockets) and two instances starting at once can
- * pick the same one: that start is retried.
+ * origin channel URLs are built on (its own address unless given). Resolves
+ * once `healthPath` answers; `stop()` ends it.
+ *
+ * wrangler cannot be given port 0, as channel URLs carry the port, so a
+ * port is picked first; another process (a parallel test run's wrangler)
+ * can take it before wrangler binds it. wrangler then exits with "Address
+ * already in use" and the start is retried on a newly picked port; until it
+ * exits the port answers for its taker, so a start counts only once
+ * wrangler's own process group listens there. A port given by the caller is
+ * not retried. wrangler's own ports (inspector, internal sockets) can clash
+ * between two starts too: retried.
  */
-export async function startWranglerDev(options) {
+export async function startWranglerDev({ pickPort = freePort, ...options }) {
 	for (let attempt = 1; ; attempt++) {
+		const port = options.port ?? (await pickPort());
 		try {
-			return await startOnce(options);
+			return await startOnce({ ...options, port });
 		} catch (error) {
-			const portClash = String(error?.message).includes("Address already in use");
-			if (!portClash || attempt === 3) throw error;
+			const message = String(error?.message);
+			const portClash = message.includes("Address already in use");
+			// A port the caller gave stays taken: only a newly picked one can help.
+			const givenPortTaken =
+				options.port !== undefined &&
+				message.includes(`Address already in use (127.0.0.1:${port})`);
+			if (!portClash || givenPortTaken || attempt === 3) throw error;
 		}
 	}
 }
@@ -117,7 +135,8 @@ async function startOnce({
 			throw new Error(`wrangler dev exited (${child.exitCode}):\n${output}`);
 		try {
 			const response = await fetch(`${baseUrl}${healthPath}`);
-			if (response.ok) return { baseUrl, child, stop, output: () => output };
+			if (response.ok && (await groupListensOn(child.pid, port)))
+				return { baseUrl, child, stop, output: () => output };
 		} catch {
 			// not listening yet
 		}

@@ -9,32 +9,28 @@
 // its status line saying the VM moved), a VF transfer's hold and lift on the
 // timeline, a closed session's recording played back, a live session watched
 // read-only, and the host page's session row showing its viewers and its
-// recording (stored once the session closes). Screenshots go to
-// test-results/screenshots/. The other files here prove the terminal view,
+// recording (stored once the session closes). Each test starts from its own
+// signed-in tab. Screenshots go to test-results/screenshots/. The other files here prove the terminal view,
 // migrations, devices, recordings and layout in more detail. Does not prove
 // other browsers.
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
 	adminApi,
 	baseUrl,
 	chromiumPath,
 	demoHostIds,
 	demoVmKeys,
-	launchBrowser,
-	login,
 	newPage,
 	openConsole,
 	screenshot,
+	sharedBrowser,
 	signedInPage,
 	submitToken,
 	terminalLine,
 	typeLine,
 	watchLive,
 } from "./support";
-
-let browser: Browser;
-let page: Page;
 
 /** Presses Terminate on a session's row of its host page and waits for the question; returns the row. */
 async function askToTerminate(admin: Page, sessionId: string) {
@@ -46,22 +42,29 @@ async function askToTerminate(admin: Page, sessionId: string) {
 }
 
 describe.skipIf(!chromiumPath)("web console", () => {
-	beforeAll(async () => {
-		browser = await launchBrowser();
-		page = await newPage(browser);
+	const browser = sharedBrowser();
+	// Every test starts from a tab of its own, just signed in: none relies on
+	// where another left a shared one.
+	let page: Page;
+	beforeEach(async () => {
+		page = await signedInPage(browser());
 	});
-	afterAll(async () => {
-		await browser?.close();
+	afterEach(async () => {
+		await page?.close();
 	});
 
 	it("refuses a wrong admin token with the problem's message", async () => {
-		await submitToken(page, "not-the-token");
-		await page.locator("#login [role=alert]", { hasText: "401 unauthorized" }).waitFor();
-		expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+		const signedOut = await newPage(browser());
+		try {
+			await submitToken(signedOut, "not-the-token");
+			await signedOut.locator("#login [role=alert]", { hasText: "401 unauthorized" }).waitFor();
+			expect(await signedOut.evaluate(() => sessionStorage.length)).toBe(0);
+		} finally {
+			await signedOut.close();
+		}
 	});
 
 	it("shows the fleet per broadcast domain and site after login", async () => {
-		await login(page);
 		await page.locator("section.domain[data-domain=edge-prod] table.hosts").first().waitFor();
 		const prod = page.locator("section.domain[data-domain=edge-prod]");
 		expect(await prod.locator("h3").allTextContents()).toEqual(["Site ams1", "Site fra1"]);
@@ -112,8 +115,8 @@ describe.skipIf(!chromiumPath)("web console", () => {
 	});
 
 	it("terminates a session from the host page once asked twice; the terminal says why it closed, once", async () => {
-		const terminal = await signedInPage(browser);
-		const admin = await signedInPage(browser);
+		const terminal = await signedInPage(browser());
+		const admin = await signedInPage(browser());
 		try {
 			const row = await askToTerminate(admin, await openConsole(terminal, "edge-prod", "web-1"));
 			await row.getByRole("button", { name: "Yes, terminate" }).click();
@@ -128,8 +131,8 @@ describe.skipIf(!chromiumPath)("web console", () => {
 	});
 
 	it("asks before terminating a session, and Keep open leaves it open", async () => {
-		const terminal = await signedInPage(browser);
-		const admin = await signedInPage(browser);
+		const terminal = await signedInPage(browser());
+		const admin = await signedInPage(browser());
 		const deletes: string[] = [];
 		admin.on("request", (request) => {
 			if (request.method() === "DELETE") deletes.push(request.url());
@@ -166,7 +169,7 @@ describe.skipIf(!chromiumPath)("web console", () => {
 	});
 
 	it("starts a migration and follows it live to completed; a terminal open on the VM goes on and says it moved", async () => {
-		const terminal = await signedInPage(browser);
+		const terminal = await signedInPage(browser());
 		await openConsole(terminal, "edge-prod", "web-2");
 		await page.goto(`${baseUrl}/console#/migrations?vm=web-2`);
 		await page.locator("#start-migration select[name=targetHostId]").selectOption("fra1-h2");
@@ -213,7 +216,7 @@ describe.skipIf(!chromiumPath)("web console", () => {
 
 	it("watches a live session read-only", async () => {
 		const sessionId = await openConsole(page, "edge-prod", "web-1");
-		const viewer = await watchLive(browser, sessionId);
+		const viewer = await watchLive(browser(), sessionId);
 		try {
 			await typeLine(page, "echo seen by the viewer");
 			await terminalLine(viewer, "#playback", "seen by the viewer");
@@ -224,8 +227,8 @@ describe.skipIf(!chromiumPath)("web console", () => {
 
 	it("shows a session's viewers and recording on the host page, stored once it closes", async () => {
 		const sessionId = await openConsole(page, "edge-prod", "web-1");
-		const viewer = await watchLive(browser, sessionId);
-		const admin = await signedInPage(browser);
+		const viewer = await watchLive(browser(), sessionId);
+		const admin = await signedInPage(browser());
 		try {
 			await admin.goto(`${baseUrl}/console#/hosts/fra1-h1`);
 			const row = admin.locator("table.sessions tbody tr", { hasText: sessionId });

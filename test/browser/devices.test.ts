@@ -41,9 +41,10 @@ describe.skipIf(!chromiumPath)("devices view", () => {
 			await timeline.waitFor();
 			expect(await timeline.locator(".axis").textContent()).toContain("not to time scale");
 			const year = String(new Date().getFullYear());
-			for (const item of await timeline.locator("ol.events li").allTextContents()) {
-				expect(item).toContain(year);
-			}
+			// The seeded function of ci-runner-1 gives the device its events, whatever ran before.
+			const items = await timeline.locator("ol.events li").allTextContents();
+			expect(items.length).toBeGreaterThan(0);
+			for (const item of items) expect(item).toContain(year);
 		} finally {
 			await page.close();
 		}

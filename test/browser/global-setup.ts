@@ -8,7 +8,7 @@ import { startSimulator } from "../../agent/simulator.mjs";
 // @ts-expect-error plain ESM script shared with `npm run dev`
 import { seedDemoFleet } from "../../scripts/demo-fleet.mjs";
 // @ts-expect-error plain ESM script shared with `npm run dev`
-import { freePort, startWranglerDev, writeSecretsFile } from "../../scripts/wrangler-dev.mjs";
+import { startWranglerDev, writeSecretsFile } from "../../scripts/wrangler-dev.mjs";
 import { withTimeout } from "../support/inbox";
 import { provideChromium } from "./chromium";
 
@@ -60,7 +60,6 @@ export default async function setup(project: TestProject) {
 	const adminToken = `browser-${crypto.randomUUID()}`;
 	const envFile = await writeSecretsFile(workDir, adminToken);
 	const server = await startWranglerDev({
-		port: await freePort(),
 		envFile,
 		persistTo: join(workDir, "state"),
 	});

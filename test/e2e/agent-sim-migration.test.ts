@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 // @ts-expect-error plain ESM module (typed by JSDoc, checked by tsconfig.tools.json)
 import { describeEvent } from "../../agent/simulator.mjs";
+import { pollUntil } from "../support/poll";
 import { admin, isWebhook, type RecordedSimulator, simulatedPair } from "./agent-sim-support";
 
 type Migration = {
@@ -127,16 +128,10 @@ describe("simulated agents and migrations", () => {
 });
 
 /** Polls the record until it reaches `state` (the simulator has no event for server-side decisions). */
-async function waitForState(
-	migrationId: string,
-	state: string,
-	timeoutMs = 15_000,
-): Promise<Migration> {
-	const deadline = Date.now() + timeoutMs;
-	for (;;) {
-		const record = await migrationRecord(migrationId);
-		if (record.state === state) return record;
-		if (Date.now() > deadline) throw new Error(`migration still ${record.state}, not ${state}`);
-		await new Promise((resolve) => setTimeout(resolve, 100));
-	}
+function waitForState(migrationId: string, state: string, timeoutMs = 15_000): Promise<Migration> {
+	return pollUntil(
+		() => migrationRecord(migrationId),
+		(record) => record.state === state,
+		{ timeoutMs, what: `migration ${state}`, intervalMs: 100 },
+	);
 }

@@ -267,10 +267,17 @@ describe("console access over wrangler dev", () => {
 		if (!holder) throw new Error("no host 42");
 		const vm = await enrol(holder.hostId);
 		// The request takes the domain's learned route here (the holder announced the VM on
-		// enrolment); that a flood of all 64 finds it too is proven in
-		// test/integration/broadcast.test.ts, where the placed member can be made to refuse.
+		// enrolment), and the holder's audit says so; that a flood of all 64 finds it too is
+		// proven in test/integration/broadcast.test.ts, where the placed member can be made
+		// to refuse.
 		const response = await post(await jwe(claimsFor({ domain, vm: vm.vmId, key: vm.key })));
 		expect(response.status).toBe(201);
 		expect(await response.json()).toMatchObject({ hostId: holder.hostId, vmId: vm.vmId });
+		const audit = await admin("GET", `/v1/hosts/${holder.hostId}/audit`);
+		const { events } = (await audit.json()) as {
+			events: Array<{ type: string; detail: { route?: string } | null }>;
+		};
+		const requested = events.filter((event) => event.type === "session.requested");
+		expect(requested.map((event) => event.detail?.route)).toEqual(["learned"]);
 	});
 });

@@ -8,7 +8,7 @@
 // not touched, and no real QEMU host (EDGEVISOR_DEMO_QEMU=0).
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
@@ -18,6 +18,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { generateJweKeySet } from "../../scripts/jwe-keys.mjs";
 // @ts-expect-error plain ESM script shared with `npm run dev`
 import { freePort } from "../../scripts/wrangler-dev.mjs";
+import { pollUntil } from "../support/poll";
 
 const projectRoot = join(import.meta.dirname, "../..");
 const devScript = join(projectRoot, "scripts", "dev.mjs");
@@ -109,15 +110,9 @@ async function startDev(port: number, args: string[] = []): Promise<Dev> {
 	return dev;
 }
 
-/** Polls `check` until it returns something truthy; fails after `timeoutMs`. */
-async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs: number) {
-	const deadline = Date.now() + timeoutMs;
-	for (;;) {
-		const result = await check();
-		if (result) return result;
-		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-		await delay(100);
-	}
+/** Polls `check` until it returns something truthy; fails (and polls no more) after `timeoutMs`. */
+function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs: number) {
+	return pollUntil(check, Boolean, { timeoutMs, what, intervalMs: 100 });
 }
 
 /** Waits for the banner; fails early with dev's output if it exits instead. */
@@ -193,13 +188,29 @@ function portFree(port: number): Promise<boolean> {
 
 /** Starts dev and returns what it started below itself: wrangler's group with workerd in it. */
 async function startedDev(args: string[] = []) {
-	const dev = await startDev(await freePort(), args);
-	await waitForBanner(dev);
+	const dev = await devOnAFreePort(args);
 	const below = await descendants(dev.child.pid as number);
 	for (const proc of below) wranglerGroups.add(proc.pgid);
 	expect(below.some((proc) => proc.args.includes("workerd"))).toBe(true);
 	expect(below.some((proc) => proc.pgid !== dev.child.pid)).toBe(true);
 	return { dev, below };
+}
+
+/**
+ * Starts dev on a picked port and waits for its banner. The port can be taken
+ * before dev or its wrangler listens (by a parallel test run): dev then
+ * refuses it, and another one is picked.
+ */
+async function devOnAFreePort(args: string[], attempts = 3): Promise<Dev> {
+	const dev = await startDev(await freePort(), args);
+	try {
+		await waitForBanner(dev);
+		return dev;
+	} catch (error) {
+		const portTaken = /port \d+ is in use|Address already in use/.test(dev.stderr());
+		if (!portTaken || attempts === 1) throw error;
+		return devOnAFreePort(args, attempts - 1);
+	}
 }
 
 /** After dev exited: its port is free and nothing it started is left (it waits for that). */
@@ -216,8 +227,8 @@ describe("npm run dev", () => {
 			connections++;
 			socket.destroy();
 		});
-		const port = await freePort();
-		await new Promise<void>((resolve) => holder.listen(port, "127.0.0.1", resolve));
+		await new Promise<void>((resolve) => holder.listen(0, "127.0.0.1", resolve));
+		const { port } = holder.address() as AddressInfo;
 		try {
 			const dev = await startDev(port);
 			const { code } = await exitOf(dev);

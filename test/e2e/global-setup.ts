@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 // @ts-expect-error plain ESM script shared with `npm run dev`
-import { freePort, startWranglerDev, writeSecretsFile } from "../../scripts/wrangler-dev.mjs";
+import { startWranglerDev, writeSecretsFile } from "../../scripts/wrangler-dev.mjs";
 
 declare module "vitest" {
 	export interface ProvidedContext {
@@ -18,7 +18,6 @@ export default async function setup(project: TestProject) {
 	const adminToken = `e2e-${crypto.randomUUID()}`;
 	const envFile = await writeSecretsFile(workDir, adminToken);
 	const server = await startWranglerDev({
-		port: await freePort(),
 		envFile,
 		persistTo: join(workDir, "state"),
 	});

@@ -10,8 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // @ts-expect-error plain ESM script shared with `npm run dev`
-import { freePort, startWranglerDev, writeSecretsFile } from "../../scripts/wrangler-dev.mjs";
+import { startWranglerDev, writeSecretsFile } from "../../scripts/wrangler-dev.mjs";
 import { probeWithin1s } from "../support/migration-policies";
+import { pollUntil } from "../support/poll";
 import { api, connectAgent, type E2eHost, sendWebhook } from "./support/migration-agent";
 
 type Server = { baseUrl: string; stop(): Promise<void> };
@@ -22,7 +23,7 @@ let envFile = "";
 let server: Server;
 
 async function start(): Promise<Server> {
-	return startWranglerDev({ port: await freePort(), envFile, persistTo: join(workDir, "state") });
+	return startWranglerDev({ envFile, persistTo: join(workDir, "state") });
 }
 
 async function restart() {
@@ -60,14 +61,14 @@ async function migration(targetSite: string) {
 	return { source, target, vmId, migrationId: created.body.migrationId as string };
 }
 
+/** Polls until the migration reaches `state` (bounded). */
 async function until(migrationId: string, state: string, timeoutMs = 20_000) {
-	const deadline = Date.now() + timeoutMs;
-	for (;;) {
-		const { body } = await call("GET", `/v1/migrations/${migrationId}`);
-		if (body.state === state) return body;
-		if (Date.now() > deadline) throw new Error(`still ${String(body.state)}, wanted ${state}`);
-		await new Promise((resolve) => setTimeout(resolve, 200));
-	}
+	const { body } = await pollUntil(
+		() => call("GET", `/v1/migrations/${migrationId}`),
+		({ body }) => body.state === state,
+		{ timeoutMs, what: `migration ${state}`, intervalMs: 200 },
+	);
+	return body;
 }
 
 beforeAll(async () => {

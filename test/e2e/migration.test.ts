@@ -9,6 +9,7 @@ import { afterAll, describe, expect, inject, it } from "vitest";
 import { defaultPolicy } from "../../shared/default-policy";
 import { claimsFor, encryptRequest } from "../support/jwe";
 import { probeWithin1s } from "../support/migration-policies";
+import { pollUntil } from "../support/poll";
 import {
 	type AgentCommand,
 	api,
@@ -79,14 +80,12 @@ async function stateOf(migrationId: string) {
 }
 
 /** Polls until the migration reaches `state` (bounded). */
-async function until(migrationId: string, state: string, timeoutMs = 10_000) {
-	const deadline = Date.now() + timeoutMs;
-	for (;;) {
-		const record = await stateOf(migrationId);
-		if (record.state === state) return record;
-		if (Date.now() > deadline) throw new Error(`still ${record.state}, wanted ${state}`);
-		await new Promise((resolve) => setTimeout(resolve, 100));
-	}
+function until(migrationId: string, state: string, timeoutMs = 10_000) {
+	return pollUntil(
+		() => stateOf(migrationId),
+		(record) => record.state === state,
+		{ timeoutMs, what: `migration ${state}`, intervalMs: 100 },
+	);
 }
 
 describe("migrations end to end", () => {

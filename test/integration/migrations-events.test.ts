@@ -21,6 +21,7 @@ function sseReader(body: ReadableStream<Uint8Array>) {
 	const decoder = new TextDecoder();
 	const parser = createSseParser();
 	const ready: ServerSentEvent[] = [];
+	const textWaiters: Array<() => void> = [];
 	return {
 		/** The raw text read so far (comments and fields the parser drops included). */
 		text: "",
@@ -30,9 +31,18 @@ function sseReader(body: ReadableStream<Uint8Array>) {
 				if (done) return null;
 				const chunk = decoder.decode(value, { stream: true });
 				this.text += chunk;
+				for (const wake of textWaiters.splice(0)) wake();
 				ready.push(...parser.push(chunk));
 			}
 			return ready.shift() ?? null;
+		},
+		/** Resolves once the raw text contains `expected` (read by a pending nextEvent); bounded. */
+		textContaining(expected: string): Promise<void> {
+			const seen = async () => {
+				while (!this.text.includes(expected))
+					await new Promise<void>((wake) => textWaiters.push(wake));
+			};
+			return withTimeout(seen(), 5_000, `no ${JSON.stringify(expected)} in the stream`);
 		},
 		cancel: () => reader.cancel(),
 		async next(): Promise<SseEvent | null> {
@@ -77,8 +87,7 @@ describe("GET /v1/migrations/{id}/events", () => {
 		const record = await startMigration(vmId, target.hostId);
 		const events = sseReader(streams.open(record.migrationId, [], record));
 		const quiet = events.nextEvent();
-		await new Promise((resolve) => setTimeout(resolve, 100));
-		expect(events.text).toContain(": keep-alive\n\n");
+		await events.textContaining(": keep-alive\n\n");
 		// Comments carry no event: the reader is still waiting for the next change.
 		streams.publish({ seq: 9, record: { ...record, state: "cancelled" } });
 		expect((await quiet)?.id).toBe("9");

@@ -1,5 +1,6 @@
 // Proves the migration survives its object going away: agent subtasks that
-// never answer fail by alarm (also after the object was aborted), and
+// never answer fail by alarm once their deadline passed, not before (also
+// after the object was aborted; the alarms are run by the test), and
 // results that arrive after an eviction still move validation on.
 // Handoff recovery is in migrations-handoff.test.ts.
 import {
@@ -10,7 +11,6 @@ import {
 } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { defaultPolicy } from "../../shared/default-policy";
-import type { MigrationRecord } from "../../shared/schemas/migrations";
 import { admin } from "../support/http";
 import {
 	agentFor,
@@ -19,49 +19,66 @@ import {
 	sendWebhook,
 	startMigration,
 } from "../support/migration";
-import { probeWithin1s } from "../support/migration-policies";
+import { probeWithin } from "../support/migration-policies";
 import { virtualMachineStub } from "../support/objects";
-import { withTimeout } from "../support/sockets";
 
-/** Polls the record until `done` holds (the alarm is the event; bounded). */
-async function until(migrationId: string, done: (record: MigrationRecord) => boolean) {
-	return withTimeout(
-		(async () => {
-			for (;;) {
-				const record = await getMigration(migrationId);
-				if (done(record)) return record;
-				await new Promise((resolve) => setTimeout(resolve, 100));
-			}
-		})(),
-		8_000,
-		"migration did not reach the expected state",
-	);
-}
+/** When the VM's object will wake next, in ms since the epoch (null when it will not). */
+const alarmOf = (vmId: string) =>
+	runInDurableObject(virtualMachineStub(vmId), (_instance, state) => state.storage.getAlarm());
+
+/** Moves the probe subtask's stored deadline to just now, as if its minute had gone by. */
+const letDeadlinePass = (vmId: string) =>
+	runInDurableObject(virtualMachineStub(vmId), (_instance, state) => {
+		state.storage.sql.exec(
+			`UPDATE migrations SET record = json_set(record, '$.validationSets[0].subtasks[0].deadline', ?)
+			 WHERE active = 1`,
+			new Date(Date.now() - 1).toISOString(),
+		);
+	});
 
 afterEach(async () => {
 	await admin("PUT", "/v1/migration-policy", defaultPolicy);
 });
 
+// The probe's timeout is a minute, so its real alarm never fires during a
+// test: each alarm here runs because the test ran it, at a time it chose.
 describe("timeouts", () => {
-	it("fail an agent subtask with no result within its timeout, by alarm", async () => {
-		await admin("PUT", "/v1/migration-policy", probeWithin1s);
+	it("wake the VM's object at the deadline of its agent subtask, which stays running until then", async () => {
+		await admin("PUT", "/v1/migration-policy", probeWithin(60));
 		const { vmId, target } = await migrationSetup();
-		const { migrationId, state } = await startMigration(vmId, target.hostId);
+		const { migrationId, state, validationSets } = await startMigration(vmId, target.hostId);
 		expect(state).toBe("validating");
-		const failed = await until(migrationId, (record) => record.state === "failed");
-		expect(failed.failure).toEqual({
+		const deadline = validationSets[0]?.subtasks[0]?.deadline;
+		expect(await alarmOf(vmId)).toBe(Date.parse(deadline ?? ""));
+		// Woken early (as after a restart), it fails nothing and sleeps until the deadline again.
+		expect(await runDurableObjectAlarm(virtualMachineStub(vmId))).toBe(true);
+		expect((await getMigration(migrationId)).state).toBe("validating");
+		expect(await alarmOf(vmId)).toBe(Date.parse(deadline ?? ""));
+	});
+
+	it("fail an agent subtask with no result within its timeout, by alarm", async () => {
+		await admin("PUT", "/v1/migration-policy", probeWithin(60));
+		const { vmId, target } = await migrationSetup();
+		const { migrationId } = await startMigration(vmId, target.hostId);
+		await letDeadlinePass(vmId);
+		expect(await runDurableObjectAlarm(virtualMachineStub(vmId))).toBe(true);
+		expect((await getMigration(migrationId)).failure).toEqual({
 			stage: "validation",
-			reason: "probe/ping failed: no result within 1 s",
+			reason: "probe/ping failed: no result within 60 s",
 		});
 	});
 
 	it("still fire after every object was aborted mid-validation", async () => {
-		await admin("PUT", "/v1/migration-policy", probeWithin1s);
+		await admin("PUT", "/v1/migration-policy", probeWithin(60));
 		const { vmId, target } = await migrationSetup();
 		const { migrationId } = await startMigration(vmId, target.hostId);
+		await letDeadlinePass(vmId);
 		await abortAllDurableObjects();
-		const failed = await until(migrationId, (record) => record.state === "failed");
-		expect(failed.failure?.reason).toMatch(/no result within 1 s/);
+		expect(await runDurableObjectAlarm(virtualMachineStub(vmId))).toBe(true);
+		expect(await getMigration(migrationId)).toMatchObject({
+			state: "failed",
+			failure: { reason: "probe/ping failed: no result within 60 s" },
+		});
 	});
 });
 

@@ -1,7 +1,7 @@
 import { expect } from "vitest";
 import { unique } from "./console";
 import { problemOf } from "./http";
-import { withTimeout } from "./inbox";
+import { pollUntil } from "./poll";
 
 /**
  * Checks shared by the recording and viewer tests: problem answers, session
@@ -19,17 +19,11 @@ export function unknownSessionId(hostId = unique("host")): string {
 	return `${hostId}~${crypto.randomUUID()}`;
 }
 
-/** Polls every 20 ms until `check` holds, failing after `timeoutMs`. */
+/** Polls every 20 ms until `check` holds, failing (and polling no more) after `timeoutMs`. */
 export async function eventually(
 	check: () => Promise<boolean>,
 	what: string,
 	timeoutMs = 5_000,
 ): Promise<void> {
-	await withTimeout(
-		(async () => {
-			while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 20));
-		})(),
-		timeoutMs,
-		what,
-	);
+	await pollUntil(check, (holds) => holds, { timeoutMs, what, intervalMs: 20 });
 }

@@ -40,6 +40,14 @@ function linuxVf(pf: Bdf, offset: number, stride: number, index: number) {
 	return { bus, device: Math.floor(vfDevfn / 8), function: vfDevfn % 8 };
 }
 
+/** The next function in bus, device, function order; undefined after ff:1f.7. */
+function successor(bdf: Bdf): Bdf | undefined {
+	if (bdf.function < 7) return { ...bdf, function: bdf.function + 1 };
+	if (bdf.device < 31) return { ...bdf, device: bdf.device + 1, function: 0 };
+	if (bdf.bus < 0xff) return { ...bdf, bus: bdf.bus + 1, device: 0, function: 0 };
+	return undefined;
+}
+
 /** Reference hex parser: one digit at a time, no BigInt(string). */
 function referenceParseHex(text: string): bigint {
 	let value = 0n;
@@ -92,12 +100,27 @@ describe("BDF parsing and formatting", () => {
 		}
 	});
 
-	it("computes routing ids as bus << 8 | device << 3 | function", () => {
+	it("numbers a domain's functions 0…0xffff in bus, device, function order, without gaps", () => {
+		expect(routingId({ domain: 0, bus: 0, device: 0, function: 0 })).toBe(0);
 		fc.assert(
 			fc.property(bdfArbitrary, (bdf) => {
-				expect(routingId(bdf)).toBe(bdf.bus * 256 + bdf.device * 8 + bdf.function);
+				const next = successor(bdf);
+				if (next) expect(routingId(next)).toBe(routingId(bdf) + 1);
+				else expect(routingId(bdf)).toBe(0xffff);
 			}),
 		);
+	});
+
+	it("computes the routing ids of known functions, worked by hand", () => {
+		const known: Array<[string, number]> = [
+			["0000:00:00.0", 0x0000],
+			["0000:00:00.7", 0x0007],
+			["0000:00:01.0", 0x0008],
+			["0000:3b:1f.7", 0x3bff],
+			["0000:3c:00.0", 0x3c00],
+			["ffff:ff:1f.7", 0xffff],
+		];
+		for (const [text, rid] of known) expect(routingId(parseBdf(text) as Bdf), text).toBe(rid);
 	});
 });
 
@@ -135,22 +158,40 @@ describe("virtual function placement", () => {
 		expect(formatBdf(vfBdf(pf, geometry, 1))).toBe("0000:3c:00.1");
 	});
 
-	it("puts VF i's BAR at base + i × size, inside 64 bits for every valid geometry", () => {
+	it("lays the VFs' BARs end to end from the VF BAR base, each aligned, the last inside 64 bits", () => {
 		fc.assert(
 			fc.property(
 				bdfArbitrary.filter((pf) => pf.bus < 0xe0),
 				geometryArbitrary,
-				(pf, geometry) => {
+				fc.nat(),
+				(pf, geometry, seed) => {
 					expect(geometryIssue(pf, geometry)).toBeUndefined();
-					const last = geometry.totalVfs - 1;
-					const base = vfBaseAddress(geometry, last);
-					expect(base).toBe(geometry.vfBarBase + BigInt(last) * geometry.vfBarSize);
-					expect(BigInt.asUintN(64, base + geometry.vfBarSize - 1n)).toBe(
-						base + geometry.vfBarSize - 1n,
-					);
+					const { totalVfs, vfBarBase, vfBarSize } = geometry;
+					expect(vfBaseAddress(geometry, 0)).toBe(vfBarBase);
+					const index = seed % totalVfs;
+					const base = vfBaseAddress(geometry, index);
+					expect(base % vfBarSize).toBe(0n);
+					// No gap and no overlap between neighbours.
+					if (index + 1 < totalVfs)
+						expect(vfBaseAddress(geometry, index + 1) - base).toBe(vfBarSize);
+					const lastEnd = vfBaseAddress(geometry, totalVfs - 1) + vfBarSize - 1n;
+					expect(lastEnd).toBeLessThan(twoTo64);
 				},
 			),
 		);
+	});
+
+	it("puts known VFs' BARs at addresses worked by hand", () => {
+		// The demo's E810: 128 KiB per VF from 0x38000000000; VF 5 starts 5 × 128 KiB in.
+		const e810 = {
+			totalVfs: 64,
+			firstVfOffset: 16,
+			vfStride: 1,
+			vfBarBase: 0x380_0000_0000n,
+			vfBarSize: 0x2_0000n,
+		};
+		expect(formatHex(vfBaseAddress(e810, 5))).toBe("0x380000a0000");
+		expect(formatHex(vfBaseAddress(e810, 63))).toBe("0x380007e0000");
 	});
 
 	it("computes offset = base − virtual address, so translation lands inside the VF's BAR", () => {

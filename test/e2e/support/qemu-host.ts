@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { inject } from "vitest";
 // @ts-expect-error plain ESM module (typed by JSDoc, checked by tsconfig.tools.json)
 import { buildTestGuest } from "../../../scripts/test-guest.mjs";
+import { pollUntil } from "../../support/poll";
 import { connectNode } from "../../support/ws-node";
 import { admin, createHost, requestSession, type SeededHost } from "../agent-sim-support";
 
@@ -34,23 +35,14 @@ export function testGuest(): Promise<TestGuest> {
 	return buildTestGuest();
 }
 
-/** Resolves when `predicate` holds, polling every 50 ms; rejects after `timeoutMs`. */
-export async function eventually<T>(
+/** Resolves when `predicate` holds, polling every 50 ms; rejects (and polls no more) after `timeoutMs`. */
+export function eventually<T>(
 	probe: () => Promise<T> | T,
 	predicate: (value: T) => boolean,
 	timeoutMs: number,
 	what: string,
 ): Promise<T> {
-	const deadline = Date.now() + timeoutMs;
-	let last: T | undefined;
-	for (;;) {
-		last = await probe();
-		if (predicate(last)) return last;
-		if (Date.now() > deadline) {
-			throw new Error(`${what} not within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
-		}
-		await new Promise((resolve) => setTimeout(resolve, 50));
-	}
+	return pollUntil(probe, predicate, { timeoutMs, what });
 }
 
 /** Pids of the QEMU processes running `vmId` on this machine (any host). */
