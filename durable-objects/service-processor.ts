@@ -3,46 +3,30 @@ import { Problem } from "../shared/problem";
 import type { HostInput } from "../shared/schemas/hosts";
 import type { VmInput } from "../shared/schemas/vms";
 import { type Answer, answer } from "./refusals";
-import { SeenJtis } from "./seen-jtis";
 import {
-	type AccessParts,
 	type BroadcastRoute,
 	openSession,
 	type SessionOpened,
 	type SessionRequest,
 } from "./service-processor/access";
-import { AgentChannel, type AgentCommandInput } from "./service-processor/agent";
-import { type AuditEvent, AuditTrail } from "./service-processor/audit";
-import { type CarriedSession, SessionCarrier } from "./service-processor/carry";
-import { DirectorySync } from "./service-processor/directory";
-import {
-	type HostConfigured,
-	type HostFacts,
-	type HostRecord,
-	HostStore,
-} from "./service-processor/host";
-import { KeyLockouts } from "./service-processor/lockouts";
+import type { AgentCommandInput } from "./service-processor/agent";
+import type { AuditEvent } from "./service-processor/audit";
+import type { CarriedSession } from "./service-processor/carry";
+import type { HostConfigured, HostFacts, HostRecord } from "./service-processor/host";
 import { countFailures, recordOutcome } from "./service-processor/migration-outcomes";
-import { Recorder, type RecordingRead } from "./service-processor/recordings";
-import { Relay } from "./service-processor/relay";
+import { type ServiceProcessorParts, wireParts } from "./service-processor/parts";
+import type { RecordingRead } from "./service-processor/recordings";
 import { migrateServiceProcessor } from "./service-processor/schema";
 import {
 	type ChannelGrant,
-	type SessionLimits,
 	type SessionRecord,
-	sessionLimitsFrom,
 	userTokenTtlMs,
 } from "./service-processor/session-record";
-import { SessionStore } from "./service-processor/sessions";
-import { SocketEvents } from "./service-processor/socket-events";
-import { toVmView, VmTable, type VmView } from "./service-processor/table";
+import { toVmView, type VmView } from "./service-processor/table";
 import { acceptUpgrade } from "./service-processor/upgrades";
-import { Upkeep } from "./service-processor/upkeep";
-import { Viewers } from "./service-processor/viewers";
-import { type VmEnrolment, type VmHandoff, VmRegistry } from "./service-processor/vm-registry";
+import type { VmEnrolment, VmHandoff } from "./service-processor/vm-registry";
 import { forgetWebhook, type VerifiedWebhook, verifyWebhook } from "./service-processor/webhooks";
 import { hasSchema } from "./sql";
-import { serviceProcessor, virtualMachine } from "./stubs";
 
 export type { BroadcastRoute, SessionOpened, SessionRequest } from "./service-processor/access";
 export type { AgentCommandInput } from "./service-processor/agent";
@@ -59,107 +43,24 @@ export type { VmEnrolment, VmHandoff } from "./service-processor/vm-registry";
  * its command queue, seen webhook ids and the audit trail.
  */
 export class ServiceProcessor extends DurableObject<Env> {
-	private readonly hosts: HostStore;
-	private readonly table: VmTable;
-	private readonly audit: AuditTrail;
-	private readonly agent: AgentChannel;
-	private readonly sessions: SessionStore;
-	private readonly recorder: Recorder;
-	private readonly viewers: Viewers;
-	private readonly relay: Relay;
-	private readonly sockets: SocketEvents;
-	private readonly directory: DirectorySync;
-	private readonly seenJtis: SeenJtis;
-	private readonly lockouts: KeyLockouts;
-	private readonly access: AccessParts;
-	private readonly vms: VmRegistry;
-	private readonly upkeep: Upkeep;
-	private readonly carrier: SessionCarrier;
-	private readonly sessionLimits: SessionLimits;
+	readonly #parts: ServiceProcessorParts;
 	private schemaReady = false;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
-		this.hosts = new HostStore(ctx.storage, () => this.schemaReady);
-		this.table = new VmTable(ctx.storage.sql);
-		this.seenJtis = new SeenJtis(ctx.storage.sql);
-		this.lockouts = new KeyLockouts(ctx.storage.sql);
-		this.audit = new AuditTrail(ctx.storage.sql);
-		this.agent = new AgentChannel(ctx);
-		this.recorder = new Recorder(ctx.storage, this.audit);
-		this.viewers = new Viewers(ctx, this.audit);
-		this.sessionLimits = sessionLimitsFrom(env);
-		this.sessions = new SessionStore(
-			ctx,
-			this.audit,
-			this.agent,
-			this.sessionLimits,
-			this.recorder,
-			this.viewers,
-		);
-		this.relay = new Relay(ctx, this.sessions, this.audit, this.recorder, this.viewers);
-		this.sockets = new SocketEvents(this.agent, this.relay);
-		this.directory = new DirectorySync(
-			ctx.storage.sql,
-			env,
-			() => this.hosts.get(),
-			() => this.table.list().map((row) => row.vmId),
-		);
-		this.upkeep = new Upkeep({
-			storage: ctx.storage,
-			recordings: () => this.env.RECORDINGS,
-			sessions: this.sessions,
-			recorder: this.recorder,
-			directory: this.directory,
-		});
-		this.carrier = new SessionCarrier(ctx.storage.sql, this.sessions, this.agent, this.audit, {
-			hostId: () => this.hosts.get()?.hostId ?? "",
-			carryAt: (holderHostId, sessionId, toHostId) =>
-				serviceProcessor(this.env, holderHostId).carrySession(sessionId, toHostId),
-			handTo: (hostId, _vmId, sessions) =>
-				serviceProcessor(this.env, hostId).takeCarriedSessions(sessions),
-			closeAt: (holderHostId, sessionId, reason) =>
-				serviceProcessor(this.env, holderHostId).closeSession(sessionId, reason),
-			regrantAt: (holderHostId, sessionId) =>
-				serviceProcessor(this.env, holderHostId).regrantVmChannel(sessionId),
-			schedule: (deadlineMs) => this.upkeep.alarm.schedule(deadlineMs),
-		});
-		this.vms = new VmRegistry({
-			virtualMachine: (vmId) => virtualMachine(this.env, vmId),
-			carrier: this.carrier,
-			storage: ctx.storage,
-			hosts: this.hosts,
-			table: this.table,
-			seenJtis: this.seenJtis,
-			lockouts: this.lockouts,
-			audit: this.audit,
-			sessions: this.sessions,
+		this.#parts = wireParts(ctx, env, {
 			schemaReady: () => this.schemaReady,
-			storeRecordings: () => this.upkeep.storeRecordings(),
-			queueHolder: (change, vmId) => {
-				const host = this.hosts.get();
-				if (host) this.directory.queueHolder(change, host.domain, vmId);
-			},
-			syncDirectory: () => this.upkeep.syncDirectory(),
+			recordings: () => this.env.RECORDINGS,
 		});
-		this.access = {
-			hosts: this.hosts,
-			table: this.table,
-			sessions: this.sessions,
-			audit: this.audit,
-			lockouts: this.lockouts,
-			seenJtis: this.seenJtis,
-			handingOff: (vmId) => this.vms.isHandingOff(vmId),
-		};
 		// An object that never held a host writes nothing: public routes (agent and
 		// channel upgrades) may name any host id, and must not create storage for it.
 		if (hasSchema(ctx.storage)) {
 			this.prepareSchema();
 			// After an eviction that closed the sockets, no session may stay open silently.
-			this.sessions.closeOrphaned();
+			this.#parts.sessions.closeOrphaned();
 			// A constructor cannot await a put: the alarm stores what closed here.
-			if (this.recorder.hasNewlyFinished())
-				ctx.blockConcurrencyWhile(() => this.upkeep.alarm.schedule());
+			if (this.#parts.recorder.hasNewlyFinished())
+				ctx.blockConcurrencyWhile(() => this.#parts.upkeep.alarm.schedule());
 		}
 	}
 
@@ -177,32 +78,35 @@ export class ServiceProcessor extends DurableObject<Env> {
 	): Answer<HostConfigured & { agentConnected: boolean }> {
 		return answer(async () => {
 			if (!this.schemaReady) this.prepareSchema();
-			const result = await this.hosts.configure(hostId, input);
-			this.directory.queueFor(input.domain, result.created ? undefined : result.previousDomain);
-			await this.upkeep.syncDirectory();
-			return { ...result, agentConnected: this.agent.isConnected() };
+			const result = await this.#parts.hosts.configure(hostId, input);
+			this.#parts.directory.queueFor(
+				input.domain,
+				result.created ? undefined : result.previousDomain,
+			);
+			await this.#parts.upkeep.syncDirectory();
+			return { ...result, agentConnected: this.#parts.agent.isConnected() };
 		});
 	}
 
 	/** The host record with its latest facts, or null before it is created. */
 	async getHost(): Promise<HostRecord | null> {
-		return this.hosts.get();
+		return this.#parts.hosts.get();
 	}
 
 	/** Constant-time check of the agent's bearer token. */
 	async verifyAgentToken(token: string): Promise<boolean> {
-		return this.hosts.verifyAgentToken(token);
+		return this.#parts.hosts.verifyAgentToken(token);
 	}
 
 	/** Applies a `host.facts` webhook. */
 	async recordFacts(facts: HostFacts): Answer<void> {
-		return answer(() => this.hosts.recordFacts(facts));
+		return answer(() => this.#parts.hosts.recordFacts(facts));
 	}
 
 	/** Standard Webhooks verification with this host's secret; records the webhook id. */
 	async verifyWebhook(headers: Record<string, string>, rawBody: string): Answer<VerifiedWebhook> {
 		return answer(() =>
-			verifyWebhook(this.ctx.storage.sql, this.hosts.webhookSecret(), headers, rawBody),
+			verifyWebhook(this.ctx.storage.sql, this.#parts.hosts.webhookSecret(), headers, rawBody),
 		);
 	}
 
@@ -215,33 +119,33 @@ export class ServiceProcessor extends DurableObject<Env> {
 
 	/** Enrols a VM (claiming its id fleet-wide, minting its key) or updates its attributes. */
 	async enrollVm(vmId: string, input: VmInput): Answer<VmEnrolment> {
-		return answer(() => this.vms.enroll(vmId, input));
+		return answer(() => this.#parts.vms.enroll(vmId, input));
 	}
 
 	/** Mints a new key; the old one stops at once and sessions opened with it close. */
 	async rotateVmKey(vmId: string): Answer<{ keyVersion: number; key: string }> {
-		return answer(() => this.vms.rotateKey(vmId));
+		return answer(() => this.#parts.vms.rotateKey(vmId));
 	}
 
 	/** Ends the VM's key lockouts for every address (admin); `vm_not_found` without the VM. */
 	async clearVmLockouts(vmId: string): Answer<void> {
-		return answer(() => this.vms.clearLockouts(vmId));
+		return answer(() => this.#parts.vms.clearLockouts(vmId));
 	}
 
 	/** Removes a VM: its placement is released, its sessions closed. */
 	async removeVm(vmId: string): Answer<void> {
-		return answer(() => this.vms.remove(vmId));
+		return answer(() => this.#parts.vms.remove(vmId));
 	}
 
 	/** The SP table without keys or hashes. */
 	async listVms(): Answer<VmView[]> {
-		return answer(() => this.vms.list());
+		return answer(() => this.#parts.vms.list());
 	}
 
 	/** One SP-table row without its hash, or null (read only, unlike `exportVm`). */
 	async getVm(vmId: string): Promise<VmView | null> {
 		if (!this.schemaReady) return null;
-		const row = this.table.get(vmId);
+		const row = this.#parts.table.get(vmId);
 		return row ? toVmView(row) : null;
 	}
 
@@ -251,12 +155,12 @@ export class ServiceProcessor extends DurableObject<Env> {
 	 * it by placement, never as a learned holder or straight from the edge.
 	 */
 	async exportVm(vmId: string): Answer<VmHandoff | null> {
-		return answer(() => this.vms.export(vmId));
+		return answer(() => this.#parts.vms.export(vmId));
 	}
 
 	/** Handoff: inserts the row as-is (same key hash and version); idempotent. */
 	async adoptVm(row: VmHandoff): Answer<void> {
-		return answer(() => this.vms.adopt(row));
+		return answer(() => this.#parts.vms.adopt(row));
 	}
 
 	/**
@@ -264,22 +168,22 @@ export class ServiceProcessor extends DurableObject<Env> {
 	 * new host `carryTo`, or closed with `reason` without one. Idempotent.
 	 */
 	async releaseVm(vmId: string, reason: string, carryTo?: string): Answer<void> {
-		return answer(() => this.vms.release(vmId, reason, carryTo));
+		return answer(() => this.#parts.vms.release(vmId, reason, carryTo));
 	}
 
 	/** As a session's holder: its VM side moves to `toHostId` (./service-processor/carry.ts). */
 	async carrySession(sessionId: string, toHostId: string): Answer<CarriedSession | null> {
 		return answer(() => {
 			if (!this.schemaReady) return null;
-			return this.carrier.carry(sessionId, toHostId);
+			return this.#parts.carrier.carry(sessionId, toHostId);
 		});
 	}
 
 	/** As the VM's new host: its agent dials the carried sessions' VM sides. */
 	async takeCarriedSessions(sessions: CarriedSession[]): Answer<void> {
 		return answer(() => {
-			this.hosts.require();
-			this.carrier.take(sessions);
+			this.#parts.hosts.require();
+			this.#parts.carrier.take(sessions);
 		});
 	}
 
@@ -287,7 +191,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 	async regrantVmChannel(sessionId: string): Answer<string | null> {
 		return answer(() => {
 			if (!this.schemaReady) return null;
-			return this.sessions.regrantVmChannel(sessionId);
+			return this.#parts.sessions.regrantVmChannel(sessionId);
 		});
 	}
 
@@ -295,8 +199,8 @@ export class ServiceProcessor extends DurableObject<Env> {
 	async closeSession(sessionId: string, reason: string): Answer<void> {
 		return answer(async () => {
 			if (!this.schemaReady) return;
-			this.sessions.close(sessionId, reason);
-			await this.upkeep.storeRecordings();
+			this.#parts.sessions.close(sessionId, reason);
+			await this.#parts.upkeep.storeRecordings();
 		});
 	}
 
@@ -304,8 +208,8 @@ export class ServiceProcessor extends DurableObject<Env> {
 
 	/** Broadcast phase 1: whether this SP, as a member of `domain`, holds the VM id. */
 	async holdsVm(vmId: string, domain: string): Promise<boolean> {
-		const host = this.hosts.get();
-		return host?.domain === domain && this.table.get(vmId) !== undefined;
+		const host = this.#parts.hosts.get();
+		return host?.domain === domain && this.#parts.table.get(vmId) !== undefined;
 	}
 
 	/**
@@ -315,10 +219,10 @@ export class ServiceProcessor extends DurableObject<Env> {
 	 */
 	async openSession(request: SessionRequest, route: BroadcastRoute): Answer<SessionOpened> {
 		return answer(async () => {
-			const opened = await openSession(this.access, request, route);
-			const { idleMs, maxMs } = this.sessionLimits;
+			const opened = await openSession(this.#parts.access, request, route);
+			const { idleMs, maxMs } = this.#parts.sessionLimits;
 			// The new session's first deadline: its user token's expiry, unless a limit is shorter.
-			await this.upkeep.alarm.schedule(Date.now() + Math.min(userTokenTtlMs, idleMs, maxMs));
+			await this.#parts.upkeep.alarm.schedule(Date.now() + Math.min(userTokenTtlMs, idleMs, maxMs));
 			return opened;
 		});
 	}
@@ -326,23 +230,23 @@ export class ServiceProcessor extends DurableObject<Env> {
 	/** A session record, or null. */
 	async getSession(sessionId: string): Promise<SessionRecord | null> {
 		if (!this.schemaReady) return null;
-		return this.sessions.get(sessionId);
+		return this.#parts.sessions.get(sessionId);
 	}
 
 	/** Every session of this SP, newest first. */
 	async listSessions(): Answer<SessionRecord[]> {
 		return answer(() => {
-			this.hosts.require();
-			return this.sessions.list();
+			this.#parts.hosts.require();
+			return this.#parts.sessions.list();
 		});
 	}
 
 	/** Closes both sockets with `terminated`; false when there is no such session. */
 	async terminateSession(sessionId: string): Answer<boolean> {
 		return answer(async () => {
-			if (!this.schemaReady || !this.sessions.row(sessionId)) return false;
-			this.sessions.close(sessionId, "terminated");
-			await this.upkeep.storeRecordings();
+			if (!this.schemaReady || !this.#parts.sessions.row(sessionId)) return false;
+			this.#parts.sessions.close(sessionId, "terminated");
+			await this.#parts.upkeep.storeRecordings();
 			return true;
 		});
 	}
@@ -354,7 +258,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 	async openViewer(sessionId: string, channelOrigin: string): Answer<ChannelGrant> {
 		return answer(() => {
 			if (!this.schemaReady) throw new Problem("not_found", "no such session");
-			return this.sessions.openViewer(sessionId, channelOrigin);
+			return this.#parts.sessions.openViewer(sessionId, channelOrigin);
 		});
 	}
 
@@ -362,15 +266,15 @@ export class ServiceProcessor extends DurableObject<Env> {
 	async readRecording(sessionId: string): Answer<RecordingRead | null> {
 		return answer(() => {
 			if (!this.schemaReady) return null;
-			return this.recorder.read(sessionId);
+			return this.#parts.recorder.read(sessionId);
 		});
 	}
 
 	/** The audit trail, newest first. */
 	async listAudit(limit: number): Answer<AuditEvent[]> {
 		return answer(() => {
-			this.hosts.require();
-			return this.audit.list(limit);
+			this.#parts.hosts.require();
+			return this.#parts.audit.list(limit);
 		});
 	}
 
@@ -383,7 +287,7 @@ export class ServiceProcessor extends DurableObject<Env> {
 		finishedAtMs: number;
 	}): Answer<void> {
 		return answer(() => {
-			this.hosts.require();
+			this.#parts.hosts.require();
 			recordOutcome(this.ctx.storage.sql, outcome);
 		});
 	}
@@ -398,15 +302,15 @@ export class ServiceProcessor extends DurableObject<Env> {
 	/** Queues a command for the host agent (at-least-once, acked by id); returns its id. */
 	async enqueueAgentCommand(command: AgentCommandInput): Answer<string> {
 		return answer(() => {
-			this.hosts.require();
-			return this.agent.enqueue(command);
+			this.#parts.hosts.require();
+			return this.#parts.agent.enqueue(command);
 		});
 	}
 
 	/** Ids of agent commands not yet acknowledged, oldest first. */
 	async unackedAgentCommands(): Promise<string[]> {
 		if (!this.schemaReady) return [];
-		return this.agent.unacked();
+		return this.#parts.agent.unacked();
 	}
 
 	// ---- WebSockets (hibernation API) --------------------------------------
@@ -414,23 +318,23 @@ export class ServiceProcessor extends DurableObject<Env> {
 	/** WebSocket upgrades only: the agent channel and the two sides of a session. */
 	override async fetch(request: Request): Promise<Response> {
 		return acceptUpgrade(request, {
-			hosts: this.hosts,
-			sessions: this.sessions,
-			agent: this.agent,
-			relay: this.relay,
-			reissueVmChannel: (sessionId) => this.carrier.reissueVmChannel(sessionId),
+			hosts: this.#parts.hosts,
+			sessions: this.#parts.sessions,
+			agent: this.#parts.agent,
+			relay: this.#parts.relay,
+			reissueVmChannel: (sessionId) => this.#parts.carrier.reissueVmChannel(sessionId),
 		});
 	}
 
 	override async webSocketMessage(socket: WebSocket, message: string | ArrayBuffer): Promise<void> {
-		this.sockets.message(socket, message);
+		this.#parts.sockets.message(socket, message);
 		// A relayed frame can close its session (buffer overflow); checked in memory.
-		if (this.recorder.hasNewlyFinished()) await this.upkeep.storeRecordings();
+		if (this.#parts.recorder.hasNewlyFinished()) await this.#parts.upkeep.storeRecordings();
 	}
 
 	override async webSocketClose(socket: WebSocket, code: number, reason: string): Promise<void> {
-		this.sockets.gone(socket);
-		await this.upkeep.storeRecordings();
+		this.#parts.sockets.gone(socket);
+		await this.#parts.upkeep.storeRecordings();
 		try {
 			socket.close(code === 1005 || code === 1006 ? 1000 : code, reason);
 		} catch {
@@ -439,19 +343,19 @@ export class ServiceProcessor extends DurableObject<Env> {
 	}
 
 	override async webSocketError(socket: WebSocket): Promise<void> {
-		this.sockets.gone(socket);
-		await this.upkeep.storeRecordings();
+		this.#parts.sockets.gone(socket);
+		await this.#parts.upkeep.storeRecordings();
 	}
 
 	// ---- Alarm: timeouts, recording puts and directory retries -------------
 
 	override async alarm(): Promise<void> {
-		await this.upkeep.onAlarm(this.schemaReady);
+		await this.#parts.upkeep.onAlarm(this.schemaReady);
 	}
 
 	/** The host as the API shows it: its record and whether its agent is connected now; null before it exists. */
 	async describeHost(): Promise<(HostRecord & { agentConnected: boolean }) | null> {
-		const host = this.hosts.get();
-		return host && { ...host, agentConnected: this.agent.isConnected() };
+		const host = this.#parts.hosts.get();
+		return host && { ...host, agentConnected: this.#parts.agent.isConnected() };
 	}
 }
