@@ -1,3 +1,4 @@
+import { serviceProcessor } from "../stubs";
 import type { AgentChannel } from "./agent";
 import type { AuditTrail } from "./audit";
 import { mintChannelToken } from "./session-record";
@@ -31,22 +32,10 @@ export interface CarriedSession {
 	url: string;
 }
 
-/** What the carrier needs to reach other service processors. */
+/** What the carrier needs of its own service processor. */
 export interface CarrierPorts {
 	/** This SP's host id. */
 	hostId(): string;
-	/** Asks the holder of a session to carry it to `toHostId`. */
-	carryAt(
-		holderHostId: string,
-		sessionId: string,
-		toHostId: string,
-	): Promise<CarriedSession | null>;
-	/** Hands carried sessions to the VM's new host's SP. */
-	handTo(hostId: string, vmId: string, sessions: CarriedSession[]): Promise<void>;
-	/** Closes a session its holder keeps. */
-	closeAt(holderHostId: string, sessionId: string, reason: string): Promise<void>;
-	/** Asks a session's holder for a new VM-channel URL (see `reissueVmChannel`). */
-	regrantAt(holderHostId: string, sessionId: string): Promise<string | null>;
 	/** Sets the alarm for a new deadline. */
 	schedule(deadlineMs: number): Promise<void>;
 }
@@ -57,6 +46,7 @@ export class SessionCarrier {
 		private readonly sessions: SessionStore,
 		private readonly agent: AgentChannel,
 		private readonly audit: AuditTrail,
+		private readonly env: Env,
 		private readonly ports: CarrierPorts,
 	) {}
 
@@ -110,10 +100,10 @@ export class SessionCarrier {
 			const one =
 				holder_host_id === this.ports.hostId()
 					? null
-					: await this.ports.carryAt(holder_host_id, session_id, toHostId);
+					: await serviceProcessor(this.env, holder_host_id).carrySession(session_id, toHostId);
 			if (one) carried.push(one);
 		}
-		if (carried.length > 0) await this.ports.handTo(toHostId, vmId, carried);
+		if (carried.length > 0) await serviceProcessor(this.env, toHostId).takeCarriedSessions(carried);
 		this.sql.exec("DELETE FROM carried_sessions WHERE vm_id = ?", vmId);
 	}
 
@@ -159,13 +149,15 @@ export class SessionCarrier {
 				sessionId,
 			)
 			.toArray();
-		return carried ? this.ports.regrantAt(carried.holder_host_id, sessionId) : null;
+		return carried
+			? serviceProcessor(this.env, carried.holder_host_id).regrantVmChannel(sessionId)
+			: null;
 	}
 
 	/** Rotation or removal here: the sessions other SPs hold for the VM close too. */
 	async closeHeldElsewhere(vmId: string, reason: string): Promise<void> {
 		for (const { session_id, holder_host_id } of this.heldElsewhere(vmId)) {
-			await this.ports.closeAt(holder_host_id, session_id, reason);
+			await serviceProcessor(this.env, holder_host_id).closeSession(session_id, reason);
 		}
 		this.sql.exec("DELETE FROM carried_sessions WHERE vm_id = ?", vmId);
 	}

@@ -5,7 +5,7 @@
  * `recordings` is the bucket of the object's current `env` (read at each put).
  */
 import { SeenJtis } from "../seen-jtis";
-import { serviceProcessor, virtualMachine } from "../stubs";
+import { virtualMachine } from "../stubs";
 import type { AccessParts } from "./access";
 import { AgentChannel } from "./agent";
 import { AuditTrail } from "./audit";
@@ -74,16 +74,8 @@ export function wireParts(
 		recorder,
 		directory,
 	});
-	const carrier = new SessionCarrier(ctx.storage.sql, sessions, agent, audit, {
+	const carrier = new SessionCarrier(ctx.storage.sql, sessions, agent, audit, env, {
 		hostId: () => hosts.get()?.hostId ?? "",
-		carryAt: (holderHostId, sessionId, toHostId) =>
-			serviceProcessor(env, holderHostId).carrySession(sessionId, toHostId),
-		handTo: (hostId, _vmId, sessions) =>
-			serviceProcessor(env, hostId).takeCarriedSessions(sessions),
-		closeAt: (holderHostId, sessionId, reason) =>
-			serviceProcessor(env, holderHostId).closeSession(sessionId, reason),
-		regrantAt: (holderHostId, sessionId) =>
-			serviceProcessor(env, holderHostId).regrantVmChannel(sessionId),
 		schedule: (deadlineMs) => upkeep.alarm.schedule(deadlineMs),
 	});
 	const vms = new VmRegistry({
