@@ -1,5 +1,11 @@
+import type { z } from "@hono/zod-openapi";
 import { hashSecret, newChannelToken } from "../../shared/keys";
 import { ownerOfId } from "../../shared/owned-id";
+import type {
+	ChannelGrantSchema,
+	RecordingSummarySchema,
+	SessionSchema,
+} from "../../shared/schemas/sessions";
 
 /** Session records as stored and as admins see them, and their channel tokens. */
 
@@ -9,48 +15,13 @@ export type Side = "user" | "vm";
 /** Every channel a session hands out a token for: its two ends and read-only viewers. */
 export type ChannelSide = Side | "viewer";
 
-/** Session states (API.md): the VM side attaches after the user side is secured. */
-export type SessionState = "vm_pending" | "established" | "closed";
-
-/** A session record as admins see it. */
-export interface SessionRecord {
-	sessionId: string;
-	hostId: string;
-	/** The host whose agent carries the VM side now (differs from `hostId` after a live migration). */
-	vmHostId: string;
-	vmId: string;
-	state: SessionState;
-	keyVersion: number;
-	createdAt: string;
-	userSecuredAt: string;
-	vmSecuredAt: string | null;
-	closedAt: string | null;
-	closeReason: string | null;
-	bytesFromUser: number;
-	bytesFromVm: number;
-	/** Read-only viewers attached now (additive to API.md). */
-	viewers: number;
-	/** The asciicast recording, once the VM side attached (additive to API.md). */
-	recording: RecordingSummary | null;
-}
-
-/** What a session record tells about its recording. */
-export interface RecordingSummary {
-	/** Size of the .cast so far (header included). */
-	bytes: number;
-	events: number;
-	/** Recording stopped at the size cap. */
-	truncated: boolean;
-	/** Written to the recordings bucket (the session closed). */
-	stored: boolean;
-}
+/** Session records as the contract shows them (inferred from their zod schemas, never written twice). */
+export type SessionRecord = z.infer<typeof SessionSchema>;
+export type SessionState = SessionRecord["state"];
+export type RecordingSummary = z.infer<typeof RecordingSummarySchema>;
 
 /** A channel URL with its single-use token, as handed to a client. */
-export interface ChannelGrant {
-	url: string;
-	token: string;
-	expiresAt: string;
-}
+export type ChannelGrant = z.infer<typeof ChannelGrantSchema>;
 
 /** A freshly minted channel token and the hash that is stored. */
 export interface MintedToken {
