@@ -7,6 +7,11 @@ import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { EncryptJWT, importJWK } from "jose";
 import WebSocket from "ws";
+import {
+	consoleControlProtocol,
+	resizeControl,
+	terminalSizeOf,
+} from "../shared/console-protocol.ts";
 import { createApiClient } from "./api.mjs";
 import { openConsoleChannel } from "./console-channel.mjs";
 import { CliError, exitCodes } from "./output.mjs";
@@ -69,12 +74,13 @@ export async function connect({ baseUrl, domain, vm, keyFile, json = false }) {
 }
 
 /**
- * Relays the terminal to the user channel until either side ends it.
+ * Relays the terminal to the user channel until either side ends it, and
+ * tells the server the terminal's size when it opens and on every change.
  * @param {string} url
  * @returns {Promise<number>}
  */
 function runConsole(url) {
-	const { stdin, stderr } = process;
+	const { stdin, stdout, stderr } = process;
 	const interactive = stdin.isTTY === true;
 	/** @type {ReturnType<typeof setTimeout> | undefined} */
 	let quietTimer;
@@ -93,7 +99,16 @@ function runConsole(url) {
 		}
 		if (escapeAt !== -1) channel.leave();
 	};
+	// Only under v2, whose text frames are controls: under v1 they would be typed into the VM.
+	const tellSize = () => {
+		const { socket } = channel;
+		if (socket.protocol !== consoleControlProtocol || socket.readyState !== WebSocket.OPEN) return;
+		// A pty nobody sized reports 0×0: then the server keeps its default.
+		const size = stdout.isTTY && terminalSizeOf({ cols: stdout.columns, rows: stdout.rows });
+		if (size) socket.send(resizeControl(size));
+	};
 	const restoreTerminal = () => {
+		stdout.off("resize", tellSize);
 		stdin.off("data", onInput);
 		if (interactive) stdin.setRawMode(false);
 		stdin.pause();
@@ -107,6 +122,8 @@ function runConsole(url) {
 		leaveReason: "user left",
 		refusedMessage: (statusCode) => `the user channel was refused with HTTP ${statusCode}`,
 		onOpen: () => {
+			tellSize();
+			stdout.on("resize", tellSize);
 			if (interactive) stdin.setRawMode(true);
 			stdin.on("data", onInput);
 			stdin.once("end", () => {

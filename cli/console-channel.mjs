@@ -3,7 +3,7 @@
 // by `connect` (the user channel) and `sessions watch` (a viewer channel).
 // Each caller adds what it sends, what it prints and which exit code an end means.
 import WebSocket from "ws";
-import { consoleProtocol, tokenInProtocol } from "../shared/console-protocol.ts";
+import { consoleProtocols, tokenInProtocol } from "../shared/console-protocol.ts";
 
 /**
  * @typedef {object} ConsoleChannelOptions
@@ -12,7 +12,7 @@ import { consoleProtocol, tokenInProtocol } from "../shared/console-protocol.ts"
  * @property {() => void} [onOpen] once the channel is open
  * @property {() => void} [onFrame] after each frame is written to stdout
  * @property {(notice: import("../shared/console-protocol.ts").ConsoleNotice) => void} [onNotice]
- *   Edgevisor's notices about the session (the VM moved); offering them makes the console binary-only
+ *   Edgevisor's notices about the session (the VM moved, the console's size); offering them makes the console binary-only
  * @property {(code: number, reason: string, userLeft: boolean) => number} onClose
  *   reports the end (`reason` is the peer's, else `leaveReason` or `code N`) and returns the exit code
  */
@@ -36,7 +36,7 @@ export function openConsoleChannel(
 ) {
 	// The token travels as a subprotocol, out of the URL (and so out of access logs).
 	const dial = tokenInProtocol(url);
-	const protocols = [onNotice ? consoleProtocol : undefined, dial.tokenProtocol].filter(Boolean);
+	const protocols = [...(onNotice ? consoleProtocols : []), dial.tokenProtocol].filter(Boolean);
 	const socket = new WebSocket(dial.url, /** @type {string[]} */ (protocols));
 	let userLeft = false;
 	const leave = () => {
@@ -48,8 +48,8 @@ export function openConsoleChannel(
 		if (onOpen) socket.on("open", onOpen);
 		socket.on("message", (data, isBinary) => {
 			const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(new Uint8Array(data));
-			// Under the console subprotocol a text frame is a notice, never console output.
-			if (!isBinary && socket.protocol === consoleProtocol) {
+			// Under a console subprotocol a text frame is a notice, never console output.
+			if (!isBinary && consoleProtocols.includes(socket.protocol)) {
 				try {
 					onNotice?.(JSON.parse(bytes.toString("utf8")));
 				} catch {

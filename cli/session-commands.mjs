@@ -3,12 +3,26 @@
 // session's recording (asciicast v2), and watch a live session read-only.
 import { writeFile } from "node:fs/promises";
 import { Option } from "commander";
+import { terminalSizeOf } from "../shared/console-protocol.ts";
 import { openConsoleChannel } from "./console-channel.mjs";
 import { action } from "./context.mjs";
 import { CliError, exitCodes, print, printRecord, printTable } from "./output.mjs";
 import { swallowKeyboard } from "./read-only-keyboard.mjs";
 
 /** @typedef {import("./context.mjs").CommandContext} CommandContext */
+
+/**
+ * One line of our own on stderr when the console's size (its user's
+ * terminal) is not this terminal's: a terminal cannot be resized from here,
+ * and output laid out for another width wraps or leaves gaps.
+ * @param {import("../shared/console-protocol.ts").TerminalSize} size
+ */
+function noteConsoleSize({ cols, rows }) {
+	const { stdout, stderr } = process;
+	if (stdout.isTTY && stdout.columns === cols && stdout.rows === rows) return;
+	const here = stdout.isTTY ? `; this terminal is ${stdout.columns}×${stdout.rows}` : "";
+	stderr.write(`\r\n[the console is ${cols}×${rows}${here}]\r\n`);
+}
 
 /**
  * Streams a viewer channel's frames to stdout until the session closes or
@@ -26,6 +40,11 @@ function streamViewer(sessionId, url) {
 			`edgevisor: the viewer channel was refused with HTTP ${statusCode}`,
 		onOpen: () => {
 			stderr.write(`Watching ${sessionId} read-only. Ctrl-C leaves.\n`);
+		},
+		// Told on joining and on every change, once the user's terminal has told its size.
+		onNotice: (notice) => {
+			const size = notice.type === "resize" ? terminalSizeOf(notice) : undefined;
+			if (size) noteConsoleSize(size);
 		},
 		onClose: (code, reason, userLeft) => {
 			process.off("SIGINT", channel.leave);

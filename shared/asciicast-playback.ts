@@ -5,6 +5,8 @@
  * numbers. (Writing recordings is the service processor's business.)
  */
 
+import { type TerminalSize, terminalSizeOf } from "./console-protocol";
+
 /** The header line's fields the player uses. */
 export interface AsciicastHeader {
 	version: 2;
@@ -21,25 +23,35 @@ export interface OutputEvent {
 	text: string;
 }
 
-/** A parsed recording: the header and its output events in time order. */
+/** One resize of the terminal: `[seconds, "r", "COLSxROWS"]`. */
+export interface ResizeEvent {
+	atSeconds: number;
+	size: TerminalSize;
+}
+
+/** What a player acts on, in time order. */
+export type PlaybackEvent = OutputEvent | ResizeEvent;
+
+/** A parsed recording: the header and its output and resize events in time order. */
 export interface Recording {
 	header: AsciicastHeader;
-	events: OutputEvent[];
+	events: PlaybackEvent[];
 }
 
 const defaultSize = { width: 80, height: 24 };
 
 /**
  * Parses asciicast v2 text. Input (`"i"`), marker and other event kinds are
- * skipped (the player shows output only); events are kept in time order.
- * Throws an Error naming the line when the text is not asciicast v2.
+ * skipped (the player shows output and follows resizes), and so is a resize
+ * to a size no terminal takes; events are kept in time order. Throws an
+ * Error naming the line when the text is not asciicast v2.
  */
 export function parseAsciicast(text: string): Recording {
 	const lines = text.split(/\r?\n/).filter((line) => line.trim() !== "");
 	const [headerLine, ...eventLines] = lines;
 	if (headerLine === undefined) throw new Error("empty recording");
 	const header = parseHeader(headerLine);
-	const events: OutputEvent[] = [];
+	const events: PlaybackEvent[] = [];
 	eventLines.forEach((line, index) => {
 		const event = parseEvent(line, index + 2);
 		if (event) events.push(event);
@@ -60,17 +72,19 @@ function parseHeader(line: string): AsciicastHeader {
 	const fields = header as Record<string, unknown>;
 	const number = (value: unknown) =>
 		typeof value === "number" && Number.isFinite(value) && value > 0 ? value : undefined;
+	// A size no terminal takes (a million columns) would stall the player: the default instead.
+	const size = terminalSizeOf({ cols: fields.width, rows: fields.height });
 	return {
 		version: 2,
-		width: number(fields.width) ?? defaultSize.width,
-		height: number(fields.height) ?? defaultSize.height,
+		width: size?.cols ?? defaultSize.width,
+		height: size?.rows ?? defaultSize.height,
 		timestamp: number(fields.timestamp),
 		idleTimeLimit: number(fields.idle_time_limit),
 		title: typeof fields.title === "string" ? fields.title : undefined,
 	};
 }
 
-function parseEvent(line: string, lineNumber: number): OutputEvent | undefined {
+function parseEvent(line: string, lineNumber: number): PlaybackEvent | undefined {
 	let event: unknown;
 	try {
 		event = JSON.parse(line);
@@ -82,8 +96,17 @@ function parseEvent(line: string, lineNumber: number): OutputEvent | undefined {
 	const [atSeconds, kind, data] = event;
 	if (typeof atSeconds !== "number" || !Number.isFinite(atSeconds) || atSeconds < 0)
 		throw new Error(`line ${lineNumber}: bad time`);
-	if (kind !== "o" || typeof data !== "string") return undefined;
-	return { atSeconds, text: data };
+	if (typeof data !== "string") return undefined;
+	if (kind === "o") return { atSeconds, text: data };
+	if (kind !== "r") return undefined;
+	const [, cols, rows] = data.match(/^(\d{1,4})x(\d{1,4})$/) ?? [];
+	const size = terminalSizeOf({ cols: Number(cols), rows: Number(rows) });
+	return size && { atSeconds, size };
+}
+
+/** The text of the output events, in order. */
+export function outputText(events: PlaybackEvent[]): string {
+	return events.map((event) => ("text" in event ? event.text : "")).join("");
 }
 
 /**
@@ -91,7 +114,7 @@ function parseEvent(line: string, lineNumber: number): OutputEvent | undefined {
  * it (asciinema's `idle_time_limit`), so a recording with a long idle stretch
  * plays without dead air. Without a limit the times are unchanged.
  */
-export function compressIdle(events: OutputEvent[], limitSeconds?: number): OutputEvent[] {
+export function compressIdle(events: PlaybackEvent[], limitSeconds?: number): PlaybackEvent[] {
 	if (limitSeconds === undefined) return events;
 	let previousOriginal = 0;
 	let previousCompressed = 0;
@@ -99,7 +122,7 @@ export function compressIdle(events: OutputEvent[], limitSeconds?: number): Outp
 		const gap = Math.min(event.atSeconds - previousOriginal, limitSeconds);
 		previousOriginal = event.atSeconds;
 		previousCompressed += gap;
-		return { atSeconds: previousCompressed, text: event.text };
+		return { ...event, atSeconds: previousCompressed };
 	});
 }
 
@@ -110,24 +133,22 @@ export interface PlaybackPosition {
 }
 
 /**
- * Advances playback by `elapsedMs` of wall time at `speed`: returns the text
- * of every event now due (in order, concatenated) and the new position.
+ * Advances playback by `elapsedMs` of wall time at `speed`: returns every
+ * event now due, in order (output written before a resize was laid out at
+ * the size before it), and the new position.
  */
 export function advancePlayback(
-	events: OutputEvent[],
+	events: PlaybackEvent[],
 	position: PlaybackPosition,
 	elapsedMs: number,
 	speed: number,
-): { text: string; position: PlaybackPosition } {
+): { due: PlaybackEvent[]; position: PlaybackPosition } {
 	const atSeconds = position.atSeconds + (Math.max(0, elapsedMs) / 1000) * speed;
 	let nextIndex = position.nextIndex;
-	let text = "";
-	for (let event = events[nextIndex]; event && event.atSeconds <= atSeconds; ) {
-		text += event.text;
+	while (nextIndex < events.length && (events[nextIndex]?.atSeconds ?? 0) <= atSeconds) {
 		nextIndex += 1;
-		event = events[nextIndex];
 	}
-	return { text, position: { nextIndex, atSeconds } };
+	return { due: events.slice(position.nextIndex, nextIndex), position: { nextIndex, atSeconds } };
 }
 
 /**
@@ -135,7 +156,7 @@ export function advancePlayback(
  * undefined when the recording has ended.
  */
 export function delayUntilNextMs(
-	events: OutputEvent[],
+	events: PlaybackEvent[],
 	position: PlaybackPosition,
 	speed: number,
 ): number | undefined {
@@ -145,6 +166,6 @@ export function delayUntilNextMs(
 }
 
 /** The recording's length in seconds (the last event's time). */
-export function durationSeconds(events: OutputEvent[]): number {
+export function durationSeconds(events: PlaybackEvent[]): number {
 	return events.at(-1)?.atSeconds ?? 0;
 }

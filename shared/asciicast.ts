@@ -1,15 +1,17 @@
 /**
  * Console recordings in asciicast v2 (https://docs.asciinema.org/manual/asciicast/v2/):
- * a JSON header line, then one JSON event line `[seconds, "o", text]` per
- * piece of VM output. Pure functions, no runtime imports.
+ * a JSON header line with the terminal's size when recording began, then one
+ * JSON event line `[seconds, "o", text]` per piece of VM output and
+ * `[seconds, "r", "COLSxROWS"]` per later resize. Pure functions, no runtime imports.
  */
+
+import type { TerminalSize } from "./console-protocol";
 
 /** MIME type of an asciicast file. */
 export const asciicastContentType = "application/x-asciicast";
 
-/** Terminal size written in the header; the console does not report one. */
-const castWidth = 80;
-const castHeight = 24;
+/** A recording's size until a client tells one (a serial console has no size of its own). */
+export const defaultTerminalSize: TerminalSize = { cols: 80, rows: 24 };
 
 /**
  * Longest text one event carries. A frame's text is split at this many
@@ -19,11 +21,17 @@ const castHeight = 24;
 const maxEventChars = 65_536;
 
 /** The header line (no trailing newline). */
-export function castHeader(fields: { startMs: number; vmId: string; hostId: string }): string {
+export function castHeader(fields: {
+	startMs: number;
+	vmId: string;
+	hostId: string;
+	size?: TerminalSize;
+}): string {
+	const { cols, rows } = fields.size ?? defaultTerminalSize;
 	return JSON.stringify({
 		version: 2,
-		width: castWidth,
-		height: castHeight,
+		width: cols,
+		height: rows,
 		timestamp: Math.floor(fields.startMs / 1000),
 		title: `${fields.vmId} on ${fields.hostId}`,
 		env: { TERM: "xterm-256color" },
@@ -33,6 +41,11 @@ export function castHeader(fields: { startMs: number; vmId: string; hostId: stri
 /** One output event line (no trailing newline); `elapsedMs` since the header's start. */
 export function castOutputEvent(elapsedMs: number, text: string): string {
 	return JSON.stringify([Math.max(0, elapsedMs) / 1000, "o", text]);
+}
+
+/** One resize event line (no trailing newline): `[seconds, "r", "COLSxROWS"]`. */
+export function castResizeEvent(elapsedMs: number, size: TerminalSize): string {
+	return JSON.stringify([Math.max(0, elapsedMs) / 1000, "r", `${size.cols}x${size.rows}`]);
 }
 
 /**

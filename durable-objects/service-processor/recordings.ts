@@ -2,10 +2,12 @@ import {
 	asciicastContentType,
 	castHeader,
 	castOutputEvent,
+	castResizeEvent,
 	recordingKey,
 	splitText,
 	utf8ByteLength,
 } from "../../shared/asciicast";
+import type { TerminalSize } from "../../shared/console-protocol";
 import { ownerOfId } from "../../shared/owned-id";
 import type { AuditTrail } from "./audit";
 import type { RecordingSummary } from "./session-record";
@@ -22,7 +24,9 @@ import type { RecordingSummary } from "./session-record";
  * succeeded; a failed put is retried by the object's alarm.
  *
  * Only the VM's output is recorded, never the user's input: what a user types
- * may be a password, and a recording is readable by every admin.
+ * may be a password, and a recording is readable by every admin. The user's
+ * terminal size is recorded (in the header when recording begins, as an "r"
+ * event per later change), so the output plays back laid out as it was shown.
  */
 
 /** Size cap of one recording; past it recording stops and it is marked truncated. */
@@ -91,10 +95,13 @@ export class Recorder {
 			.toArray()[0];
 	}
 
-	/** Starts a session's recording when its VM side attaches; its time starts now. */
-	begin(sessionId: string, vmId: string): void {
+	/**
+	 * Starts a session's recording when its VM side attaches, at the user's
+	 * terminal size if it was told (else the default); its time starts now.
+	 */
+	begin(sessionId: string, vmId: string, size?: TerminalSize): void {
 		const startMs = Date.now();
-		const header = castHeader({ startMs, vmId, hostId: ownerOfId(sessionId) ?? "" });
+		const header = castHeader({ startMs, vmId, hostId: ownerOfId(sessionId) ?? "", size });
 		this.sql.exec(
 			"INSERT OR IGNORE INTO recordings (session_id, start_ms, header, bytes) VALUES (?, ?, ?, ?)",
 			sessionId,
@@ -126,14 +133,29 @@ export class Recorder {
 		if (!live || live.truncated) return;
 		const text =
 			typeof message === "string" ? message : live.decoder.decode(message, { stream: true });
-		this.append(sessionId, live, text);
+		this.appendOutput(sessionId, live, text);
 	}
 
-	private append(sessionId: string, live: LiveRecording, text: string): void {
+	/** Records that the user's terminal took a new size (no-op before the recording began). */
+	recordResize(sessionId: string, size: TerminalSize): void {
+		const live = this.liveRecording(sessionId);
+		if (!live || live.truncated) return;
+		this.append(sessionId, live, [castResizeEvent(Date.now() - live.startMs, size)]);
+	}
+
+	private appendOutput(sessionId: string, live: LiveRecording, text: string): void {
 		if (text === "") return;
 		const elapsedMs = Date.now() - live.startMs;
-		for (const piece of splitText(text)) {
-			const line = castOutputEvent(elapsedMs, piece);
+		this.append(
+			sessionId,
+			live,
+			splitText(text).map((piece) => castOutputEvent(elapsedMs, piece)),
+		);
+	}
+
+	/** Buffers event lines until the cap, past which the recording is marked truncated. */
+	private append(sessionId: string, live: LiveRecording, lines: string[]): void {
+		for (const line of lines) {
 			const lineBytes = utf8ByteLength(line) + 1;
 			if (live.bytes + lineBytes > maxRecordingBytes) {
 				live.truncated = true;
@@ -185,7 +207,7 @@ export class Recorder {
 	finish(sessionId: string): void {
 		const live = this.liveRecording(sessionId);
 		// Bytes of a character the VM never completed become one replacement character.
-		if (live && !live.truncated) this.append(sessionId, live, live.decoder.decode());
+		if (live && !live.truncated) this.appendOutput(sessionId, live, live.decoder.decode());
 		this.flush();
 		this.live.delete(sessionId);
 		const finished = this.sql.exec(

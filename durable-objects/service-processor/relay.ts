@@ -1,8 +1,10 @@
-import type { ConsoleNotice } from "../../shared/console-protocol";
+import type { TerminalSize } from "../../shared/console-protocol";
 import type { AuditTrail } from "./audit";
+import { NoticeSockets } from "./notice-sockets";
 import type { Recorder } from "./recordings";
 import { type ChannelSide, type Side, sideTag } from "./session-record";
 import type { SessionStore } from "./sessions";
+import { TerminalSizes } from "./terminal-sizes";
 import type { Viewers } from "./viewers";
 
 /**
@@ -12,6 +14,7 @@ import type { Viewers } from "./viewers";
  * 1 MiB. Frames sent before the other side attaches wait in SQLite, bounded
  * in frames and bytes, and are flushed on attach. All handlers are synchronous, which is what keeps the order.
  * VM output also goes to the session's read-only viewers and its recording.
+ * A user side's control messages (console subprotocol v2) go to TerminalSizes, never to the VM.
  */
 
 /** What a relay or viewer socket carries across hibernation. */
@@ -20,8 +23,12 @@ export interface RelayAttachment {
 	sessionId: string;
 	/** A VM side replaced by the VM's new host's (after a live migration): its close ends nothing. */
 	superseded?: boolean;
-	/** A user side that speaks the console subprotocol: console as binary, notices as text. */
+	/** A user side or viewer that speaks the console subprotocol: console as binary, notices as text. */
 	notices?: boolean;
+	/** A user side whose text frames are control messages (console subprotocol v2). */
+	controls?: boolean;
+	/** The user side's terminal size, as it last told it (see TerminalSizes). */
+	terminalSize?: TerminalSize;
 }
 
 /** Frames a side may send before the other side attaches. */
@@ -38,6 +45,14 @@ const messageTooBig = 1009;
 
 const encoder = new TextEncoder();
 
+/** What a channel's socket speaks, from the subprotocol the upgrade chose. */
+export interface ChannelSpeech {
+	/** Console as binary, notices as text (user sides and viewers). */
+	notices?: boolean;
+	/** Text frames from it are control messages (user sides). */
+	controls?: boolean;
+}
+
 function peerOf(side: Side): Side {
 	return side === "user" ? "vm" : "user";
 }
@@ -46,8 +61,9 @@ function peerOf(side: Side): Side {
 export class Relay {
 	/** VM sides replaced by a newer one while this instance lives (their attachments say so too). */
 	private readonly superseded = new WeakSet<WebSocket>();
-	/** Whether each user side speaks the console subprotocol, read once per socket. */
-	private readonly noticeSockets = new WeakMap<WebSocket, boolean>();
+	/** Sends console frames and notices to each side as it speaks. */
+	private readonly sockets = new NoticeSockets();
+	private readonly terminalSizes: TerminalSizes;
 
 	constructor(
 		private readonly ctx: DurableObjectState,
@@ -55,7 +71,9 @@ export class Relay {
 		private readonly audit: AuditTrail,
 		private readonly recorder: Recorder,
 		private readonly viewers: Viewers,
-	) {}
+	) {
+		this.terminalSizes = new TerminalSizes(ctx, recorder, viewers);
+	}
 
 	private get sql(): SqlStorage {
 		return this.ctx.storage.sql;
@@ -66,12 +84,24 @@ export class Relay {
 	 * the session's viewers; a side gets what the other side sent meanwhile,
 	 * and the session's state is updated.
 	 */
-	attach(sessionId: string, side: ChannelSide, socket: WebSocket, { notices = false } = {}): void {
-		if (side === "viewer") this.viewers.attach(sessionId, socket);
-		else this.attachSide(sessionId, side, socket, notices);
+	attach(
+		sessionId: string,
+		side: ChannelSide,
+		socket: WebSocket,
+		speech: ChannelSpeech = {},
+	): void {
+		if (side === "viewer") {
+			const size = this.terminalSizes.of(sessionId);
+			this.viewers.attach(sessionId, socket, { notices: speech.notices, size });
+		} else this.attachSide(sessionId, side, socket, speech);
 	}
 
-	private attachSide(sessionId: string, side: Side, socket: WebSocket, notices: boolean): void {
+	private attachSide(
+		sessionId: string,
+		side: Side,
+		socket: WebSocket,
+		{ notices = false, controls = false }: ChannelSpeech,
+	): void {
 		// A VM side re-attaching from the VM's new host replaces the old one.
 		const replaced = side === "vm" ? this.ctx.getWebSockets(sideTag("vm", sessionId)) : [];
 		const arrived = side === "vm" && this.sessions.isMoving(sessionId);
@@ -80,8 +110,9 @@ export class Relay {
 			role: side,
 			sessionId,
 			...(notices ? { notices } : {}),
+			...(controls ? { controls } : {}),
 		} satisfies RelayAttachment);
-		if (side === "user") this.noticeSockets.set(socket, notices);
+		this.sockets.remember(socket, notices);
 		for (const old of replaced) this.supersede(old, sessionId);
 		const now = new Date().toISOString();
 		// A re-attach keeps the moment the VM side was first secured.
@@ -103,7 +134,7 @@ export class Relay {
 			});
 			const [user] = this.ctx.getWebSockets(sideTag("user", sessionId));
 			if (user && row?.vm_host_id)
-				this.notify(user, { type: "vm_moved", vmHostId: row.vm_host_id });
+				this.sockets.sendNotice(user, { type: "vm_moved", vmHostId: row.vm_host_id });
 		} else {
 			this.audit.record(side === "user" ? "channel.user_attached" : "channel.vm_attached", {
 				sessionId,
@@ -111,7 +142,8 @@ export class Relay {
 			});
 		}
 		// One continuous cast across a move: an existing recording goes on.
-		if (side === "vm" && vmId) this.recorder.begin(sessionId, vmId);
+		if (side === "vm" && vmId)
+			this.recorder.begin(sessionId, vmId, this.terminalSizes.of(sessionId));
 		const pending = this.sql
 			.exec<{ seq: number; text: string | null; data: ArrayBuffer | null }>(
 				"SELECT seq, text, data FROM pending_frames WHERE session_id = ? AND to_side = ? ORDER BY seq",
@@ -119,7 +151,7 @@ export class Relay {
 				side,
 			)
 			.toArray();
-		for (const frame of pending) this.deliver(socket, side, frame.text ?? frame.data ?? "");
+		for (const frame of pending) this.sockets.sendConsole(socket, frame.text ?? frame.data ?? "");
 		this.sql.exec(
 			"DELETE FROM pending_frames WHERE session_id = ? AND to_side = ?",
 			sessionId,
@@ -134,37 +166,6 @@ export class Relay {
 			);
 			this.audit.record("session.established", { sessionId, vmId });
 		}
-	}
-
-	/**
-	 * Sends a frame to a side. A user side that speaks the console subprotocol
-	 * gets the console as binary only: its text frames are Edgevisor's notices.
-	 */
-	private deliver(socket: WebSocket, side: Side, message: string | ArrayBuffer): void {
-		if (side === "user" && typeof message === "string" && this.speaksNotices(socket)) {
-			socket.send(encoder.encode(message));
-		} else {
-			socket.send(message);
-		}
-	}
-
-	/** Tells a user side something about its session, apart from the console stream. */
-	private notify(socket: WebSocket, notice: ConsoleNotice): void {
-		if (!this.speaksNotices(socket)) return;
-		try {
-			socket.send(JSON.stringify(notice));
-		} catch {
-			// Closing: the notice has nobody to tell.
-		}
-	}
-
-	private speaksNotices(socket: WebSocket): boolean {
-		let notices = this.noticeSockets.get(socket);
-		if (notices === undefined) {
-			notices = (socket.deserializeAttachment() as RelayAttachment | null)?.notices === true;
-			this.noticeSockets.set(socket, notices);
-		}
-		return notices;
 	}
 
 	/** Closes a VM side the VM's new host replaced; its close event ends nothing. */
@@ -200,7 +201,8 @@ export class Relay {
 	/**
 	 * Relays one frame from `socket` to the other side, counting its bytes;
 	 * VM output also reaches the viewers and the recording. A viewer's frames
-	 * are dropped: they never reach the VM.
+	 * are dropped, and so is a user side's text frame under console
+	 * subprotocol v2, once read as a control message: neither reaches the VM.
 	 */
 	relay(socket: WebSocket, attachment: RelayAttachment, message: string | ArrayBuffer): void {
 		const { role, sessionId } = attachment;
@@ -216,6 +218,10 @@ export class Relay {
 			this.sessions.close(sessionId, "frame_too_large", messageTooBig);
 			return;
 		}
+		if (attachment.controls && typeof message === "string") {
+			this.terminalSizes.control(socket, attachment, message);
+			return;
+		}
 		this.sessions.countFrame(sessionId, role, byteLength);
 		// While the VM side moves to the VM's new host, input waits here for it.
 		const peer =
@@ -224,7 +230,7 @@ export class Relay {
 					? undefined
 					: this.vmSide(sessionId)
 				: this.ctx.getWebSockets(sideTag("user", sessionId))[0];
-		if (peer) this.deliver(peer, peerOf(role), message);
+		if (peer) this.sockets.sendConsole(peer, message);
 		else this.hold(sessionId, peerOf(role), message, byteLength);
 		if (role === "vm") {
 			this.viewers.broadcast(sessionId, message);

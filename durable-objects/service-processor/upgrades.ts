@@ -1,4 +1,8 @@
-import { consoleProtocol, tokenProtocolPrefix } from "../../shared/console-protocol";
+import {
+	consoleControlProtocol,
+	consoleProtocols,
+	tokenProtocolPrefix,
+} from "../../shared/console-protocol";
 import { hashSecret } from "../../shared/keys";
 import { type ProblemCode, problemDetails } from "../../shared/problem";
 import type { AgentChannel, ChannelReissuer } from "./agent";
@@ -57,14 +61,15 @@ function channelToken(searchParams: URLSearchParams, offered: string[]): string 
 }
 
 /**
- * The subprotocol to answer with: the console protocol for a user side that
- * offered it; else, for a client that offered its token as a subprotocol
- * and nothing we speak, that one (a browser refuses a handshake that selects
- * none of what it offered; the token is spent by then).
+ * The subprotocol to answer with: for a user side or a viewer, the newest
+ * console protocol it offered; else, for a client that offered its token as
+ * a subprotocol and nothing we speak, that one (a browser refuses a
+ * handshake that selects none of what it offered; the token is spent by then).
  */
 function selectedProtocol(side: string, offered: string[]): string | undefined {
-	if (side === "user" && offered.includes(consoleProtocol)) return consoleProtocol;
-	return offered.find((protocol) => protocol.startsWith(tokenProtocolPrefix));
+	const spoken =
+		side === "vm" ? undefined : consoleProtocols.find((protocol) => offered.includes(protocol));
+	return spoken ?? offered.find((protocol) => protocol.startsWith(tokenProtocolPrefix));
 }
 
 /** Checks the credential of an upgrade request and attaches its socket. */
@@ -104,6 +109,9 @@ export async function acceptUpgrade(
 		return problemResponse("unauthorized", "channel token invalid, already used or expired");
 	}
 	const protocol = selectedProtocol(side, offered);
-	const notices = protocol === consoleProtocol;
-	return upgrade((socket) => parts.relay.attach(sessionId, side, socket, { notices }), protocol);
+	const speech = {
+		notices: protocol !== undefined && consoleProtocols.includes(protocol),
+		controls: protocol === consoleControlProtocol,
+	};
+	return upgrade((socket) => parts.relay.attach(sessionId, side, socket, speech), protocol);
 }

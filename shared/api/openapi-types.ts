@@ -267,7 +267,7 @@ export interface paths {
 		};
 		/**
 		 * A session's user channel (WebSocket)
-		 * @description A session's user channel (WebSocket). The URL comes from `userChannel.url`. It carries a single-use token; a client may instead offer it as the WebSocket subprotocol `edgevisor.token.<token>` (beside the subprotocol it speaks) and leave it out of the URL. Text and binary frames are relayed verbatim to the other side.
+		 * @description A session's user channel (WebSocket). The URL comes from `userChannel.url`. It carries a single-use token; a client may instead offer it as the WebSocket subprotocol `edgevisor.token.<token>` (beside the subprotocol it speaks) and leave it out of the URL. Text and binary frames are relayed verbatim to the other side, but for what an optional console subprotocol says (the newest offered is chosen). Under `edgevisor.console.v1` the console comes as binary frames only, and Edgevisor's notices as text frames of JSON. `edgevisor.console.v2` is v1, and the client's own text frames are control messages, never relayed (its console input goes as binary): `{"type": "resize", "cols": 120, "rows": 40}` (whole numbers, 1 to 1000) tells its terminal's size, when the channel opens and on every change; anything else is ignored. A user side is told `{"type": "vm_moved", "vmHostId"}`. The session's recording (asciicast v2) starts at the size told (80×24 if none) and records each change as an `r` event.
 		 */
 		get: operations["openUserChannel"];
 		put?: never;
@@ -307,7 +307,7 @@ export interface paths {
 		};
 		/**
 		 * A session's viewer channel (WebSocket)
-		 * @description A session's read-only viewer channel (WebSocket). The URL comes from `POST /v1/sessions/{sessionId}/viewers`; a viewer receives the VM's output from the moment it joins, and what it sends is dropped. It carries a single-use token; a client may instead offer it as the WebSocket subprotocol `edgevisor.token.<token>` (beside the subprotocol it speaks) and leave it out of the URL. Text and binary frames are relayed verbatim to the other side.
+		 * @description A session's read-only viewer channel (WebSocket). The URL comes from `POST /v1/sessions/{sessionId}/viewers`; a viewer receives the VM's output from the moment it joins, and what it sends is dropped. It carries a single-use token; a client may instead offer it as the WebSocket subprotocol `edgevisor.token.<token>` (beside the subprotocol it speaks) and leave it out of the URL. Text and binary frames are relayed verbatim to the other side, but for what an optional console subprotocol says (the newest offered is chosen). Under `edgevisor.console.v1` the console comes as binary frames only, and Edgevisor's notices as text frames of JSON. `edgevisor.console.v2` is v1, and the client's own text frames are control messages, never relayed (its console input goes as binary): `{"type": "resize", "cols": 120, "rows": 40}` (whole numbers, 1 to 1000) tells its terminal's size, when the channel opens and on every change; anything else is ignored. A viewer is told `{"type": "resize", "cols", "rows"}`, the size the user's terminal told, on joining and on every change.
 		 */
 		get: operations["openViewerChannel"];
 		put?: never;

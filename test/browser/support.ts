@@ -5,7 +5,9 @@
 import { mkdir } from "node:fs/promises";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, inject } from "vitest";
+import { parseConsoleControl, type TerminalSize } from "../../shared/console-protocol";
 import { adminRequest } from "../support/admin-request";
+import { recordedSize as recordedSizeOver } from "../support/recorded-size";
 
 /** Screenshots land here; the README's are copied from a run into docs/screenshots/. */
 export const screenshotDir = "test-results/screenshots";
@@ -158,4 +160,55 @@ export async function watchLive(browser: Browser, sessionId: string): Promise<Pa
 	);
 	await viewer.locator("#playback-status", { hasText: "watching live" }).waitFor();
 	return viewer;
+}
+
+/**
+ * What `tab` sends on console user channels from now on, frame by frame as
+ * the page sent them (a live list): text as strings, binary as Buffers.
+ */
+export function userChannelFrames(tab: Page): Array<string | Buffer> {
+	const frames: Array<string | Buffer> = [];
+	tab.on("websocket", (socket) => {
+		if (!new URL(socket.url()).pathname.endsWith("/user")) return;
+		socket.on("framesent", ({ payload }) => frames.push(payload));
+	});
+	return frames;
+}
+
+/**
+ * A new signed-in tab with a console to the edge-prod VM `vmId` open that has
+ * echoed `line`, and what the tab sends on its user channel (see userChannelFrames).
+ */
+export async function consoleThatEchoed(browser: Browser, vmId: string, line: string) {
+	const page = await signedInPage(browser);
+	const sent = userChannelFrames(page);
+	const sessionId = await openConsole(page, "edge-prod", vmId);
+	await typeLine(page, `echo ${line}`);
+	await terminalLine(page, "#terminal", line);
+	return { page, sessionId, sent };
+}
+
+/** The sizes told in `frames` (resize control messages), in order. */
+export function sizesTold(frames: Array<string | Buffer>): TerminalSize[] {
+	return frames.flatMap((frame) => {
+		const control = typeof frame === "string" ? parseConsoleControl(frame) : undefined;
+		return control ? [{ cols: control.cols, rows: control.rows }] : [];
+	});
+}
+
+/** The terminal size a session's recording ends at, bounded by waitMs. */
+export function recordedSize(sessionId: string): Promise<TerminalSize> {
+	return recordedSizeOver({ baseUrl, adminToken, signal: AbortSignal.timeout(waitMs) }, sessionId);
+}
+
+/** The drawn width of the terminal in `selector`, in CSS pixels: its columns times one cell's width. */
+export function terminalWidth(tab: Page, selector: string): Promise<number> {
+	return tab
+		.locator(`${selector} .xterm-screen`)
+		.evaluate((screen) => screen.getBoundingClientRect().width);
+}
+
+/** How many rows the terminal in `selector` has. */
+export function terminalRowCount(tab: Page, selector: string): Promise<number> {
+	return tab.locator(`${selector} .xterm-rows > div`).count();
 }

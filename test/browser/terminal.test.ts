@@ -1,20 +1,28 @@
 // Proves the browser terminal's view: at 1× pixel density an underscore is
 // drawn (xterm.js clipped it at a line height of 1, so `snake_case` read as
-// `snake case`), and an open console session survives a visit to the other
-// views (the view is kept, hidden, instead of closing its socket). Compares
-// rendered pixels of two rows, so it proves what is drawn, not which option
-// draws it; does not prove other fonts or pixel densities.
+// `snake case`), an open console session survives a visit to the other
+// views (the view is kept, hidden, instead of closing its socket), and the
+// terminal tells the server its size when it opens and when the page
+// resizes it (console subprotocol v2, keys then typed as binary), which the
+// session's recording follows. Compares rendered pixels of two rows, so it
+// proves what is drawn, not which option draws it; does not prove other
+// fonts or pixel densities.
 import type { Locator, Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import {
 	adminApi,
 	chromiumPath,
+	consoleThatEchoed,
 	openConsole,
+	recordedSize,
 	sharedBrowser,
 	signedInPage,
+	sizesTold,
 	terminalLine,
+	terminalRowCount,
 	terminalRows,
 	typeLine,
+	waitMs,
 } from "./support";
 
 /**
@@ -78,6 +86,26 @@ describe.skipIf(!chromiumPath)("web terminal", () => {
 				`/v1/sessions/${encodeURIComponent(sessionId)}`,
 			);
 			expect(body.state).toBe("established");
+		} finally {
+			await page.close();
+		}
+	});
+
+	it("tells the server its size when it opens and when the page resizes it, and the recording follows", async () => {
+		const { page, sessionId, sent } = await consoleThatEchoed(browser(), "api-2", "sized");
+		try {
+			const [opening] = sizesTold(sent);
+			expect(opening?.rows).toBe(await terminalRowCount(page, "#terminal"));
+			// Under v2 a text frame is a control message: the keys went as binary.
+			expect(sent.filter((frame) => typeof frame === "string")).toHaveLength(
+				sizesTold(sent).length,
+			);
+			expect(sent.some((frame) => typeof frame !== "string")).toBe(true);
+			await page.setViewportSize({ width: 800, height: 760 });
+			const poll = { timeout: waitMs };
+			await expect.poll(() => sizesTold(sent).at(-1)?.cols, poll).toBeLessThan(opening?.cols ?? 0);
+			const resized = sizesTold(sent).at(-1);
+			await expect.poll(() => recordedSize(sessionId), poll).toEqual(resized);
 		} finally {
 			await page.close();
 		}

@@ -3,11 +3,14 @@
 // user types into the VM's console and reads its answer, Ctrl-] leaves with
 // exit 0 and the close reason; an admin's terminate ends the console with its
 // reason; piped input runs on the VM too; a live migration of the VM leaves
-// the console open, with one line of the CLI's own saying the VM moved. Failures of connect are in cli.test.ts.
+// the console open, with one line of the CLI's own saying the VM moved; the
+// terminal's size reaches the session's recording, and `sessions watch` in a
+// terminal of another size says the console's. Failures of connect are in cli.test.ts.
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { recordedSize } from "../support/recorded-size";
 import {
 	admin,
 	createHost,
@@ -22,6 +25,7 @@ import {
 import { cliCommandLine, runCli, runInTerminal } from "./cli-run";
 
 const adminEnv = { EDGEVISOR_URL: inject("baseUrl"), EDGEVISOR_TOKEN: inject("adminToken") };
+const adminTarget = { baseUrl: inject("baseUrl"), adminToken: inject("adminToken") };
 
 let host: SeededHost;
 let simulator: RecordedSimulator;
@@ -132,6 +136,25 @@ describe("edgevisor connect in a terminal", () => {
 		} finally {
 			pair.stop();
 		}
+	});
+
+	it("tells the server its terminal's size, and a watcher in a terminal of another size is told the console's", async () => {
+		const { vmId, key } = await enrolVm(host.hostId);
+		const keyFile = await keyFileFor(key);
+		const connect = ["connect", "--domain", host.domain, "--vm", vmId, "--key-file", keyFile];
+		const terminal = runInTerminal(`stty cols 132 rows 43; ${cliCommandLine(connect)}`, adminEnv);
+		await terminal.waitForOutput(`root@${vmId}:~# `);
+		const sessionId = terminal.output().match(/\(session (\S+)\)/)?.[1] ?? "";
+		await expect
+			.poll(() => recordedSize(adminTarget, sessionId), { timeout: 15_000 })
+			.toEqual({ cols: 132, rows: 43 });
+		const watch = cliCommandLine(["sessions", "watch", sessionId]);
+		const watcher = runInTerminal(`stty cols 100 rows 30; ${watch}`, adminEnv);
+		await watcher.waitForOutput("[the console is 132×43; this terminal is 100×30]");
+		watcher.type("\u001d");
+		expect(await watcher.exited).toBe(0);
+		terminal.type("\u001d");
+		expect(await terminal.exited).toBe(0);
 	});
 
 	it("runs piped commands on the VM and leaves once the console goes quiet", async () => {

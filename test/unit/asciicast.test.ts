@@ -1,5 +1,6 @@
-// Proves the pure asciicast v2 helpers: header and event lines parse as the
-// format says, long text splits into pieces that concatenate back without
+// Proves the pure asciicast v2 helpers: header (at the size told, else
+// 80×24), output and resize event lines parse as the format says, and parse
+// back through the player's reader; long text splits into pieces that concatenate back without
 // cutting a surrogate pair, and the UTF-8 size matches TextEncoder for every
 // JSON line. Does not cover recording in the service processor.
 import fc from "fast-check";
@@ -7,10 +8,13 @@ import { describe, expect, it } from "vitest";
 import {
 	castHeader,
 	castOutputEvent,
+	castResizeEvent,
 	recordingKey,
 	splitText,
 	utf8ByteLength,
 } from "../../shared/asciicast";
+import { parseAsciicast } from "../../shared/asciicast-playback";
+import { maxTerminalCells } from "../../shared/console-protocol";
 
 describe("asciicast v2 lines", () => {
 	it("writes the header with version 2, 80x24, start in unix seconds, title and TERM", () => {
@@ -25,6 +29,27 @@ describe("asciicast v2 lines", () => {
 			title: "vm-1 on h-1",
 			env: { TERM: "xterm-256color" },
 		});
+	});
+
+	it("writes the header at the terminal size it is given", () => {
+		const header = JSON.parse(
+			castHeader({ startMs: 0, vmId: "vm-1", hostId: "h-1", size: { cols: 132, rows: 43 } }),
+		);
+		expect(header).toMatchObject({ width: 132, height: 43 });
+	});
+
+	it('writes resize events as [seconds, "r", "COLSxROWS"] that the player reads back', () => {
+		const cell = fc.integer({ min: 1, max: maxTerminalCells });
+		fc.assert(
+			fc.property(fc.nat(10_000_000), cell, cell, (elapsedMs, cols, rows) => {
+				const line = castResizeEvent(elapsedMs, { cols, rows });
+				expect(JSON.parse(line)).toEqual([elapsedMs / 1000, "r", `${cols}x${rows}`]);
+				const cast = `${castHeader({ startMs: 0, vmId: "v", hostId: "h" })}\n${line}\n`;
+				expect(parseAsciicast(cast).events).toEqual([
+					{ atSeconds: elapsedMs / 1000, size: { cols, rows } },
+				]);
+			}),
+		);
 	});
 
 	it('writes output events as [seconds, "o", text] that parse back to the text', () => {

@@ -2,15 +2,18 @@
  * "Watch live": a read-only viewer channel on an open session
  * (`POST /v1/sessions/{id}/viewers` → `{url, token, expiresAt}`), its screen
  * first drawn from the session's recording so far (see catch-up.ts): a
- * viewer channel itself sends nothing on join, only what the VM prints next.
+ * viewer channel itself sends no output on join, only what the VM prints
+ * next. Speaking the console subprotocol, it is told the console's size (on
+ * join and on every change) and lays the output out at it; until told, the
+ * screen fits the page.
  */
 import { asciicastContentType } from "../../shared/asciicast";
-import { parseAsciicast } from "../../shared/asciicast-playback";
-import { tokenInProtocol } from "../../shared/console-protocol";
+import { outputText, parseAsciicast } from "../../shared/asciicast-playback";
+import { terminalSizeOf } from "../../shared/console-protocol";
 import { ApiProblem, api, describeError } from "./api";
 import { catchUp } from "./catch-up";
 import { h } from "./dom";
-import { openTerminal, pipeSocketToTerminal } from "./xterm";
+import { dialConsole, openTerminal, pipeSocketToTerminal } from "./xterm";
 
 /** The VM's output recorded so far; empty when there is none yet (the VM side never attached). */
 async function recordedOutput(sessionId: string): Promise<string> {
@@ -20,9 +23,7 @@ async function recordedOutput(sessionId: string): Promise<string> {
 			headers: { Accept: `${asciicastContentType}, text/plain` },
 			parseAs: "text",
 		});
-		return parseAsciicast(cast ?? "")
-			.events.map((event) => event.text)
-			.join("");
+		return outputText(parseAsciicast(cast ?? "").events);
 	} catch (error) {
 		if (error instanceof ApiProblem && error.status === 404) return "";
 		throw error;
@@ -36,7 +37,7 @@ export async function watchLive(sessionId: string, stage: HTMLElement, status: H
 	});
 	const screen = h("div", { class: "terminal" });
 	stage.replaceChildren(screen);
-	const { terminal, dispose } = openTerminal(screen, { readOnly: true });
+	const { terminal, pinSize, dispose } = openTerminal(screen, { readOnly: true });
 	let shownOutput = false;
 	let closed = false;
 	let note = "";
@@ -53,8 +54,7 @@ export async function watchLive(sessionId: string, stage: HTMLElement, status: H
 			showStatus();
 		}
 	});
-	const dial = tokenInProtocol(viewer.url);
-	const socket = new WebSocket(dial.url, dial.tokenProtocol ? [dial.tokenProtocol] : []);
+	const socket = dialConsole(viewer.url);
 	socket.addEventListener("open", async () => {
 		showStatus();
 		let recorded = "";
@@ -66,10 +66,18 @@ export async function watchLive(sessionId: string, stage: HTMLElement, status: H
 		screenUpdates.recorded(recorded);
 		showStatus();
 	});
-	pipeSocketToTerminal(socket, { write: (data) => screenUpdates.frame(data) }, (description) => {
-		closed = true;
-		status.replaceChildren(`viewer closed: ${description}`);
-	});
+	pipeSocketToTerminal(
+		socket,
+		{ write: (data) => screenUpdates.frame(data) },
+		(description) => {
+			closed = true;
+			status.replaceChildren(`viewer closed: ${description}`);
+		},
+		(notice) => {
+			const size = notice.type === "resize" ? terminalSizeOf(notice) : undefined;
+			if (size) pinSize(size);
+		},
+	);
 	return () => {
 		socket.close(1000, "viewer left");
 		dispose();

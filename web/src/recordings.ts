@@ -2,7 +2,8 @@
  * `#/recordings`: the sessions with a recording to pick from
  * (recording-list.ts), a session's recording played back (asciicast v2 from
  * `GET /v1/sessions/{id}/recording`, replayed with its timing, play/pause and
- * speed), and "watch live" on an open session (live-viewer.ts).
+ * speed, at the header's terminal size and following its resize events), and
+ * "watch live" on an open session (live-viewer.ts).
  */
 
 import { asciicastContentType } from "../../shared/asciicast";
@@ -108,11 +109,8 @@ async function play(sessionId: string, stage: HTMLElement, status: HTMLElement) 
 	);
 	const progress = h("progress", { max: Math.max(total, 0.001), value: 0 });
 	stage.replaceChildren(h("div", { class: "controls" }, toggle, speed, progress), screen);
-	const { terminal, dispose } = openTerminal(screen, {
-		readOnly: true,
-		cols: recording.header.width,
-		rows: recording.header.height,
-	});
+	const startSize = { cols: recording.header.width, rows: recording.header.height };
+	const { terminal, pinSize, dispose } = openTerminal(screen, { readOnly: true, ...startSize });
 	let position: PlaybackPosition = { nextIndex: 0, atSeconds: 0 };
 	let playing = true;
 	let timer: ReturnType<typeof setTimeout> | undefined;
@@ -124,7 +122,10 @@ async function play(sessionId: string, stage: HTMLElement, status: HTMLElement) 
 		const step = advancePlayback(events, position, nowMs - lastTickMs, Number(speed.value));
 		lastTickMs = nowMs;
 		position = step.position;
-		if (step.text) terminal.write(step.text);
+		for (const event of step.due) {
+			if ("text" in event) terminal.write(event.text);
+			else pinSize(event.size);
+		}
 		progress.value = Math.min(position.atSeconds, total);
 		const delayMs = delayUntilNextMs(events, position, Number(speed.value));
 		if (delayMs === undefined) {
@@ -137,6 +138,7 @@ async function play(sessionId: string, stage: HTMLElement, status: HTMLElement) 
 		clearTimeout(timer);
 		if (!playing && position.nextIndex >= events.length) {
 			terminal.reset();
+			pinSize(startSize);
 			position = { nextIndex: 0, atSeconds: 0 };
 		}
 		playing = !playing;

@@ -10,14 +10,14 @@
 import { EncryptJWT, importJWK, type JWK } from "jose";
 import {
 	type ConsoleNotice,
-	consoleProtocol,
-	tokenInProtocol,
+	consoleControlProtocol,
+	resizeControl,
 } from "../../shared/console-protocol";
 import { describeError, postSessionRequest } from "./api";
 import { errorBox, h } from "./dom";
 import { hashQuery } from "./route-query";
 import type { SessionOpened } from "./types";
-import { openTerminal, pipeSocketToTerminal } from "./xterm";
+import { dialConsole, openTerminal, pipeSocketToTerminal } from "./xterm";
 
 const requestLifetimeSeconds = 60;
 
@@ -87,10 +87,13 @@ export async function renderTerminal(root: HTMLElement) {
 function connect(session: SessionOpened, screen: HTMLElement, status: HTMLElement): () => void {
 	screen.replaceChildren();
 	const { terminal, dispose } = openTerminal(screen);
-	// The token travels as a subprotocol, out of the URL (and so out of logs and history).
-	const dial = tokenInProtocol(session.userChannel.url);
-	const protocols = dial.tokenProtocol ? [consoleProtocol, dial.tokenProtocol] : [consoleProtocol];
-	const socket = new WebSocket(dial.url, protocols);
+	const socket = dialConsole(session.userChannel.url);
+	// Under v2 text frames are control messages: the console goes as binary, and the size is told.
+	const speaksControls = () =>
+		socket.protocol === consoleControlProtocol && socket.readyState === WebSocket.OPEN;
+	const tellSize = () => {
+		if (speaksControls()) socket.send(resizeControl({ cols: terminal.cols, rows: terminal.rows }));
+	};
 	status.replaceChildren(`Connecting to ${session.vmId} on ${session.hostId}…`);
 	const connected = (vmHostId: string, moved: string) =>
 		status.replaceChildren(
@@ -99,10 +102,13 @@ function connect(session: SessionOpened, screen: HTMLElement, status: HTMLElemen
 		);
 	socket.addEventListener("open", () => {
 		connected(session.hostId, "");
+		tellSize();
 		terminal.focus();
 	});
-	const moved = (notice: ConsoleNotice) =>
+	const moved = (notice: ConsoleNotice) => {
+		if (notice.type !== "vm_moved") return;
 		connected(notice.vmHostId, ` · the VM moved to ${notice.vmHostId}; the session goes on`);
+	};
 	pipeSocketToTerminal(
 		socket,
 		terminal,
@@ -111,11 +117,15 @@ function connect(session: SessionOpened, screen: HTMLElement, status: HTMLElemen
 		},
 		moved,
 	);
+	const encoder = new TextEncoder();
 	const input = terminal.onData((data) => {
-		if (socket.readyState === WebSocket.OPEN) socket.send(data);
+		if (speaksControls()) socket.send(encoder.encode(data));
+		else if (socket.readyState === WebSocket.OPEN) socket.send(data);
 	});
+	const resized = terminal.onResize(tellSize);
 	return () => {
 		input.dispose();
+		resized.dispose();
 		socket.close(1000, "user left");
 		dispose();
 	};

@@ -6,13 +6,29 @@
 
 import { FitAddon } from "@xterm/addon-fit";
 import { Terminal } from "@xterm/xterm";
-import { type ConsoleNotice, consoleProtocol } from "../../shared/console-protocol";
+import {
+	type ConsoleNotice,
+	consoleProtocols,
+	type TerminalSize,
+	tokenInProtocol,
+} from "../../shared/console-protocol";
+
+/** An open terminal and what a view does with it. */
+export interface OpenTerminal {
+	terminal: Terminal;
+	/**
+	 * Lays the terminal out at a console's own size from now on (no longer
+	 * fitted to its container), once what was written before it is drawn.
+	 */
+	pinSize: (size: TerminalSize) => void;
+	dispose: () => void;
+}
 
 /** A terminal opened in `container` and fitted to it (and to window resizes). */
 export function openTerminal(
 	container: HTMLElement,
 	options: { readOnly?: boolean; cols?: number; rows?: number } = {},
-): { terminal: Terminal; dispose: () => void } {
+): OpenTerminal {
 	const terminal = new Terminal({
 		cursorBlink: !options.readOnly,
 		disableStdin: options.readOnly ?? false,
@@ -39,11 +55,26 @@ export function openTerminal(
 	}
 	return {
 		terminal,
+		pinSize: ({ cols, rows }) => {
+			resizes.disconnect();
+			// xterm parses writes later but resizes at once: queued behind them, the resize keeps its place.
+			terminal.write("", () => terminal.resize(cols, rows));
+		},
 		dispose: () => {
 			resizes.disconnect();
 			terminal.dispose();
 		},
 	};
+}
+
+/**
+ * Dials a console channel offering the console subprotocols, its token as a
+ * subprotocol too: out of the URL, and so out of logs and history.
+ */
+export function dialConsole(channelUrl: string): WebSocket {
+	const dial = tokenInProtocol(channelUrl);
+	const token = dial.tokenProtocol ? [dial.tokenProtocol] : [];
+	return new WebSocket(dial.url, [...consoleProtocols, ...token]);
 }
 
 /** Why a channel closed, for a status line that already says "closed": `terminated (code 1000)`. */
@@ -63,8 +94,8 @@ export function pipeSocketToTerminal(
 ): void {
 	socket.binaryType = "arraybuffer";
 	socket.addEventListener("message", (event: MessageEvent<string | ArrayBuffer>) => {
-		// Under the console subprotocol a text frame is Edgevisor's notice, not console output.
-		if (typeof event.data === "string" && socket.protocol === consoleProtocol) {
+		// Under a console subprotocol a text frame is Edgevisor's notice, not console output.
+		if (typeof event.data === "string" && consoleProtocols.includes(socket.protocol)) {
 			try {
 				onNotice?.(JSON.parse(event.data) as ConsoleNotice);
 			} catch {
