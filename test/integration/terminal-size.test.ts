@@ -15,14 +15,9 @@ import {
 	consoleProtocol,
 	resizeControl,
 } from "../../shared/console-protocol";
-import {
-	connectAgent,
-	hostWithVm,
-	openSession,
-	type SessionOpenCommand,
-	serviceProcessor,
-} from "../support/console";
+import { connectAgent, hostWithVm, openSession, type SessionOpenCommand } from "../support/console";
 import { admin } from "../support/http";
+import { serviceProcessorStub } from "../support/objects";
 import { eventually } from "../support/session-checks";
 import { connect, TestSocket, upgrade } from "../support/sockets";
 
@@ -147,7 +142,7 @@ describe("the terminal size in the recording", () => {
 			async () => (await sessionRecord(sessionId)).bytesFromUser === 1,
 			"the typed byte was not counted",
 		);
-		await evictDurableObject(serviceProcessor(host.hostId));
+		await evictDurableObject(serviceProcessorStub(host.hostId));
 		await attachVm();
 		expect((await recording(sessionId)).header).toMatchObject({ width: 120, height: 40 });
 	});
