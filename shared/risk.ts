@@ -9,14 +9,20 @@ import { bindingsOf, type RiskContext, sampleContexts } from "./risk/context";
 import { setStatusOf } from "./risk/progress";
 import type {
 	Assessment,
-	MigrationPolicy,
-	PolicySubtask,
+	MigrationPolicyInput,
 	RiskRule,
 	RuleOutcome,
 	SetState,
 	SubtaskState,
-	ValidationSet,
 } from "./schemas/migrations";
+
+/**
+ * A policy as the engine reads it: as sent, its subtasks not yet held to
+ * their kinds, so a refusal names every issue; a stored policy is one too.
+ */
+type Policy = MigrationPolicyInput;
+type ValidationSet = Policy["validationSets"][number];
+type PolicySubtask = ValidationSet["subtasks"][number];
 
 export type { RiskContext, RiskHistory, RiskHost, RiskVm } from "./risk/context";
 
@@ -44,7 +50,7 @@ interface CompiledSet {
 
 /** A policy ready to assess migrations. */
 export interface CompiledPolicy {
-	policy: MigrationPolicy;
+	policy: Policy;
 	rules: CompiledRule[];
 	sets: CompiledSet[];
 }
@@ -94,7 +100,7 @@ function typeCheck(
 	}
 }
 
-function structuralIssues(policy: MigrationPolicy): string[] {
+function structuralIssues(policy: Policy): string[] {
 	const issues: string[] = [];
 	for (const id of duplicates(policy.rules.map((rule) => rule.id))) {
 		issues.push(`rule id "${id}" is used more than once`);
@@ -132,7 +138,7 @@ function structuralIssues(policy: MigrationPolicy): string[] {
 }
 
 /** Compiles and type-checks a policy; throws PolicyError listing every issue. */
-export function compilePolicy(policy: MigrationPolicy): CompiledPolicy {
+export function compilePolicy(policy: Policy): CompiledPolicy {
 	const issues = structuralIssues(policy);
 	const rules: CompiledRule[] = [];
 	for (const rule of policy.rules) {

@@ -20,14 +20,17 @@ function describeValidationFailure(
 	return `${field}: ${first.message}`;
 }
 
+/** A schema violation as `400 invalid_request` naming the field. */
+export function invalidRequest(
+	target: string,
+	issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>,
+): Problem {
+	return new Problem("invalid_request", describeValidationFailure(target, issues));
+}
+
 /** Every schema violation becomes `400 invalid_request` naming the field. */
 export const rejectInvalid: Hook<unknown, AppEnv, string, unknown> = (result) => {
-	if (!result.success) {
-		throw new Problem(
-			"invalid_request",
-			describeValidationFailure(result.target, result.error.issues),
-		);
-	}
+	if (!result.success) throw invalidRequest(result.target, result.error.issues);
 };
 
 /** A route module: a Hono sub-app whose validation failures are problems. */

@@ -389,7 +389,7 @@ export interface paths {
 		get: operations["getMigrationPolicy"];
 		/**
 		 * Replace the migration risk policy
-		 * @description Every score must compile to a number and every builtin check to a bool (checked against sample records), rule and set ids must be unique, and every rule must name an existing set; otherwise `400 invalid_policy` lists every issue.
+		 * @description Every score must compile to a number and every builtin check to a bool (checked against sample records), rule and set ids must be unique, every rule must name an existing set, and every subtask must be of its kind (a builtin one has a check and no timeout, an agent one no check); otherwise `400 invalid_policy` lists every issue.
 		 */
 		put: operations["putMigrationPolicy"];
 		post?: never;
@@ -1070,25 +1070,40 @@ export interface components {
 			/** @description at least one; an empty set is refused as invalid_policy */
 			subtasks: components["schemas"]["PolicySubtask"][];
 		};
-		PolicySubtask: {
+		PolicySubtask: components["schemas"]["BuiltinSubtask"] | components["schemas"]["AgentSubtask"];
+		BuiltinSubtask: {
 			id: string;
-			/** @enum {string} */
-			kind: "builtin" | "agent";
 			description?: string;
+			/** @description estimated validation time, used to report the work avoided (default 0 builtin, 60 agent) */
+			costSeconds?: number;
 			/**
-			 * @description CEL expression giving a bool; builtin subtasks only
+			 * @description discriminator enum property added by openapi-typescript
+			 * @enum {string}
+			 */
+			kind: "builtin";
+			/**
+			 * @description CEL expression giving a bool
 			 * @example source.cpu.flags.all(f, f in target.cpu.flags)
 			 */
-			check?: string;
-			/** @description agent subtasks: seconds to wait for the result (default 120) */
+			check: string;
+		};
+		AgentSubtask: {
+			id: string;
+			description?: string;
+			/** @description estimated validation time, used to report the work avoided (default 0 builtin, 60 agent) */
+			costSeconds?: number;
+			/**
+			 * @description discriminator enum property added by openapi-typescript
+			 * @enum {string}
+			 */
+			kind: "agent";
+			/** @description seconds to wait for the agent's result (default 120) */
 			timeoutSeconds?: number;
 			/**
-			 * @description agent subtasks: the host whose agent runs the check, the one that can observe what it measures (default `source`)
+			 * @description the host whose agent runs the check, the one that can observe what it measures (default `source`)
 			 * @enum {string}
 			 */
 			runsOn?: "source" | "target";
-			/** @description estimated validation time, used to report the work avoided (default 0 builtin, 60 agent) */
-			costSeconds?: number;
 		};
 		Migration: {
 			migrationId: string;

@@ -14,41 +14,76 @@ const PolicyId = Identifier;
 /** Which host's agent runs an agent subtask. */
 export const RunsOn = z.enum(["source", "target"]);
 
+/** What every subtask has, whichever runs it. */
+const subtaskFields = {
+	id: PolicyId,
+	description: z.string().max(500).optional(),
+	costSeconds: z.number().min(0).max(86_400).optional().openapi({
+		description:
+			"estimated validation time, used to report the work avoided (default 0 builtin, 60 agent)",
+	}),
+};
+
+const check = z.string().min(1).max(4000).openapi({
+	description: "CEL expression giving a bool",
+	example: "source.cpu.flags.all(f, f in target.cpu.flags)",
+});
+const timeoutSeconds = z.number().int().min(1).max(86_400).openapi({
+	description: "seconds to wait for the agent's result (default 120)",
+});
+const runsOn = RunsOn.openapi({
+	description:
+		"the host whose agent runs the check, the one that can observe what it measures (default `source`)",
+});
+
+/**
+ * A subtask the control plane evaluates at once. The document closes each
+ * kind (`additionalProperties: false`), so a subtask that is valid by the
+ * schema is valid to the server; the server itself ignores unknown fields.
+ */
+export const BuiltinSubtask = z
+	.object({ ...subtaskFields, kind: z.literal("builtin"), check })
+	.openapi("BuiltinSubtask", { additionalProperties: false });
+
+/** A subtask a host agent runs and reports by webhook. */
+export const AgentSubtask = z
+	.object({
+		...subtaskFields,
+		kind: z.literal("agent"),
+		timeoutSeconds: timeoutSeconds.optional(),
+		runsOn: runsOn.optional(),
+	})
+	.openapi("AgentSubtask", { additionalProperties: false });
+
 /** One check in a validation set: evaluated here (`builtin`) or by the host agent (`agent`). */
 export const PolicySubtask = z
-	.object({
-		id: PolicyId,
-		kind: z.enum(["builtin", "agent"]),
-		description: z.string().max(500).optional(),
-		check: z.string().min(1).max(4000).optional().openapi({
-			description: "CEL expression giving a bool; builtin subtasks only",
-			example: "source.cpu.flags.all(f, f in target.cpu.flags)",
-		}),
-		timeoutSeconds: z.number().int().min(1).max(86_400).optional().openapi({
-			description: "agent subtasks: seconds to wait for the result (default 120)",
-		}),
-		runsOn: RunsOn.optional().openapi({
-			description:
-				"agent subtasks: the host whose agent runs the check, the one that can observe what it measures (default `source`)",
-		}),
-		costSeconds: z.number().min(0).max(86_400).optional().openapi({
-			description:
-				"estimated validation time, used to report the work avoided (default 0 builtin, 60 agent)",
-		}),
-	})
+	.discriminatedUnion("kind", [BuiltinSubtask, AgentSubtask])
 	.openapi("PolicySubtask");
 
+/**
+ * A subtask as sent, before its kind's rules are checked: read when a policy
+ * is refused, so `invalid_policy` can name every issue at once (a builtin
+ * without a check, an agent subtask with one, and whatever else is wrong).
+ */
+const PolicySubtaskInput = z.object({
+	...subtaskFields,
+	kind: z.enum(["builtin", "agent"]),
+	check: check.optional(),
+	timeoutSeconds: timeoutSeconds.optional(),
+	runsOn: runsOn.optional(),
+});
+
 /** A set of subtasks guarded by one or more rules. */
-export const ValidationSet = z
-	.object({
+const validationSetOf = <Subtask extends z.ZodType>(subtask: Subtask) =>
+	z.object({
 		id: PolicyId,
 		description: z.string().max(500).optional(),
 		// An empty set is the policy's issue (invalid_policy, named with every other), not the request's.
-		subtasks: z.array(PolicySubtask).max(50).openapi({
+		subtasks: z.array(subtask).max(50).openapi({
 			description: "at least one; an empty set is refused as invalid_policy",
 		}),
-	})
-	.openapi("ValidationSet");
+	});
+export const ValidationSet = validationSetOf(PolicySubtask).openapi("ValidationSet");
 
 /** A risk rule: its CEL score is compared to its threshold. */
 export const RiskRule = z
@@ -65,17 +100,21 @@ export const RiskRule = z
 	.openapi("RiskRule");
 
 /** The migration policy: rules and the validation sets they guard. */
-export const MigrationPolicy = z
-	.object({
+const policyOf = <Set extends z.ZodType>(set: Set) =>
+	z.object({
 		rules: z.array(RiskRule).max(100),
-		validationSets: z.array(ValidationSet).max(100),
-	})
-	.openapi("MigrationPolicy");
+		validationSets: z.array(set).max(100),
+	});
+export const MigrationPolicy = policyOf(ValidationSet).openapi("MigrationPolicy");
+
+/** A policy as sent, its subtasks not yet held to their kinds (see `PolicySubtaskInput`). */
+export const MigrationPolicyInput = policyOf(validationSetOf(PolicySubtaskInput));
 
 export type PolicySubtask = z.infer<typeof PolicySubtask>;
 export type ValidationSet = z.infer<typeof ValidationSet>;
 export type RiskRule = z.infer<typeof RiskRule>;
 export type MigrationPolicy = z.infer<typeof MigrationPolicy>;
+export type MigrationPolicyInput = z.infer<typeof MigrationPolicyInput>;
 
 /** Status of a set or a subtask in a migration. */
 export const WorkStatus = z.enum(["skipped", "pending", "running", "passed", "failed"]);

@@ -3,6 +3,7 @@
 // routes as needing the admin token. It does not check response shapes;
 // each resource's tests do.
 import { describe, expect, it } from "vitest";
+import { defaultPolicy } from "../../shared/default-policy";
 import { call } from "../support/http";
 
 /** [method, path] of every route API.md names. */
@@ -142,5 +143,53 @@ describe("OpenAPI document", () => {
 			"webhook-signature",
 			"webhook-timestamp",
 		]);
+	});
+});
+
+describe("OpenAPI document: policy subtasks", () => {
+	type ObjectSchema = {
+		properties: Record<string, unknown>;
+		required: string[];
+		additionalProperties?: boolean;
+	};
+	async function schemas() {
+		const document = (await (await call("/openapi.json")).json()) as {
+			components: { schemas: Record<string, unknown> };
+		};
+		return document.components.schemas;
+	}
+
+	it("describes a subtask as one of two closed kinds, told apart by `kind`", async () => {
+		const all = await schemas();
+		expect(all.PolicySubtask).toEqual({
+			oneOf: [
+				{ $ref: "#/components/schemas/BuiltinSubtask" },
+				{ $ref: "#/components/schemas/AgentSubtask" },
+			],
+			discriminator: {
+				propertyName: "kind",
+				mapping: {
+					builtin: "#/components/schemas/BuiltinSubtask",
+					agent: "#/components/schemas/AgentSubtask",
+				},
+			},
+		});
+		const builtin = all.BuiltinSubtask as ObjectSchema;
+		const agent = all.AgentSubtask as ObjectSchema;
+		expect(builtin.required).toContain("check");
+		expect(Object.keys(builtin.properties)).not.toContain("timeoutSeconds");
+		expect(Object.keys(agent.properties)).not.toContain("check");
+		expect([builtin.additionalProperties, agent.additionalProperties]).toEqual([false, false]);
+	});
+
+	it("is met by every subtask of the default policy (schema-valid and valid agree)", async () => {
+		const all = await schemas();
+		const subtasks = defaultPolicy.validationSets.flatMap((set) => set.subtasks);
+		for (const subtask of subtasks) {
+			const kind = all[subtask.kind === "builtin" ? "BuiltinSubtask" : "AgentSubtask"];
+			const { properties, required } = kind as ObjectSchema;
+			expect(Object.keys(subtask).filter((field) => !(field in properties))).toEqual([]);
+			expect(required.filter((field) => !(field in subtask))).toEqual([]);
+		}
 	});
 });

@@ -95,6 +95,48 @@ describe("migration policy", () => {
 		);
 	});
 
+	it("names the kinds' issues with every other: a builtin without a check, an agent subtask with one, a score that does not compile", async () => {
+		const policy = policyWith("vm.memoryMiB >");
+		const subtasks = [
+			{ id: "b", kind: "builtin" },
+			{ id: "a", kind: "agent", check: "true" },
+			{ id: "t", kind: "builtin", check: "true", timeoutSeconds: 5 },
+		];
+		const body = { ...policy, validationSets: [{ id: "s1", subtasks }] };
+		const before = await policyInForce();
+		const response = await admin("PUT", "/v1/migration-policy", body);
+		const problem = await problemOf(response);
+		expect([response.status, problem.code]).toEqual([400, "invalid_policy"]);
+		for (const issue of [
+			`subtask "s1/b" is builtin and needs a check`,
+			`subtask "s1/a" is run by the agent and cannot have a check`,
+			`subtask "s1/t" is builtin and cannot have a timeout`,
+			`rule "r1" score does not compile`,
+		]) {
+			expect(problem.detail).toContain(issue);
+		}
+		expect(await policyInForce()).toEqual(before);
+	});
+
+	it("stores a subtask in its kind's shape: a field its kind does not have is dropped", async () => {
+		const policy = policyWith("0");
+		const body = {
+			...policy,
+			validationSets: [
+				{ id: "s1", subtasks: [{ id: "b", kind: "builtin", check: "true", runsOn: "target" }] },
+			],
+		};
+		const response = await admin("PUT", "/v1/migration-policy", body);
+		expect(response.status).toBe(200);
+		const stored = {
+			...policy,
+			validationSets: [{ id: "s1", subtasks: [{ id: "b", kind: "builtin", check: "true" }] }],
+		};
+		expect(await response.json()).toEqual(stored);
+		expect(await policyInForce()).toEqual(stored);
+		await admin("PUT", "/v1/migration-policy", defaultPolicy);
+	});
+
 	it("refuses a body that violates the schema with invalid_request naming the field", async () => {
 		const response = await admin("PUT", "/v1/migration-policy", { rules: [{ id: "r1" }] });
 		expect(response.status).toBe(400);

@@ -14,7 +14,7 @@ import {
 	type RiskContext,
 } from "../../shared/risk";
 import { compareVersions } from "../../shared/risk/cel";
-import type { MigrationPolicy } from "../../shared/schemas/migrations";
+import type { MigrationPolicyInput } from "../../shared/schemas/migrations";
 
 function host(hostId: string, overrides: Partial<RiskContext["source"]> = {}) {
 	return {
@@ -41,7 +41,7 @@ function context(overrides: Partial<RiskContext> = {}): RiskContext {
 	};
 }
 
-function onePolicy(score: string, threshold = 50, check = "true"): MigrationPolicy {
+function onePolicy(score: string, threshold = 50, check = "true"): MigrationPolicyInput {
 	return {
 		rules: [{ id: "r1", description: "", score, threshold, validationSet: "s1" }],
 		validationSets: [
@@ -57,7 +57,7 @@ function onePolicy(score: string, threshold = 50, check = "true"): MigrationPoli
 	};
 }
 
-function issuesOf(policy: MigrationPolicy): string[] {
+function issuesOf(policy: MigrationPolicyInput): string[] {
 	try {
 		compilePolicy(policy);
 		return [];
