@@ -108,17 +108,6 @@ export class VirtualMachine extends DurableObject<Env> {
 		);
 	}
 
-	/** Forgets an attached function (idempotent). */
-	async detachFunction(fn: Omit<AttachedFunction, "vfIndex">): Promise<void> {
-		this.prepareSchema();
-		this.ctx.storage.sql.exec(
-			"DELETE FROM attached_functions WHERE host_id = ? AND bdf = ? AND virtual_address = ?",
-			fn.hostId,
-			fn.bdf,
-			fn.virtualAddress,
-		);
-	}
-
 	/** The VM's attached functions, oldest first. */
 	async listFunctions(): Promise<AttachedFunction[]> {
 		if (!this.#schemaReady) return [];
