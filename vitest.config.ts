@@ -24,6 +24,18 @@ export default defineConfig(async (): Promise<ViteUserConfig> => {
 									JWE_PRIVATE_KEYS: jwePrivateKeys,
 									PUBLIC_ORIGIN: "https://edgevisor.test",
 								},
+								// The Worker of the static bundles (wrangler.static.toml, behind the
+								// STATIC binding) is not under test here: a stand-in that names
+								// what it was asked (test/integration/static-bundles.test.ts).
+								workers: [
+									{
+										name: "edgevisor-static",
+										compatibilityDate: "2026-11-01",
+										modules: true,
+										script:
+											"export default { fetch: (request) => new Response('static bundles: ' + request.method + ' ' + new URL(request.url).pathname) };",
+									},
+								],
 							},
 						}),
 					],

@@ -1,5 +1,5 @@
 // The API reference's renderer (Scalar's standalone bundle) as a static asset
-// of the Worker, so /docs works without internet and runs only same-origin
+// on the Worker's origin, so /docs works without internet and runs only same-origin
 // script. The one file is taken from the npm tarball of a pinned version and
 // checked against its pinned Subresource Integrity hash; installing the
 // package instead would pull ~480 packages for that file. The tarball is

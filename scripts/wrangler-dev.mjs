@@ -9,6 +9,8 @@ import { generateJweKeySet } from "./jwe-keys.mjs";
 import { groupListensOn } from "./port-owner.mjs";
 
 const projectRoot = fileURLToPath(new URL("..", import.meta.url));
+/** The Worker, and the one serving its static bundles (through its STATIC binding); the first listens. */
+const projectConfigs = ["wrangler.toml", "wrangler.static.toml"];
 
 /**
  * Writes an env file for `startWranglerDev` into `dir`: `adminToken` and a
@@ -41,7 +43,8 @@ export function freePort() {
 /**
  * Runs wrangler dev on `port`, or on a port it picks (`pickPort`, by default
  * `freePort`) when none is given. `envFile` supplies secrets, `persistTo` the
- * local state folder, `config` another wrangler.toml, `publicOrigin` the
+ * local state folder, `config` another wrangler.toml (by default the
+ * project's Worker with the Worker of its static bundles), `publicOrigin` the
  * origin channel URLs are built on (its own address unless given). Resolves
  * once `healthPath` answers; `stop()` ends it.
  *
@@ -93,7 +96,7 @@ async function startOnce({
 		"--var",
 		`PUBLIC_ORIGIN:${publicOrigin}`,
 	];
-	if (config) args.push("--config", config);
+	for (const file of config ? [config] : projectConfigs) args.push("--config", file);
 	if (envFile) args.push("--env-file", envFile);
 	if (persistTo) args.push("--persist-to", persistTo);
 	if (!inherit) args.push("--log-level", "warn");

@@ -9,6 +9,7 @@ import { Problem } from "../shared/problem";
 import { type AppEnv, rejectInvalid } from "./app";
 import { notFoundHandler, onError } from "./errors";
 import { rateLimit } from "./middleware/rate-limit";
+import { staticBundles } from "./middleware/static-bundles";
 import { agentRoutes } from "./routes/agent";
 import { consoleRoutes } from "./routes/console";
 import { docsRoutes } from "./routes/docs";
@@ -33,6 +34,10 @@ export { VirtualMachine } from "../durable-objects/virtual-machine";
 const maxBodyBytes = 64 * 1024;
 
 const app = new OpenAPIHono<AppEnv>({ defaultHook: rejectInvalid });
+
+// The console's and the API reference's bundles, served as they were by the
+// asset router before the API's middleware.
+app.use(staticBundles());
 
 // A request id a client sent (hono's X-Request-Id check) is kept; else
 // Cloudflare's Ray ID, so an operator finds the request in Cloudflare's own

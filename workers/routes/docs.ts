@@ -2,8 +2,9 @@ import { createRouter } from "../app";
 
 /**
  * The interactive API reference: Scalar's standalone bundle rendering
- * /openapi.json, served from the Worker's own assets (/docs/scalar.js, pinned
- * and checked against its hash when built: scripts/build-docs.mjs), so the
+ * /openapi.json, served on the Worker's origin from its static bundles
+ * (/docs/scalar.js, pinned and checked against its hash when built:
+ * scripts/build-docs.mjs; ../middleware/static-bundles.ts), so the
  * page works without internet. The page shares its origin with the web
  * console, whose admin token sits in the tab's sessionStorage: its policy
  * lets only that reviewed, same-origin script run.
