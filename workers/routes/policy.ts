@@ -82,7 +82,9 @@ policyRoutes.openapi(
 	}),
 	async (c) => {
 		// Read again as sent: the schema drops fields a kind does not have, which are issues here.
-		const policy = (await policyIn(c)) ?? c.req.valid("json");
+		const policy = await policyIn(c);
+		// The schema accepted the body, so it is policy-shaped: never store one unchecked.
+		if (!policy) throw new Problem("internal", "an accepted policy body did not read as a policy");
 		return c.json(await fleet(c.env).putPolicy(policy), 200);
 	},
 	(result, c) => (result.success ? undefined : refused(result.target, result.error.issues, c)),
